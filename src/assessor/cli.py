@@ -1,0 +1,326 @@
+"""Command line: thin commands over importable functions.
+
+Exit codes: 0 success, 1 the input is wrong (invalid file, unknown id), 2 the command line is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.tree import Tree
+
+from assessor import __version__
+from assessor.grid import GridFormat, referential_json, render_grid
+from assessor.library import Library, ReferentialError, ReferentialNotFound, Severity, check_file
+from assessor.referential import MODALITY_KIND_LABELS, Referential
+from assessor.settings import get_settings
+
+DEMO_REFERENTIAL = "dev-commercial-omnicanal"
+DEMO_BLOCK = "B1"
+
+console = Console()
+err_console = Console(stderr=True)
+
+app = typer.Typer(
+    name="assessor",
+    help="Assessor pré-lit les dossiers de certification (RNCP) critère par critère, avec des citations "
+    "vérifiées. Le jury décide, jamais l'outil.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+referentials_app = typer.Typer(
+    help="Consulter, valider et exporter les référentiels (blocs, compétences, critères).",
+    no_args_is_help=True,
+)
+app.add_typer(referentials_app, name="referentials")
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    err_console.print(f"[bold red]Erreur :[/] {escape(message)}")
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn foreseeable failures into one readable message and exit code 1."""
+    try:
+        yield
+    except ReferentialNotFound as exc:
+        _fail(str(exc))
+    except ReferentialError as exc:
+        _print_problems(exc.problems)
+        _fail(
+            f"le référentiel {exc.path} est invalide ; corrigez-le puis relancez "
+            "« assessor referentials validate »."
+        )
+    except KeyError as exc:
+        _fail(str(exc.args[0]) if exc.args else str(exc))
+    except OSError as exc:
+        _fail(f"{exc.filename or ''} : {exc.strerror or exc}")
+
+
+def _library() -> Library:
+    return Library.from_settings(get_settings())
+
+
+def _write_output(text: str, output: Path | None) -> None:
+    """Print, or write atomically so that a failure never leaves a half-written file."""
+    if output is None:
+        typer.echo(text, nl=not text.endswith("\n"))
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        Path(tmp).replace(output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    err_console.print(f"Écrit : {output}")
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"assessor {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Affiche la version.")
+    ] = False,
+) -> None:
+    """Assessor: pre-assessment of certification dossiers for French juries."""
+
+
+@referentials_app.command("list")
+def list_referentials(
+    as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON lisible par un programme.")] = False,
+) -> None:
+    """Liste les référentiels disponibles, avec leurs nombres de blocs, compétences et critères."""
+    entries: list[dict[str, Any]] = []
+    for path, item in _library().all():
+        if isinstance(item, Referential):
+            entries.append(
+                {
+                    "id": item.id,
+                    "title": item.title,
+                    "version": item.version,
+                    "source": item.source.file,
+                    "file": str(path),
+                    **item.counts(),
+                }
+            )
+        else:
+            entries.append({"id": None, "file": str(path), "errors": [str(p) for p in item.problems]})
+    if as_json:
+        _print_json(entries)
+        return
+    table = Table(title="Référentiels disponibles")
+    for column in ("Identifiant", "Intitulé", "Version", "Blocs", "Compétences", "Critères"):
+        table.add_column(
+            column,
+            justify="right" if column in ("Blocs", "Compétences", "Critères") else "left",
+            no_wrap=column == "Identifiant",
+        )
+    for entry in entries:
+        if entry["id"] is None:
+            table.add_row(
+                f"[red]{escape(Path(entry['file']).name)}[/]",
+                "[red]fichier invalide[/] (voir assessor referentials validate)",
+                "",
+                "",
+                "",
+                "",
+            )
+        else:
+            table.add_row(
+                entry["id"],
+                escape(entry["title"]),
+                escape(entry["version"]),
+                str(entry["blocks"]),
+                str(entry["competencies"]),
+                str(entry["criteria"]),
+            )
+    console.print(table)
+
+
+def _tree(ref: Referential, block: str | None) -> Tree:
+    counts = ref.counts()
+    root = Tree(
+        f"[bold]{escape(ref.title)}[/] ({ref.id}, version {escape(ref.version)}) — {counts['blocks']} blocs, "
+        f"{counts['competencies']} compétences, {counts['criteria']} critères"
+    )
+    blocks = [ref.block(block)] if block else ref.blocks
+    for b in blocks:
+        b_node = root.add(f"[bold cyan]{b.code}[/] — {escape(b.title)}")
+        mods = b_node.add("[bold]Modalités d'évaluation[/]")
+        for m in b.modalities:
+            mods.add(f"{m.id} [magenta]\\[{MODALITY_KIND_LABELS[m.kind]}][/] {escape(m.title)}")
+        comps = b_node.add("[bold]Compétences[/]")
+        kinds = {m.id: m.kind for m in b.modalities}
+        for c in b.competencies:
+            comps.add(
+                f"[bold]{escape(c.code)}[/] [magenta]\\[{MODALITY_KIND_LABELS[kinds[c.modality]]}][/] "
+                f"{escape(c.statement)}"
+            )
+        crits = b_node.add("[bold]Critères d'évaluation[/]")
+        set_node = group_node = None
+        current: tuple[str, str | None] | None = None
+        for crit in ref.criteria_of(b.code):
+            if set_node is None or current is None or current[0] != crit.set_key:
+                set_node = crits.add(
+                    f"[bold]{escape(crit.set_key)}[/] (compétences {escape(', '.join(crit.competencies))})"
+                )
+                current, group_node = None, None
+            if current is None or current[1] != crit.group:
+                group_node = set_node.add(f"[italic]{escape(crit.group)}[/]") if crit.group else set_node
+            current = (crit.set_key, crit.group)
+            assert group_node is not None
+            group_node.add(f"[green]{escape(crit.id)}[/]  {escape(crit.text)}")
+    return root
+
+
+@referentials_app.command("show")
+def show_referential(
+    ref_id: Annotated[str, typer.Argument(metavar="ID", help="Identifiant du référentiel (voir « list »).")],
+    block: Annotated[
+        str | None, typer.Option("--block", "-b", help="N'afficher que ce bloc (ex. B1).")
+    ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Sortie JSON : chaque critère est un objet avec son « id » et son « text »."
+        ),
+    ] = False,
+) -> None:
+    """Affiche un référentiel en arbre : blocs, modalités, compétences, critères et leurs identifiants."""
+    with _user_errors():
+        ref = _library().get(ref_id)
+        if as_json:
+            _print_json(referential_json(ref, block))
+        else:
+            console.print(_tree(ref, block))
+
+
+def _print_problems(problems: list[Any]) -> None:
+    for problem in problems:
+        colour = "red" if problem.severity is Severity.ERROR else "yellow"
+        where = f"{problem.file}:{problem.line}" if problem.line else str(problem.file)
+        place = f" [dim]{escape(problem.place)}[/]" if problem.place else ""
+        err_console.print(
+            f"[{colour}]{problem.severity}[/] {escape(where)}{place}\n    {escape(problem.message)}"
+        )
+
+
+@referentials_app.command("validate")
+def validate_referentials(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Fichiers YAML ou dossiers à valider ; par défaut tous les référentiels connus."),
+    ] = None,
+) -> None:
+    """Vérifie des fichiers de référentiel : schéma, identifiants uniques, renvois entre compétences,
+    modalités et critères, textes non vides. Chaque erreur indique le fichier, la ligne et l'endroit.
+    Code de sortie 1 s'il y a au moins une erreur."""
+    files: list[Path] = []
+    for path in paths or []:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml")))
+        elif path.exists():
+            files.append(path)
+        else:
+            _fail(f"{path} : fichier introuvable")
+    if not paths:
+        files = _library().files()
+    if not files:
+        _fail("aucun fichier de référentiel (.yaml) à valider")
+    n_errors = 0
+    for path in files:
+        ref, problems = check_file(path)
+        _print_problems(problems)
+        errors = sum(p.severity is Severity.ERROR for p in problems)
+        n_errors += errors
+        if ref is not None:
+            c = ref.counts()
+            console.print(
+                f"[green]✓[/] {escape(str(path))} : {ref.id} — {c['blocks']} blocs, "
+                f"{c['competencies']} compétences, {c['criteria']} critères"
+            )
+        else:
+            console.print(f"[red]✗[/] {escape(str(path))} : {errors} erreur(s)")
+    if n_errors:
+        raise typer.Exit(1)
+
+
+@referentials_app.command("export")
+def export_grid(
+    ref_id: Annotated[str, typer.Argument(metavar="ID", help="Identifiant du référentiel.")],
+    fmt: Annotated[GridFormat, typer.Option("--format", "-f", help="Format de la grille.")] = GridFormat.MD,
+    block: Annotated[str | None, typer.Option("--block", "-b", help="N'exporter que ce bloc.")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Fichier à écrire (par défaut : la sortie standard)."),
+    ] = None,
+) -> None:
+    """Exporte la grille d'évaluation du jury : une ligne par critère, une colonne vide par verdict
+    (json, csv séparé par « ; », ou md)."""
+    with _user_errors():
+        ref = _library().get(ref_id)
+        _write_output(render_grid(ref, fmt, block), output)
+
+
+@referentials_app.command("schema")
+def write_schema(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Fichier à écrire.")] = None,
+) -> None:
+    """Écrit le schéma JSON du format YAML des référentiels (pour les éditeurs et les outils)."""
+    with _user_errors():
+        _write_output(json.dumps(referential_schema(), ensure_ascii=False, indent=2) + "\n", output)
+
+
+def referential_schema() -> dict[str, Any]:
+    schema = Referential.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Référentiel Assessor"
+    return schema
+
+
+@app.command()
+def demo(
+    ref_id: Annotated[
+        str, typer.Option("--referential", "-r", help="Référentiel à montrer.")
+    ] = DEMO_REFERENTIAL,
+    block: Annotated[str, typer.Option("--block", "-b", help="Bloc à montrer.")] = DEMO_BLOCK,
+) -> None:
+    """La démonstration sans clé ni réseau : un référentiel et sa grille d'évaluation."""
+    with _user_errors():
+        ref = _library().get(ref_id)
+        console.print(_tree(ref, block))
+        console.rule("Grille d'évaluation du jury")
+        console.print(render_grid(ref, GridFormat.MD, block), markup=False, highlight=False)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+_: Callable[[], None] = main
