@@ -195,11 +195,21 @@ def starts_with(text: str, prefix: str, *, fuzzy: bool) -> bool:
 
 
 def missing_texts(ref: Referential, seed: Seed, *, fuzzy: bool) -> list[str]:
-    """Block titles, competency statements, group headings and criteria not found in the seed."""
+    """Every text of a référentiel (titles, descriptions, activities and tasks, modality texts and
+    productions, competency statements and knowledge, group headings, criteria) not found in the seed."""
     texts: list[tuple[str, str]] = []
     for block in ref.blocks:
         texts.append((f"{block.code} title", block.title))
+        if block.description:
+            texts.append((f"{block.code} description", block.description))
+        for activity in block.activities:
+            texts.append((f"{block.code} {activity.code} title", activity.title))
+            texts += [(f"{block.code} {activity.code} task", task) for task in activity.tasks]
+        for modality in block.modalities:
+            texts.append((f"{block.code} {modality.id} text", modality.text))
+            texts += [(f"{block.code} {modality.id} production", p) for p in modality.productions]
         texts += [(f"{block.code} {c.code} statement", c.statement) for c in block.competencies]
+        texts += [(f"{block.code} {c.code} knowledge", k) for c in block.competencies for k in c.knowledge]
         for crit_set in block.criteria:
             texts += [
                 (f"{block.code} {crit_set.key} heading", g.heading) for g in crit_set.groups if g.heading

@@ -1,8 +1,10 @@
 """The shipped référentiels are faithful to their seed texts.
 
-* Every block title, competency statement, group heading and criterion of a YAML file is
-  found in its seed (normalised; in up to three in-order pieces where the PDF extraction
-  interleaved columns; fuzzy for the OCR'd seed 004): ``seedmatch.missing_texts``.
+* Every text of a YAML file (block titles and descriptions, activities and their tasks,
+  modality texts and expected productions, competency statements and knowledge, group
+  headings and criteria) is found in its seed: normalised, in up to three in-order pieces
+  where the PDF extraction interleaved columns, fuzzy for the OCR'd seed 004
+  (``seedmatch.missing_texts``).
 * The criteria of each block match, one to one, an independent count of the seed kept in
   tests/data/seed_anchors/ (for every criterion printed in the seed, the line where it
   begins and its first words): ``seedmatch.count_problems``.

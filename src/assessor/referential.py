@@ -223,6 +223,11 @@ class Block(_Model):
 
     code: Code = Field(description="Code court du bloc (ex. « B1 »), utilisé dans les identifiants.")
     title: Text = Field(description="Intitulé du bloc, tel qu'imprimé.")
+    description: Text | None = Field(
+        default=None,
+        description="Énoncé général du bloc, quand le texte en imprime un "
+        "en tête de la colonne des compétences.",
+    )
     activities: list[Activity] = Field(default_factory=list)
     modalities: list[Modality] = Field(min_length=1)
     competencies: list[Competency] = Field(min_length=1)
