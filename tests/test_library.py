@@ -156,3 +156,26 @@ def test_shipped_referentials_load_without_warnings() -> None:
         ref, problems = check_file(path)
         assert ref is not None and problems == [], problems
         assert ref.id == path.stem
+
+
+def test_a_file_named_differently_from_its_id_is_found_by_id_and_warned_about(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID, name="copie.yaml")
+    _, problems = check_file(path)
+    assert [(p.severity, p.place) for p in problems] == [(Severity.WARNING, "id")]
+    assert "« demo-ref.yaml »" in problems[0].message
+    library = Library([tmp_path])
+    assert library.get("demo-ref").id == "demo-ref"
+    with pytest.raises(ReferentialNotFound):
+        library.get("copie")
+
+
+def test_the_worked_example_of_the_authoring_guide_is_valid_and_shows_every_feature() -> None:
+    example = Path(__file__).resolve().parents[1] / "docs" / "examples" / "assistant-commercial-exemple.yaml"
+    ref, problems = check_file(example)
+    assert ref is not None and problems == []
+    assert len(ref.scale.levels) == 4
+    assert any(not c.code_printed for b in ref.blocks for c in b.competencies)
+    assert any(len(s.competencies) > 1 and s.relation for b in ref.blocks for s in b.criteria)
+    assert {m.kind for b in ref.blocks for m in b.modalities} >= {"written", "role_play"}
+    headings = [g.heading for b in ref.blocks for s in b.criteria for g in s.groups]
+    assert None in headings and any(headings)

@@ -133,28 +133,22 @@ def list_referentials(
     if as_json:
         _print_json(entries)
         return
-    table = Table(title="Référentiels disponibles")
-    for column in ("Identifiant", "Intitulé", "Version", "Blocs", "Compétences", "Critères"):
-        table.add_column(
-            column,
-            justify="right" if column in ("Blocs", "Compétences", "Critères") else "left",
-            no_wrap=column == "Identifiant",
-        )
+    table = Table(title="Référentiels disponibles", show_lines=True)
+    table.add_column("Référentiel (identifiant, intitulé, version)", ratio=1)
+    for column in ("Blocs", "Compétences", "Critères"):
+        table.add_column(column, justify="right", no_wrap=True)
     for entry in entries:
         if entry["id"] is None:
             table.add_row(
-                f"[red]{escape(Path(entry['file']).name)}[/]",
-                "[red]fichier invalide[/] (voir assessor referentials validate)",
-                "",
+                f"[red]{escape(Path(entry['file']).name)}\nfichier invalide : voir « assessor "
+                "referentials validate »[/]",
                 "",
                 "",
                 "",
             )
         else:
             table.add_row(
-                entry["id"],
-                escape(entry["title"]),
-                escape(entry["version"]),
+                f"[bold]{entry['id']}[/]\n{escape(entry['title'])} ({escape(entry['version'])})",
                 str(entry["blocks"]),
                 str(entry["competencies"]),
                 str(entry["criteria"]),

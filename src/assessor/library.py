@@ -135,6 +135,17 @@ def check_file(path: Path) -> tuple[Referential | None, list[Problem]]:
         Problem(path, _line(root, loc), _place(data, loc), msg, Severity.WARNING)
         for loc, msg in semantic_warnings(ref)
     ]
+    if path.stem != ref.id:
+        warnings.append(
+            Problem(
+                path,
+                _line(root, ("id",)),
+                "id",
+                f"le fichier devrait s'appeler « {ref.id}.yaml » "
+                "(même nom que l'identifiant), pour qu'on le retrouve facilement",
+                Severity.WARNING,
+            )
+        )
     return (None if errors else ref), errors + warnings
 
 
@@ -190,8 +201,9 @@ class Library:
         """The référentiel with this id; the first folder that has it wins."""
         known: list[str] = []
         for path in self.files():
-            # The file name is the id by convention; fall back to reading every file.
-            if path.stem == ref_id:
+            # The file name is the id by convention, which spares reading every file; a file
+            # whose id differs from its name is still found by the scan below.
+            if path.stem == ref_id and self.load(path).id == ref_id:
                 return self.load(path)
         for _, item in self.all():
             if isinstance(item, Referential):
