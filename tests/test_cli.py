@@ -169,10 +169,15 @@ def test_committed_json_schema_is_up_to_date() -> None:
 
 
 def test_demo_shows_a_referential_and_its_grid() -> None:
-    code, out, _ = run("demo")
+    result = runner.invoke(app, ["demo"], env={"COLUMNS": "200"})
+    code, out = result.exit_code, result.stdout
     assert code == 0
     assert "dev-commercial-omnicanal/B1/C.1.1/1" in out
-    assert "Grille d'évaluation" in out and "| Acquis | Partiellement acquis | Non acquis |" in out
+    assert "Grille d'évaluation du jury" in out
+    header = out[out.index("┏") : out.index("┡")]  # the grid's header: one column per verdict, wrapped
+    assert all(word in header for word in ("Critère", "Acquis", "Partiellement", "Non", "acquis"))
+    assert out.count("dev-commercial-omnicanal/B1/") >= 2 * 23  # in the tree and in the grid
+    assert "assessor referentials export dev-commercial-omnicanal --block B1" in " ".join(out.split())
 
 
 def test_installed_console_script_help() -> None:

@@ -165,6 +165,8 @@ def _tree(ref: Referential, block: str | None) -> Tree:
     blocks = [ref.block(block)] if block else ref.blocks
     for b in blocks:
         b_node = root.add(f"[bold cyan]{b.code}[/] — {escape(b.title)}")
+        if b.description:
+            b_node.add(f"[italic dim]{escape(b.description)}[/]")
         mods = b_node.add("[bold]Modalités d'évaluation[/]")
         for m in b.modalities:
             mods.add(f"{m.id} [magenta]\\[{MODALITY_KIND_LABELS[m.kind]}][/] {escape(m.title)}")
@@ -308,8 +310,26 @@ def demo(
     with _user_errors():
         ref = _library().get(ref_id)
         console.print(_tree(ref, block))
-        console.rule("Grille d'évaluation du jury")
-        console.print(render_grid(ref, GridFormat.MD, block), markup=False, highlight=False)
+        console.print(_grid_table(ref, block))
+        console.print(
+            f"Exporter cette grille : [bold]assessor referentials export {ref.id} --block {block} "
+            "--format csv -o grille.csv[/] (ou --format json, md). Autres référentiels : "
+            "[bold]assessor referentials list[/]."
+        )
+
+
+def _grid_table(ref: Referential, block: str) -> Table:
+    """The jury's grid for the terminal: one row per criterion, one empty column per verdict."""
+    b = ref.block(block)
+    table = Table(title=f"Grille d'évaluation du jury — {b.code} {escape(b.title)}", show_lines=True)
+    table.add_column("Critère", ratio=1)
+    for level in ref.scale.levels:
+        # Wide enough for the longest word of the label, so that headers wrap but never truncate.
+        table.add_column(escape(level.label), width=max(5, *(len(word) for word in level.label.split())))
+    for crit in ref.criteria_of(b.code):
+        text = f"[green]{escape(crit.id)}[/]\n{escape(crit.text)}"
+        table.add_row(text, *["" for _ in ref.scale.levels])
+    return table
 
 
 def main() -> None:
