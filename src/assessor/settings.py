@@ -4,8 +4,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from assessor.chunking import ChunkSettings
+from assessor.index import IndexSettings
+from assessor.ingest import IngestSettings
+from assessor.retrieval import RetrievalSettings
+
+
+class EmbeddingSettings(BaseModel):
+    """Which embedding model indexes the chunks (see ``assessor.embeddings``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(
+        default="none",
+        description="none (lexical retrieval only, no model), st:NAME, openai:MODEL, mistral:MODEL "
+        "or ollama:MODEL.",
+    )
+    base_url: str | None = Field(
+        default=None, description="Base URL of an OpenAI-compatible or Ollama server."
+    )
 
 
 class Settings(BaseSettings):
@@ -27,6 +47,11 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Extra folders of référentiel YAML files, searched before the shipped ones.",
     )
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    chunking: ChunkSettings = Field(default_factory=ChunkSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
 
 
 def get_settings() -> Settings:

@@ -1,113 +1,25 @@
-"""Command line: thin commands over importable functions.
-
-Exit codes: 0 success, 1 the input is wrong (invalid file, unknown id), 2 the command line is wrong.
-"""
+"""``assessor referentials``: list, show, validate and export the référentiels."""
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from assessor import __version__
+from assessor.cli.common import console, fail, library, print_json, print_problems, user_errors, write_output
 from assessor.grid import GridFormat, referential_json, render_grid
-from assessor.library import Library, ReferentialError, ReferentialNotFound, Severity, check_file
+from assessor.library import Severity, check_file
 from assessor.referential import MODALITY_KIND_LABELS, Referential
-from assessor.settings import get_settings
 
-DEMO_REFERENTIAL = "dev-commercial-omnicanal"
-DEMO_BLOCK = "B1"
-
-console = Console()
-err_console = Console(stderr=True)
-
-app = typer.Typer(
-    name="assessor",
-    help="Assessor pré-lit les dossiers de certification (RNCP) critère par critère, avec des citations "
-    "vérifiées. Le jury décide, jamais l'outil.",
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-    pretty_exceptions_enable=False,
-)
 referentials_app = typer.Typer(
     help="Consulter, valider et exporter les référentiels (blocs, compétences, critères).",
     no_args_is_help=True,
 )
-app.add_typer(referentials_app, name="referentials")
-
-
-def _fail(message: str, code: int = 1) -> NoReturn:
-    err_console.print(f"[bold red]Erreur :[/] {escape(message)}")
-    raise typer.Exit(code)
-
-
-@contextmanager
-def _user_errors() -> Iterator[None]:
-    """Turn foreseeable failures into one readable message and exit code 1."""
-    try:
-        yield
-    except ReferentialNotFound as exc:
-        _fail(str(exc))
-    except ReferentialError as exc:
-        _print_problems(exc.problems)
-        _fail(
-            f"le référentiel {exc.path} est invalide ; corrigez-le puis relancez "
-            "« assessor referentials validate »."
-        )
-    except KeyError as exc:
-        _fail(str(exc.args[0]) if exc.args else str(exc))
-    except OSError as exc:
-        _fail(f"{exc.filename or ''} : {exc.strerror or exc}")
-
-
-def _library() -> Library:
-    return Library.from_settings(get_settings())
-
-
-def _write_output(text: str, output: Path | None) -> None:
-    """Print, or write atomically so that a failure never leaves a half-written file."""
-    if output is None:
-        typer.echo(text, nl=not text.endswith("\n"))
-        return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        Path(tmp).replace(output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    err_console.print(f"Écrit : {output}")
-
-
-def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
-
-
-def _version_callback(value: bool) -> None:
-    if value:
-        typer.echo(f"assessor {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Affiche la version.")
-    ] = False,
-) -> None:
-    """Assessor: pre-assessment of certification dossiers for French juries."""
 
 
 @referentials_app.command("list")
@@ -116,7 +28,7 @@ def list_referentials(
 ) -> None:
     """Liste les référentiels disponibles, avec leurs nombres de blocs, compétences et critères."""
     entries: list[dict[str, Any]] = []
-    for path, item in _library().all():
+    for path, item in library().all():
         if isinstance(item, Referential):
             entries.append(
                 {
@@ -131,7 +43,7 @@ def list_referentials(
         else:
             entries.append({"id": None, "file": str(path), "errors": [str(p) for p in item.problems]})
     if as_json:
-        _print_json(entries)
+        print_json(entries)
         return
     table = Table(title="Référentiels disponibles", show_lines=True)
     table.add_column("Référentiel (identifiant, intitulé, version)", ratio=1)
@@ -156,7 +68,7 @@ def list_referentials(
     console.print(table)
 
 
-def _tree(ref: Referential, block: str | None) -> Tree:
+def referential_tree(ref: Referential, block: str | None) -> Tree:
     counts = ref.counts()
     root = Tree(
         f"[bold]{escape(ref.title)}[/] ({ref.id}, version {escape(ref.version)}) — {counts['blocks']} blocs, "
@@ -208,22 +120,12 @@ def show_referential(
     ] = False,
 ) -> None:
     """Affiche un référentiel en arbre : blocs, modalités, compétences, critères et leurs identifiants."""
-    with _user_errors():
-        ref = _library().get(ref_id)
+    with user_errors():
+        ref = library().get(ref_id)
         if as_json:
-            _print_json(referential_json(ref, block))
+            print_json(referential_json(ref, block))
         else:
-            console.print(_tree(ref, block))
-
-
-def _print_problems(problems: list[Any]) -> None:
-    for problem in problems:
-        colour = "red" if problem.severity is Severity.ERROR else "yellow"
-        where = f"{problem.file}:{problem.line}" if problem.line else str(problem.file)
-        place = f" [dim]{escape(problem.place)}[/]" if problem.place else ""
-        err_console.print(
-            f"[{colour}]{problem.severity}[/] {escape(where)}{place}\n    {escape(problem.message)}"
-        )
+            console.print(referential_tree(ref, block))
 
 
 @referentials_app.command("validate")
@@ -243,15 +145,15 @@ def validate_referentials(
         elif path.exists():
             files.append(path)
         else:
-            _fail(f"{path} : fichier introuvable")
+            fail(f"{path} : fichier introuvable")
     if not paths:
-        files = _library().files()
+        files = library().files()
     if not files:
-        _fail("aucun fichier de référentiel (.yaml) à valider")
+        fail("aucun fichier de référentiel (.yaml) à valider")
     n_errors = 0
     for path in files:
         ref, problems = check_file(path)
-        _print_problems(problems)
+        print_problems(problems)
         errors = sum(p.severity is Severity.ERROR for p in problems)
         n_errors += errors
         if ref is not None:
@@ -278,9 +180,9 @@ def export_grid(
 ) -> None:
     """Exporte la grille d'évaluation du jury : une ligne par critère, une colonne vide par verdict
     (json, csv séparé par « ; », ou md)."""
-    with _user_errors():
-        ref = _library().get(ref_id)
-        _write_output(render_grid(ref, fmt, block), output)
+    with user_errors():
+        ref = library().get(ref_id)
+        write_output(render_grid(ref, fmt, block), output)
 
 
 @referentials_app.command("schema")
@@ -288,8 +190,8 @@ def write_schema(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Fichier à écrire.")] = None,
 ) -> None:
     """Écrit le schéma JSON du format YAML des référentiels (pour les éditeurs et les outils)."""
-    with _user_errors():
-        _write_output(json.dumps(referential_schema(), ensure_ascii=False, indent=2) + "\n", output)
+    with user_errors():
+        write_output(json.dumps(referential_schema(), ensure_ascii=False, indent=2) + "\n", output)
 
 
 def referential_schema() -> dict[str, Any]:
@@ -299,26 +201,7 @@ def referential_schema() -> dict[str, Any]:
     return schema
 
 
-@app.command()
-def demo(
-    ref_id: Annotated[
-        str, typer.Option("--referential", "-r", help="Référentiel à montrer.")
-    ] = DEMO_REFERENTIAL,
-    block: Annotated[str, typer.Option("--block", "-b", help="Bloc à montrer.")] = DEMO_BLOCK,
-) -> None:
-    """La démonstration sans clé ni réseau : un référentiel et sa grille d'évaluation."""
-    with _user_errors():
-        ref = _library().get(ref_id)
-        console.print(_tree(ref, block))
-        console.print(_grid_table(ref, block))
-        console.print(
-            f"Exporter cette grille : [bold]assessor referentials export {ref.id} --block {block} "
-            "--format csv -o grille.csv[/] (ou --format json, md). Autres référentiels : "
-            "[bold]assessor referentials list[/]."
-        )
-
-
-def _grid_table(ref: Referential, block: str) -> Table:
+def grid_table(ref: Referential, block: str) -> Table:
     """The jury's grid for the terminal: one row per criterion, one empty column per verdict."""
     b = ref.block(block)
     table = Table(title=f"Grille d'évaluation du jury — {b.code} {escape(b.title)}", show_lines=True)
@@ -330,11 +213,3 @@ def _grid_table(ref: Referential, block: str) -> Table:
         text = f"[green]{escape(crit.id)}[/]\n{escape(crit.text)}"
         table.add_row(text, *["" for _ in ref.scale.levels])
     return table
-
-
-def main() -> None:
-    """Console-script entry point."""
-    app()
-
-
-_: Callable[[], None] = main

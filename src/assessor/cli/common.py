@@ -1,0 +1,98 @@
+"""What every command shares: consoles, settings, and turning foreseeable failures into messages."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from assessor.dossiers import DossierError
+from assessor.embeddings import EmbeddingError
+from assessor.index import IndexError_
+from assessor.ingest import IngestError
+from assessor.library import Library, Problem, ReferentialError, ReferentialNotFound, Severity
+from assessor.settings import Settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+# Options of the root command (--data-dir) that override the environment for this run.
+overrides: dict[str, Any] = {}
+
+
+def settings() -> Settings:
+    return Settings(**overrides)
+
+
+def library() -> Library:
+    return Library.from_settings(settings())
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err_console.print(f"[bold red]Erreur :[/] {escape(message)}")
+    raise typer.Exit(code)
+
+
+def print_problems(problems: list[Problem]) -> None:
+    for problem in problems:
+        colour = "red" if problem.severity is Severity.ERROR else "yellow"
+        where = f"{problem.file}:{problem.line}" if problem.line else str(problem.file)
+        place = f" [dim]{escape(problem.place)}[/]" if problem.place else ""
+        err_console.print(
+            f"[{colour}]{problem.severity}[/] {escape(where)}{place}\n    {escape(problem.message)}"
+        )
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn foreseeable failures into one readable message and exit code 1 (never a traceback)."""
+    try:
+        yield
+    except IngestError as exc:
+        err_console.print(f"[bold red]Erreur[/] [{exc.code}] {escape(exc.file)} : {escape(exc.message)}")
+        err_console.print(f"  → {escape(exc.hint)}")
+        err_console.print("Rien n'a été enregistré.")
+        raise typer.Exit(1) from exc
+    except (DossierError, EmbeddingError, IndexError_) as exc:
+        fail(str(exc))
+    except ReferentialNotFound as exc:
+        fail(str(exc))
+    except ReferentialError as exc:
+        print_problems(exc.problems)
+        fail(
+            f"le référentiel {exc.path} est invalide ; corrigez-le puis relancez "
+            "« assessor referentials validate »."
+        )
+    except KeyError as exc:
+        fail(str(exc.args[0]) if exc.args else str(exc))
+    except OSError as exc:
+        fail(f"{exc.filename or ''} : {exc.strerror or exc}")
+
+
+def write_output(text: str, output: Path | None) -> None:
+    """Print, or write atomically so that a failure never leaves a half-written file."""
+    if output is None:
+        typer.echo(text, nl=not text.endswith("\n"))
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        Path(tmp).replace(output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    err_console.print(f"Écrit : {output}")
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))

@@ -1,0 +1,179 @@
+"""Reading a candidate's files: PDF, DOCX, Markdown and plain text, normalised page by page.
+
+``load_file`` is the one entry point. It never returns half a file: either every page is
+read (with warnings for what could not be, such as scanned pages without OCR), or it raises
+an ``IngestError`` whose message and hint say what to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from assessor.ingest.document import FileKind, LoadedFile, Page
+from assessor.ingest.errors import IngestError, IngestErrorCode
+from assessor.ingest.normalize import normalize_text, strip_running_lines
+from assessor.ingest.sniff import sniff
+
+__all__ = ["IngestError", "IngestErrorCode", "IngestSettings", "LoadedFile", "Page", "load_file"]
+
+
+class IngestSettings(BaseModel):
+    """Limits and options of ingestion."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_pages: int = Field(default=300, ge=1, description="Largest PDF accepted, in pages.")
+    max_file_mb: float = Field(default=100, gt=0, description="Largest file accepted, in megabytes.")
+    max_line_chars: int = Field(
+        default=100_000,
+        ge=1000,
+        description="Longest line accepted in a text file (a sign of a non-prose file).",
+    )
+    ocr: bool = Field(default=True, description="OCR scanned PDF pages when tesseract is installed.")
+
+
+def load_file(
+    path: Path,
+    settings: IngestSettings | None = None,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> LoadedFile:
+    """Read and normalise one file; ``IngestError`` when it cannot be used."""
+    settings = settings or IngestSettings()
+    name = path.name
+    if not path.is_file():
+        raise IngestError(
+            IngestErrorCode.NOT_FOUND,
+            name,
+            f"le fichier {path} n'existe pas.",
+            "Vérifiez le chemin (les noms avec des espaces doivent être entre guillemets).",
+        )
+    size = path.stat().st_size
+    if size == 0:
+        raise IngestError(
+            IngestErrorCode.EMPTY,
+            name,
+            "le fichier est vide (0 octet).",
+            "Le téléversement ou la copie a sans doute échoué : récupérez à nouveau le fichier.",
+        )
+    if size > settings.max_file_mb * 1_000_000:
+        raise IngestError(
+            IngestErrorCode.TOO_LARGE,
+            name,
+            f"le fichier pèse {size / 1_000_000:.0f} Mo, "
+            f"au-delà de la limite de {settings.max_file_mb:.0f} Mo.",
+            "Compressez les images du PDF ou relevez la limite (ASSESSOR_INGEST__MAX_FILE_MB).",
+        )
+    data = path.read_bytes()
+    kind = sniff(path, data[:8192])
+    sha256 = hashlib.sha256(data).hexdigest()
+    warnings: list[str] = []
+    unreadable: list[int] = []
+    ocr_pages: list[int] = []
+    if kind is FileKind.PDF:
+        from assessor.ingest.pdf import read_pdf
+
+        pdf_pages, warnings = read_pdf(
+            name, data, max_pages=settings.max_pages, ocr=settings.ocr, progress=progress
+        )
+        texts = [normalize_text(p.text) for p in pdf_pages]
+        texts, headers, footers = strip_running_lines(texts)
+        pages = [
+            Page(
+                number=i + 1,
+                label=f"page {i + 1}",
+                text=text,
+                ocr=p.ocr,
+                headers=headers[i],
+                footers=footers[i],
+            )
+            for i, (p, text) in enumerate(zip(pdf_pages, texts, strict=True))
+        ]
+        unreadable = [i + 1 for i, p in enumerate(pdf_pages) if p.scanned and not p.ocr]
+        ocr_pages = [i + 1 for i, p in enumerate(pdf_pages) if p.ocr]
+        paged = True
+    elif kind is FileKind.DOCX:
+        from assessor.ingest.word import read_docx
+
+        sections, headers_docx, footers_docx = read_docx(name, data)
+        pages = [
+            Page(
+                number=i + 1,
+                label=f"section {i + 1}" + (f" — {title}" if title else ""),
+                text=normalize_text(text),
+                headers=headers_docx,
+                footers=footers_docx,
+            )
+            for i, (title, text) in enumerate(sections)
+        ]
+        paged = False
+    else:
+        texts = _read_text(name, data, settings.max_line_chars).split("\f")
+        texts = [normalize_text(t) for t in texts]
+        paged = len(texts) > 1
+        if paged:
+            texts, headers, footers = strip_running_lines(texts)
+        else:
+            headers, footers = [[]], [[]]
+        pages = [
+            Page(
+                number=i + 1,
+                label=f"page {i + 1}" if paged else "texte",
+                text=text,
+                headers=headers[i],
+                footers=footers[i],
+            )
+            for i, text in enumerate(texts)
+        ]
+    if not any(p.text.strip() for p in pages):
+        raise IngestError(
+            IngestErrorCode.NO_TEXT,
+            name,
+            "le fichier ne contient aucun texte.",
+            "Vérifiez que c'est bien la production du candidat, et non une page blanche.",
+        )
+    return LoadedFile(
+        name=name,
+        sha256=sha256,
+        kind=kind,
+        size_bytes=size,
+        pages=pages,
+        paged=paged,
+        unreadable_pages=unreadable,
+        ocr_pages=ocr_pages,
+        warnings=warnings,
+    )
+
+
+def _read_text(name: str, data: bytes, max_line_chars: int) -> str:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        guess = ""
+        try:
+            data.decode("cp1252")
+            guess = " Il semble encodé en Windows-1252 (Latin-1)."
+        except UnicodeDecodeError:
+            pass
+        raise IngestError(
+            IngestErrorCode.NOT_UTF8,
+            name,
+            f"le texte n'est pas en UTF-8 (octet invalide à la position {exc.start}).{guess}",
+            "Enregistrez-le en UTF-8 depuis votre éditeur, ou convertissez-le : "
+            f"iconv -f WINDOWS-1252 -t UTF-8 « {name} » > copie.txt",
+        ) from exc
+    longest = max((len(line) for line in text.split("\n")), default=0)
+    if longest > max_line_chars:
+        raise IngestError(
+            IngestErrorCode.LINE_TOO_LONG,
+            name,
+            f"une ligne compte {longest:,} caractères sans retour à la ligne".replace(",", " ")
+            + " : ce n'est pas un texte rédigé (export automatique, données ?).",
+            "Fournissez le document d'origine (PDF ou DOCX), ou un texte découpé en paragraphes ; "
+            "la limite se règle avec ASSESSOR_INGEST__MAX_LINE_CHARS.",
+        )
+    return text
