@@ -167,6 +167,7 @@ class DossierStore:
             if progress:
                 progress("lecture", number, len(paths))
         now = datetime.now(UTC)
+        _ = self.index  # open the store first: if it is unreachable, nothing has been written
         try:
             dossier = self.get(dossier_id)
         except DossierError:
@@ -214,6 +215,8 @@ class DossierStore:
                 self.index.remove_file(dossier_id, item.sha256)
             for target in copied:
                 target.unlink(missing_ok=True)
+            if not dossier.files:  # a new dossier: leave no empty folder behind
+                shutil.rmtree(self.folder / dossier_id, ignore_errors=True)
             raise
         replaced = []
         for record in records:

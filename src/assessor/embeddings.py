@@ -91,6 +91,10 @@ class SentenceTransformerEmbedder:
     def __init__(self, name: str) -> None:
         self.name = name
         source = packaged_model_path(name) or name
+        # Models are never downloaded at run time: without these, huggingface_hub still calls
+        # its servers (even with local_files_only) and can hang on a machine without network.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
@@ -142,7 +146,7 @@ class OpenAICompatibleEmbedder:
             )
         from openai import OpenAI
 
-        self.provider, self.model = provider, model
+        self.provider, self.model, self.key_variable = provider, model, key_variable
         self._client = OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=3)
         self._where = base_url or "https://api.openai.com/v1"
 
@@ -159,7 +163,9 @@ class OpenAICompatibleEmbedder:
             try:
                 response = self._client.embeddings.create(model=self.model, input=batch)
             except openai.AuthenticationError as exc:
-                raise EmbeddingError(f"{self.provider} refuse la clé d'API (401) : vérifiez-la.") from exc
+                raise EmbeddingError(
+                    f"{self.provider} refuse la clé d'API (401) : vérifiez la variable {self.key_variable}."
+                ) from exc
             except openai.APIConnectionError as exc:
                 raise EmbeddingError(
                     f"{self.provider} injoignable à {self._where} : vérifiez l'adresse et le réseau."

@@ -1,11 +1,12 @@
 """Criterion -> ranked evidence passages of a dossier.
 
-Lexical retrieval is BM25 (bm25s) over French-analysed chunks; when the index has a dense
-model, its ranking is fused with BM25's by reciprocal rank fusion. The query for a
-criterion is its text and group heading, with the statements of the competencies it
-assesses and the productions expected by their modality as lower-weighted context. Results are
-diversified: at most ``max_per_page`` passages from one page, and no passage that mostly
-overlaps one already chosen, unless nothing else is left.
+Lexical retrieval is BM25 (bm25s) over French-analysed chunks, fused by reciprocal ranks
+with BM25 over whole pages (a passage on a page about the criterion climbs). When the index
+has a dense model, its ranking is fused with the lexical one by weighted reciprocal rank
+fusion. The query for a criterion is its text and group heading, with the statements of the
+competencies it assesses and the productions expected by their modality as lower-weighted
+context. Results are diversified: at most ``max_per_page`` passages from one page, and no
+passage that mostly overlaps one already chosen, unless nothing else is left.
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ class RetrievalSettings(BaseModel):
         ge=0,
         description="Weight, in a criterion's lexical query, of its competency statements and expected "
         "productions: they name the topic but are long and shared by all the criteria of a competency.",
+    )
+    page_weight: float = Field(
+        default=0.5,
+        ge=0,
+        description="Weight of the page-level BM25 rank fused with the chunk-level rank (0: chunks only).",
     )
     dense_weight: float = Field(
         default=0.5,
@@ -104,8 +110,18 @@ class Retriever:
         self.chunks = index.chunks(dossier_id)
         self._by_id = {c.id: i for i, c in enumerate(self.chunks)}
         self._bm25 = bm25s.BM25(k1=1.2, b=0.75)
+        # A second, coarser index: one document per page (chunks grouped by their first page).
+        self._pages = sorted({(c.file, c.page_start) for c in self.chunks})
+        page_of = {page: i for i, page in enumerate(self._pages)}
+        self._chunk_page = [page_of[(c.file, c.page_start)] for c in self.chunks]
+        self._page_bm25 = bm25s.BM25(k1=1.2, b=0.75)
         if self.chunks:
-            self._bm25.index([analyze(c.index_text) or [""] for c in self.chunks], show_progress=False)
+            tokens = [analyze(c.index_text) or [""] for c in self.chunks]
+            self._bm25.index(tokens, show_progress=False)
+            page_tokens: list[list[str]] = [[] for _ in self._pages]
+            for pos, chunk_tokens in enumerate(tokens):
+                page_tokens[self._chunk_page[pos]] += chunk_tokens
+            self._page_bm25.index(page_tokens, show_progress=False)
 
     @property
     def mode(self) -> RetrievalMode:
@@ -113,17 +129,37 @@ class Retriever:
             return RetrievalMode.FUSED if self.index.embedder.dense else RetrievalMode.LEXICAL
         return self.settings.mode
 
-    def _bm25_scores(self, text: str) -> np.ndarray[tuple[int], np.dtype[np.float64]]:
-        tokens = [t for t in analyze(text) if t in self._bm25.vocab_dict]
-        if not tokens or not self.chunks:
-            return np.zeros(len(self.chunks))
-        return np.asarray(self._bm25.get_scores(tokens), dtype=np.float64)
+    @staticmethod
+    def _scores(index: bm25s.BM25, size: int, text: str) -> np.ndarray[tuple[int], np.dtype[np.float64]]:
+        tokens = [t for t in analyze(text) if t in index.vocab_dict]
+        if not tokens or not size:
+            return np.zeros(size)
+        return np.asarray(index.get_scores(tokens), dtype=np.float64)
+
+    def _weighted(
+        self, index: bm25s.BM25, size: int, query: Query
+    ) -> np.ndarray[tuple[int], np.dtype[np.float64]]:
+        scores = self._scores(index, size, query.text)
+        if query.context:
+            scores = scores + self.settings.context_weight * self._scores(index, size, query.context)
+        return scores
 
     def lexical(self, query: Query) -> list[tuple[int, float]]:
-        """(chunk position, BM25 score) for chunks sharing a term with the query, best first."""
-        scores = self._bm25_scores(query.text)
-        if query.context:
-            scores = scores + self.settings.context_weight * self._bm25_scores(query.context)
+        """(chunk position, score) for chunks sharing a term with the query, best first.
+
+        Chunk-level BM25 is fused (reciprocal ranks) with the BM25 rank of the chunk's page,
+        weighted by ``page_weight``: a passage on a page that is about the criterion as a
+        whole climbs, which helps when the evidence paraphrases the criterion."""
+        scores = self._weighted(self._bm25, len(self.chunks), query)
+        if self.settings.page_weight and self._pages:
+            page_scores = self._weighted(self._page_bm25, len(self._pages), query)
+            page_rank = np.empty(len(self._pages))
+            page_rank[np.argsort(-page_scores, kind="stable")] = np.arange(1, len(self._pages) + 1)
+            chunk_rank = np.empty(len(self.chunks))
+            chunk_rank[np.argsort(-scores, kind="stable")] = np.arange(1, len(self.chunks) + 1)
+            k = self.settings.rrf_k
+            fused = 1.0 / (k + chunk_rank) + self.settings.page_weight / (k + page_rank[self._chunk_page])
+            scores = np.where(scores > 0, fused, 0.0)
         order = np.argsort(-scores, kind="stable")[: self.settings.candidates]
         return [(int(i), float(scores[i])) for i in order if scores[i] > 0]
 

@@ -46,9 +46,9 @@ def print_problems(problems: list[Problem]) -> None:
         colour = "red" if problem.severity is Severity.ERROR else "yellow"
         where = f"{problem.file}:{problem.line}" if problem.line else str(problem.file)
         place = f" [dim]{escape(problem.place)}[/]" if problem.place else ""
-        err_console.print(
-            f"[{colour}]{problem.severity}[/] {escape(where)}{place}\n    {escape(problem.message)}"
-        )
+        # soft_wrap: a file path is never broken across lines, so it can be copied or clicked.
+        err_console.print(f"[{colour}]{problem.severity}[/] {escape(where)}{place}", soft_wrap=True)
+        err_console.print(f"    {escape(problem.message)}")
 
 
 @contextmanager
@@ -57,7 +57,8 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except IngestError as exc:
-        err_console.print(f"[bold red]Erreur[/] [{exc.code}] {escape(exc.file)} : {escape(exc.message)}")
+        code = escape(f"[{exc.code}]")  # square brackets would otherwise be read as a style
+        err_console.print(f"[bold red]Erreur[/] {code} {escape(exc.file)} : {escape(exc.message)}")
         err_console.print(f"  → {escape(exc.hint)}")
         err_console.print("Rien n'a été enregistré.")
         raise typer.Exit(1) from exc

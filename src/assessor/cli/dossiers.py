@@ -59,7 +59,7 @@ def ingest(
     files: Annotated[list[Path], typer.Argument(help="Fichiers du dossier : PDF, DOCX, Markdown ou texte.")],
     dossier: DossierOption,
     max_pages: Annotated[
-        int | None, typer.Option(help="Refuser un PDF de plus de N pages (défaut 300).")
+        int | None, typer.Option(min=1, help="Refuser un PDF de plus de N pages (défaut 300).")
     ] = None,
     ocr: Annotated[
         bool, typer.Option("--ocr/--no-ocr", help="Lire les pages scannées avec tesseract.")
@@ -73,7 +73,7 @@ def ingest(
     with user_errors():
         current = settings()
         ingest_settings = current.ingest.model_copy(
-            update={"ocr": ocr, **({"max_pages": max_pages} if max_pages else {})}
+            update={"ocr": ocr, **({"max_pages": max_pages} if max_pages is not None else {})}
         )
         store = DossierStore(current.model_copy(update={"ingest": ingest_settings}))
         with _progress() as progress:

@@ -46,9 +46,16 @@ def normalize_text(text: str) -> str:
     return _BLANKS.sub("\n\n", "\n".join(lines)).strip("\n")
 
 
+_PAGE_NUMBER = re.compile(
+    r"\bpage\s*\d+|^\W*\d{1,4}(?:\s*(?:/|sur|of)\s*\d{1,4})?\W*$|\d+\s*/\s*\d+\s*$", re.I
+)
+
+
 def _signature(line: str) -> str:
-    """Lines that differ only by their numbers (« Page 3 / 12 ») are the same running line."""
-    return re.sub(r"\d+", "#", line.strip().casefold())
+    """How running lines are recognised: the text itself, except that page numbers
+    (« Page 3 / 12 », « 3/12 », « 7 ») do not count, since they change on every page."""
+    line = line.strip().casefold()
+    return re.sub(r"\d+", "#", line) if _PAGE_NUMBER.search(line) else line
 
 
 def strip_running_lines(

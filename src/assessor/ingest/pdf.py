@@ -199,13 +199,26 @@ def read_pdf(
             listed = ", ".join(str(i + 1) for i in scanned_pages)
             warnings.append(f"pages sans texte (scannées) non lues : {listed} — {why_not}")
     if not any(len(re.sub(r"\s", "", p.text)) >= MIN_TEXT_CHARS for p in pages):
-        why_not = tesseract_status() if ocr else "l'OCR est désactivé"
+        scanned_list = ", ".join(str(i + 1) for i, p in enumerate(pages) if p.scanned) or "aucune"
+        if not ocr:
+            reason = "l'OCR est désactivé (--no-ocr)"
+            hint = "Relancez sans --no-ocr pour lire les pages scannées avec tesseract."
+        else:
+            why_not = tesseract_status()
+            reason = why_not or "l'OCR n'a rien reconnu"
+            first = (
+                "Installez l'OCR (apt-get install tesseract-ocr tesseract-ocr-fra)"
+                if why_not
+                else ("Vérifiez la qualité du scan")
+            )
+            hint = (
+                f"{first}, ou demandez au candidat le PDF d'origine, exporté depuis son traitement de texte."
+            )
         raise IngestError(
             IngestErrorCode.PDF_NO_TEXT,
             name,
-            f"aucune des {count} pages ne contient de texte lisible (document scanné ?)"
-            + (f" ; {why_not}" if why_not else " ; l'OCR n'a rien reconnu"),
-            "Installez l'OCR (apt-get install tesseract-ocr tesseract-ocr-fra) ou demandez au candidat "
-            "le PDF d'origine, exporté depuis son traitement de texte.",
+            f"aucune des {count} pages ne contient de texte lisible (pages scannées : {scanned_list}) ; "
+            f"{reason}.",
+            hint,
         )
     return pages, warnings

@@ -90,11 +90,18 @@ def _zip_kind(path: Path) -> FileKind:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
     except zipfile.BadZipFile as exc:
+        if path.suffix.lower() == ".docx":
+            raise IngestError(
+                IngestErrorCode.DOCX_CORRUPT,
+                path.name,
+                "le document Word est endommagé ou tronqué (son archive zip est illisible).",
+                "Ré-enregistrez le document depuis Word ou LibreOffice, ou exportez-le en PDF.",
+            ) from exc
         raise IngestError(
-            IngestErrorCode.DOCX_CORRUPT,
+            IngestErrorCode.UNSUPPORTED,
             path.name,
-            "l'archive est endommagée ou tronquée (un .docx est une archive zip).",
-            "Ré-enregistrez le document depuis Word ou LibreOffice, ou exportez-le en PDF.",
+            "ce fichier est une archive zip endommagée, pas un document lisible.",
+            f"Fournissez le document lui-même ({SUPPORTED}).",
         ) from exc
     if "word/document.xml" in names:
         return FileKind.DOCX
