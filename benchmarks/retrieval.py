@@ -95,8 +95,10 @@ def covers(chunk: Chunk, gold: Gold, page_lengths: dict[int, int]) -> bool:
 
 
 def load_samples() -> list[dict[str, object]]:
-    return [json.loads(p.read_text(encoding="utf-8")) | {"folder": p.parent}
-            for p in sorted((ROOT / "sample_dossiers").glob("*/labels.json"))]
+    return [
+        json.loads(p.read_text(encoding="utf-8")) | {"folder": p.parent}
+        for p in sorted((ROOT / "sample_dossiers").glob("*/labels.json"))
+    ]
 
 
 def golds(sample: dict[str, object]) -> tuple[dict[str, list[Gold]], dict[int, str]]:
@@ -121,7 +123,9 @@ def rank_of(chunks: list[Chunk], gold: list[Gold], page_lengths: dict[int, int])
     return next((i + 1 for i, c in enumerate(chunks) if any(covers(c, g, page_lengths) for g in gold)), None)
 
 
-def page_baseline(criteria: dict[str, Criterion], gold: dict[str, list[Gold]], pages: dict[int, str]) -> list[int | None]:
+def page_baseline(
+    criteria: dict[str, Criterion], gold: dict[str, list[Gold]], pages: dict[int, str]
+) -> list[int | None]:
     """BM25 with the French stemmer over one document per page, queried with the criterion text."""
     numbers = sorted(pages)
     retriever = bm25s.BM25()
@@ -158,7 +162,9 @@ def recall_table(dense: bool) -> list[str]:
             gold, pages = golds(sample)
             page_lengths = {n: len(t) for n, t in pages.items()}
             criteria = {c.id: c for c in library.get(str(sample["referential"])).criteria}
-            rows["baseline: BM25 + stemmer, page chunks, criterion text"] += page_baseline(criteria, gold, pages)
+            rows["baseline: BM25 + stemmer, page chunks, criterion text"] += page_baseline(
+                criteria, gold, pages
+            )
             for spec, store in stores.items():
                 store.ingest(str(sample["dossier"]), [Path(str(sample["folder"])) / "dossier.pdf"])
                 retriever = store.retriever(str(sample["dossier"]))
@@ -167,10 +173,16 @@ def recall_table(dense: bool) -> list[str]:
                         continue
                     for crit_id, spans in gold.items():
                         passages = retriever.search_criterion(criteria[crit_id], k=10, mode=mode)
-                        rows[f"assessor {mode}"].append(rank_of([p.chunk for p in passages], spans, page_lengths))
+                        rows[f"assessor {mode}"].append(
+                            rank_of([p.chunk for p in passages], spans, page_lengths)
+                        )
     n = len(rows["assessor lexical"])
-    lines = [f"Evidence recall on the {len(load_samples())} sample dossiers ({n} criteria with gold evidence)", "",
-             "| method | recall@5 | recall@10 | MRR |", "|---|---:|---:|---:|"]
+    lines = [
+        f"Evidence recall on the {len(load_samples())} sample dossiers ({n} criteria with gold evidence)",
+        "",
+        "| method | recall@5 | recall@10 | MRR |",
+        "|---|---:|---:|---:|",
+    ]
     for name, ranks in rows.items():
         r5, r10, mrr = metrics(ranks)
         lines.append(f"| {name} | {r5:.2f} | {r10:.2f} | {mrr:.2f} |")
@@ -178,24 +190,46 @@ def recall_table(dense: bool) -> list[str]:
 
 
 def long_pdf(path: Path, pages: int) -> Path:
-    """A text PDF of about ``pages`` pages made from the sample dossiers' text."""
-    sources = [build.parse_source((p / "source.md").read_text(encoding="utf-8"))[1]
-               for p in sorted((ROOT / "sample_dossiers").glob("*/")) if (p / "source.md").exists()]
-    elements: list[build.Element] = []
-    while len(elements) < pages * 9:  # about nine elements a page
+    """A text PDF of ``pages`` pages made from the sample dossiers' text."""
+    sources = [
+        build.parse_source((p / "source.md").read_text(encoding="utf-8"))[1]
+        for p in sorted((ROOT / "sample_dossiers").glob("*/"))
+        if (p / "source.md").exists()
+    ]
+    pool: list[build.Element] = []
+    while len(pool) < pages * 30:
         for source in sources:
-            elements += [e for e in source if e.kind != "pagebreak"]
-    meta = {"title": "Dossier long", "subtitle": "Banc d'essai", "candidate": "Camille Essai",
-            "organisation": "Société fictive", "session": "Session 2026"}
-    build.render_pdf(meta, elements[: pages * 9], path)
+            pool += [e for e in source if e.kind != "pagebreak"]
+    meta = {
+        "title": "Dossier long",
+        "subtitle": "Banc d'essai",
+        "candidate": "Camille Essai",
+        "organisation": "Société fictive",
+        "session": "Session 2026",
+    }
+    count = pages * 9
+    for _ in range(6):  # adjust the amount of text until the page count is exact
+        build.render_pdf(meta, pool[:count], path)
+        got = len(load_file(path).pages)
+        if got == pages:
+            break
+        count = max(1, count + round((pages - got) * count / got) + (1 if got < pages else -1))
     return path
 
 
 def speed_tables(dense: bool) -> list[str]:
-    lines = ["Ingestion speed (fresh data folder each time)", "",
-             "| document | embeddings | pages | chunks | seconds | pages/s | chunks/s |", "|---|---|---:|---:|---:|---:|---:|"]
-    latency = ["Query latency on a 100-page dossier (one query per criterion of the five référentiels)", "",
-               "| retrieval | queries | p50 ms | p95 ms |", "|---|---:|---:|---:|"]
+    lines = [
+        "Ingestion speed (fresh data folder each time)",
+        "",
+        "| document | embeddings | pages | chunks | seconds | pages/s | chunks/s |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    latency = [
+        "Query latency on a 100-page dossier (one query per criterion of the five référentiels)",
+        "",
+        "| retrieval | queries | p50 ms | p95 ms |",
+        "|---|---:|---:|---:|",
+    ]
     library = Library.from_settings(Settings())
     criteria = [c for path, ref in library.all() if not isinstance(ref, Exception) for c in ref.criteria]
     with tempfile.TemporaryDirectory(prefix="assessor-speed-") as tmp:
@@ -204,15 +238,21 @@ def speed_tables(dense: bool) -> list[str]:
         specs = ["none"] + ([DENSE_MODEL] if dense else [])
         for spec in specs:
             for pdf in (sixty, hundred):
-                store = DossierStore(Settings(data_dir=Path(tmp) / f"data-{spec.replace(':', '-')}-{pdf.stem}",
-                                              embedding={"model": spec}))
+                store = DossierStore(
+                    Settings(
+                        data_dir=Path(tmp) / f"data-{spec.replace(':', '-')}-{pdf.stem}",
+                        embedding={"model": spec},
+                    )
+                )
                 _ = store.index  # load the model before timing ingestion
                 start = time.perf_counter()
                 report = store.ingest(pdf.stem, [pdf])
                 seconds = time.perf_counter() - start
                 record = report.added[0]
-                lines.append(f"| {record.pages}-page text PDF | {spec} | {record.pages} | {record.chunks} | "
-                             f"{seconds:.2f} | {record.pages / seconds:.1f} | {record.chunks / seconds:.1f} |")
+                lines.append(
+                    f"| {record.pages}-page text PDF | {spec} | {record.pages} | {record.chunks} | "
+                    f"{seconds:.2f} | {record.pages / seconds:.1f} | {record.chunks / seconds:.1f} |"
+                )
                 if pdf is hundred:
                     retriever: Retriever = store.retriever(pdf.stem)
                     timings = []
@@ -221,35 +261,44 @@ def speed_tables(dense: bool) -> list[str]:
                         retriever.search_criterion(criterion, k=8)
                         timings.append((time.perf_counter() - t0) * 1000)
                     p95 = statistics.quantiles(timings, n=20)[18]
-                    latency.append(f"| {retriever.mode} ({spec}) | {len(timings)} | {statistics.median(timings):.1f} | "
-                                   f"{p95:.1f} |")
+                    latency.append(
+                        f"| {retriever.mode} ({spec}) | {len(timings)} | {statistics.median(timings):.1f} | "
+                        f"{p95:.1f} |"
+                    )
     return [*lines, "", *latency]
 
 
 def realdata_table(folder: Path) -> list[str]:
     if not folder.is_dir():
         return [f"(real documents not found in {folder}: table skipped)"]
-    lines = [f"Ingestion of the real documents in {folder}", "",
-             "| file | pages | chunks | OCR pages | unreadable pages | warnings | seconds |",
-             "|---|---:|---:|---:|---:|---|---:|"]
+    lines = [
+        f"Ingestion of the real documents in {folder}",
+        "",
+        "| file | pages | chunks | OCR pages | unreadable pages | warnings | seconds |",
+        "|---|---:|---:|---:|---:|---|---:|",
+    ]
     with tempfile.TemporaryDirectory(prefix="assessor-real-") as tmp:
         store = DossierStore(Settings(data_dir=Path(tmp)))
         for path in sorted(folder.iterdir()):
             start = time.perf_counter()
             try:
                 report = store.ingest(re.sub(r"[^A-Za-z0-9._-]", "-", path.stem)[:60], [path])
-            except Exception as exc:  # noqa: BLE001 - the table reports any failure
+            except Exception as exc:  # the table reports any failure
                 lines.append(f"| {path.name} | | | | | refused: {exc} | {time.perf_counter() - start:.2f} |")
                 continue
             r = report.added[0]
             warnings = "; ".join(r.warnings) or "—"
-            lines.append(f"| {path.name} | {r.pages} | {r.chunks} | {len(r.ocr_pages)} | {len(r.unreadable_pages)} | "
-                         f"{warnings} | {time.perf_counter() - start:.2f} |")
+            lines.append(
+                f"| {path.name} | {r.pages} | {r.chunks} | {len(r.ocr_pages)} | {len(r.unreadable_pages)} | "
+                f"{warnings} | {time.perf_counter() - start:.2f} |"
+            )
     return lines
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--no-dense", action="store_true", help="skip the dense model (faster)")
     parser.add_argument("--realdata", type=Path, default=ROOT.parent / "shared" / "realdata" / "dossiers")
     args = parser.parse_args()
