@@ -11,7 +11,9 @@ Prints Markdown tables:
    covers at least half of one of its gold quotes (same file, same page, overlapping
    characters of the normalised page text).
 2. ingestion speed of a 60-page text PDF (pages/s, chunks/s including embedding);
-3. query latency p50/p95 on a 100-page dossier;
+3. query latency p50/p95 on a 100-page dossier, one query per criterion of the five
+   référentiels, each with the other criteria of its block (their scores are computed on
+   the first query of a block and cached, as during an assessment);
 4. ingestion of every file of ../shared/realdata/dossiers/ (pages, chunks, warnings, time).
 
 Every run uses a fresh temporary data folder. Timings are wall-clock on this machine.
@@ -161,7 +163,9 @@ def recall_table(dense: bool) -> list[str]:
         for sample in load_samples():
             gold, pages = golds(sample)
             page_lengths = {n: len(t) for n, t in pages.items()}
-            criteria = {c.id: c for c in library.get(str(sample["referential"])).criteria}
+            ref = library.get(str(sample["referential"]))
+            criteria = {c.id: c for c in ref.criteria}
+            block = ref.criteria_of(str(sample["block"]))
             rows["baseline: BM25 + stemmer, page chunks, criterion text"] += page_baseline(
                 criteria, gold, pages
             )
@@ -172,7 +176,9 @@ def recall_table(dense: bool) -> list[str]:
                     if (spec == "none") != (mode is RetrievalMode.LEXICAL):
                         continue
                     for crit_id, spans in gold.items():
-                        passages = retriever.search_criterion(criteria[crit_id], k=10, mode=mode)
+                        passages = retriever.search_criterion(
+                            criteria[crit_id], k=10, mode=mode, siblings=block
+                        )
                         rows[f"assessor {mode}"].append(
                             rank_of([p.chunk for p in passages], spans, page_lengths)
                         )
@@ -231,7 +237,8 @@ def speed_tables(dense: bool) -> list[str]:
         "|---|---:|---:|---:|",
     ]
     library = Library.from_settings(Settings())
-    criteria = [c for path, ref in library.all() if not isinstance(ref, Exception) for c in ref.criteria]
+    referentials = [ref for _, ref in library.all() if not isinstance(ref, Exception)]
+    criteria = [(c, ref.criteria_of(c.block)) for ref in referentials for c in ref.criteria]
     with tempfile.TemporaryDirectory(prefix="assessor-speed-") as tmp:
         sixty = long_pdf(Path(tmp) / "soixante.pdf", 60)
         hundred = long_pdf(Path(tmp) / "cent.pdf", 100)
@@ -256,9 +263,9 @@ def speed_tables(dense: bool) -> list[str]:
                 if pdf is hundred:
                     retriever: Retriever = store.retriever(pdf.stem)
                     timings = []
-                    for criterion in criteria:
+                    for criterion, block in criteria:  # as in assessment: with the block's other criteria
                         t0 = time.perf_counter()
-                        retriever.search_criterion(criterion, k=8)
+                        retriever.search_criterion(criterion, k=8, siblings=block)
                         timings.append((time.perf_counter() - t0) * 1000)
                     p95 = statistics.quantiles(timings, n=20)[18]
                     latency.append(

@@ -171,13 +171,14 @@ class ChunkIndex:
         return len(self._collection.get(where={"dossier_id": dossier_id}, include=[])["ids"])
 
     def query(self, dossier_id: str, vector: Sequence[float], n: int) -> list[tuple[str, float]]:
-        """Nearest chunks of a dossier: (chunk id, cosine similarity), best first."""
-        total = self.count(dossier_id)
-        if total == 0:
+        """Nearest chunks of a dossier: (chunk id, cosine similarity), best first.
+
+        ``n`` must not exceed the dossier's chunk count (the caller knows it)."""
+        if n <= 0:
             return []
         result = self._collection.query(
             query_embeddings=[list(vector)],
-            n_results=min(n, total),
+            n_results=n,
             where={"dossier_id": dossier_id},
             include=["distances", "metadatas"],
         )

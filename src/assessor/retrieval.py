@@ -6,11 +6,14 @@ has a dense model, its ranking is fused with the lexical one by weighted recipro
 fusion. The query for a criterion is its text and group heading, with the statements of the
 competencies it assesses and the productions expected by their modality as lower-weighted
 context. Results are diversified: at most ``max_per_page`` passages from one page, and no
-passage that mostly overlaps one already chosen, unless nothing else is left.
+passage that mostly overlaps one already chosen, unless nothing else is left. When the other
+criteria of the block are given, a passage that matches them all as well (an introduction,
+a conclusion) is discounted: a criterion's evidence should be specific to it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 
 import bm25s
@@ -21,6 +24,8 @@ from assessor.analysis import analyze
 from assessor.chunking import Chunk
 from assessor.index import ChunkIndex
 from assessor.referential import Criterion
+
+Scores = np.ndarray[tuple[int], np.dtype[np.float64]]
 
 
 class RetrievalMode(StrEnum):
@@ -48,6 +53,12 @@ class RetrievalSettings(BaseModel):
         default=0.5,
         ge=0,
         description="Weight of the page-level BM25 rank fused with the chunk-level rank (0: chunks only).",
+    )
+    specificity_weight: float = Field(
+        default=1.0,
+        ge=0,
+        description="How much a passage that matches the block's other criteria just as well is discounted "
+        "(0: no discount).",
     )
     dense_weight: float = Field(
         default=0.5,
@@ -109,6 +120,7 @@ class Retriever:
         self.settings = settings or RetrievalSettings()
         self.chunks = index.chunks(dossier_id)
         self._by_id = {c.id: i for i, c in enumerate(self.chunks)}
+        self._cache: dict[str, Scores] = {}  # lexical scores per criterion id, for siblings
         self._bm25 = bm25s.BM25(k1=1.2, b=0.75)
         # A second, coarser index: one document per page (chunks grouped by their first page).
         self._pages = sorted({(c.file, c.page_start) for c in self.chunks})
@@ -130,7 +142,7 @@ class Retriever:
         return self.settings.mode
 
     @staticmethod
-    def _scores(index: bm25s.BM25, size: int, text: str) -> np.ndarray[tuple[int], np.dtype[np.float64]]:
+    def _scores(index: bm25s.BM25, size: int, text: str) -> Scores:
         tokens = [t for t in analyze(text) if t in index.vocab_dict]
         if not tokens or not size:
             return np.zeros(size)
@@ -144,39 +156,63 @@ class Retriever:
             scores = scores + self.settings.context_weight * self._scores(index, size, query.context)
         return scores
 
-    def lexical(self, query: Query) -> list[tuple[int, float]]:
-        """(chunk position, score) for chunks sharing a term with the query, best first.
+    def _ranks(self, scores: Scores) -> Scores:
+        ranks = np.empty(len(scores))
+        ranks[np.argsort(-scores, kind="stable")] = np.arange(1, len(scores) + 1)
+        return ranks
+
+    def lexical_scores(self, query: Query) -> Scores:
+        """One score per chunk, 0 where no query term occurs.
 
         Chunk-level BM25 is fused (reciprocal ranks) with the BM25 rank of the chunk's page,
         weighted by ``page_weight``: a passage on a page that is about the criterion as a
         whole climbs, which helps when the evidence paraphrases the criterion."""
         scores = self._weighted(self._bm25, len(self.chunks), query)
         if self.settings.page_weight and self._pages:
-            page_scores = self._weighted(self._page_bm25, len(self._pages), query)
-            page_rank = np.empty(len(self._pages))
-            page_rank[np.argsort(-page_scores, kind="stable")] = np.arange(1, len(self._pages) + 1)
-            chunk_rank = np.empty(len(self.chunks))
-            chunk_rank[np.argsort(-scores, kind="stable")] = np.arange(1, len(self.chunks) + 1)
+            page_rank = self._ranks(self._weighted(self._page_bm25, len(self._pages), query))
             k = self.settings.rrf_k
-            fused = 1.0 / (k + chunk_rank) + self.settings.page_weight / (k + page_rank[self._chunk_page])
+            fused = 1.0 / (k + self._ranks(scores)) + self.settings.page_weight / (
+                k + page_rank[self._chunk_page]
+            )
             scores = np.where(scores > 0, fused, 0.0)
+        return scores
+
+    def lexical(self, query: Query, others: Scores | None = None) -> list[tuple[int, float]]:
+        """(chunk position, score) for chunks sharing a term with the query, best first.
+
+        ``others``: the mean lexical scores of the other criteria of the block. A passage that
+        matches them all as well as this one (an introduction, a conclusion) is less likely to
+        be this criterion's evidence: its rank after subtracting ``specificity_weight`` times
+        that mean is fused (reciprocal ranks) with its plain rank."""
+        scores = self.lexical_scores(query)
+        if others is not None and self.settings.specificity_weight:
+            specific = scores - self.settings.specificity_weight * others
+            k = self.settings.rrf_k
+            scores = np.where(
+                scores > 0, 1.0 / (k + self._ranks(scores)) + 1.0 / (k + self._ranks(specific)), 0.0
+            )
         order = np.argsort(-scores, kind="stable")[: self.settings.candidates]
         return [(int(i), float(scores[i])) for i in order if scores[i] > 0]
 
     def dense(self, query: Query) -> list[tuple[int, float]]:
         """(chunk position, cosine similarity), best first."""
         vector = self.index.embedder.embed_query(query.full)
-        hits = self.index.query(self.dossier_id, vector, self.settings.candidates)
+        hits = self.index.query(self.dossier_id, vector, min(self.settings.candidates, len(self.chunks)))
         return [(self._by_id[cid], score) for cid, score in hits if cid in self._by_id]
 
     def search(
-        self, query: str | Query, k: int | None = None, mode: RetrievalMode | None = None
+        self,
+        query: str | Query,
+        k: int | None = None,
+        mode: RetrievalMode | None = None,
+        *,
+        others: Scores | None = None,
     ) -> list[Passage]:
         """The k best passages for a free-text query or a criterion's query."""
         query = Query(text=query) if isinstance(query, str) else query
         k = k or self.settings.k
         mode = mode or self.mode
-        lexical = self.lexical(query) if mode in (RetrievalMode.LEXICAL, RetrievalMode.FUSED) else []
+        lexical = self.lexical(query, others) if mode in (RetrievalMode.LEXICAL, RetrievalMode.FUSED) else []
         dense = self.dense(query) if mode in (RetrievalMode.DENSE, RetrievalMode.FUSED) else []
         lex = {pos: (rank, score) for rank, (pos, score) in enumerate(lexical, start=1)}
         den = {pos: (rank, score) for rank, (pos, score) in enumerate(dense, start=1)}
@@ -205,9 +241,25 @@ class Retriever:
         ]
 
     def search_criterion(
-        self, criterion: Criterion, k: int | None = None, mode: RetrievalMode | None = None
+        self,
+        criterion: Criterion,
+        k: int | None = None,
+        mode: RetrievalMode | None = None,
+        *,
+        siblings: Sequence[Criterion] = (),
     ) -> list[Passage]:
-        return self.search(criterion_query(criterion), k, mode)
+        """The k best passages for a criterion. ``siblings``: the other criteria of its block
+        (or all of them), whose evidence this criterion's should differ from."""
+        others = [c for c in siblings if c.id != criterion.id]
+        mean = None
+        if others:
+            mean = np.mean([self._criterion_scores(c) for c in others], axis=0)
+        return self.search(criterion_query(criterion), k, mode, others=mean)
+
+    def _criterion_scores(self, criterion: Criterion) -> Scores:
+        if criterion.id not in self._cache:
+            self._cache[criterion.id] = self.lexical_scores(criterion_query(criterion))
+        return self._cache[criterion.id]
 
     def _diversify(self, ranking: list[int], k: int) -> list[int]:
         chosen: list[int] = []

@@ -228,7 +228,8 @@ def search(
             retriever = store.retriever(dossier, progress=progress)
         if criterion:
             crit = _criterion(criterion)
-            passages = retriever.search_criterion(crit, k=k, mode=mode)
+            siblings = library().get(crit.referential).criteria_of(crit.block)
+            passages = retriever.search_criterion(crit, k=k, mode=mode, siblings=siblings)
         else:
             assert query is not None
             passages = retriever.search(query, k=k, mode=mode)
