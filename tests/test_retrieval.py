@@ -210,3 +210,47 @@ def test_cli_search_errors_are_explained(tmp_path: Path, args: tuple[str, ...], 
     assert code in (1, 2)
     assert message in " ".join(err.split())
     assert "Traceback" not in out + err
+
+
+def test_a_passage_matching_every_criterion_of_the_block_is_discounted(
+    store: DossierStore, tmp_path: Path
+) -> None:
+    from assessor.referential import Referential
+    from test_referential_model import minimal
+
+    data = minimal()
+    block_data = data["blocks"][0]
+    for competency in block_data["competencies"]:
+        competency["statement"] = "Compétence sans vocabulaire commun."
+    block_data["criteria"][0]["groups"] = [
+        {
+            "criteria": [
+                "la veille concurrentielle est organisée",
+                "le budget prévisionnel est chiffré",
+                "le recrutement des commerciaux est planifié",
+            ]
+        }
+    ]
+    block_data["criteria"][1]["groups"] = [{"criteria": ["la négociation aboutit"]}]
+    ref = Referential.model_validate(data)
+    block = ref.criteria_of("B1")
+    veille = block[0]
+    doc = tmp_path / "dossier.md"
+    doc.write_text(
+        "# Introduction\n\nCe dossier traite de la veille concurrentielle organisée, "
+        "du budget prévisionnel chiffré et du recrutement planifié des commerciaux.\n\n"
+        "# Suivi du marché\n\nNotre veille repose sur des alertes hebdomadaires "
+        "et un tableau des concurrents mis à jour chaque mois.\n\n"
+        "# Budget\n\nLe budget prévisionnel de 86 000 euros est chiffré poste par poste.\n\n"
+        "# Recrutement\n\nLe recrutement de deux commerciaux est planifié pour mars.\n",
+        encoding="utf-8",
+    )
+    store = DossierStore(
+        Settings(data_dir=tmp_path / "data", chunking={"min_chars": 20})
+    )  # one chunk a section
+    store.ingest("hub", [doc])
+    retriever = store.retriever("hub")
+    alone = retriever.search_criterion(veille, k=2, mode=RetrievalMode.LEXICAL)
+    with_block = retriever.search_criterion(veille, k=2, mode=RetrievalMode.LEXICAL, siblings=block)
+    assert alone[0].chunk.heading_path == ["Introduction"]
+    assert with_block[0].chunk.heading_path == ["Suivi du marché"]

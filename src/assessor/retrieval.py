@@ -185,13 +185,15 @@ class Retriever:
         be this criterion's evidence: its rank after subtracting ``specificity_weight`` times
         that mean is fused (reciprocal ranks) with its plain rank."""
         scores = self.lexical_scores(query)
+        tie_break = np.zeros(len(scores))
         if others is not None and self.settings.specificity_weight:
             specific = scores - self.settings.specificity_weight * others
             k = self.settings.rrf_k
             scores = np.where(
                 scores > 0, 1.0 / (k + self._ranks(scores)) + 1.0 / (k + self._ranks(specific)), 0.0
             )
-        order = np.argsort(-scores, kind="stable")[: self.settings.candidates]
+            tie_break = -specific  # equal fused scores: the more specific passage first
+        order = np.lexsort((tie_break, -scores))[: self.settings.candidates]
         return [(int(i), float(scores[i])) for i in order if scores[i] > 0]
 
     def dense(self, query: Query) -> list[tuple[int, float]]:
