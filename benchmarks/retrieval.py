@@ -166,9 +166,7 @@ def recall_table(dense: bool) -> list[str]:
             ref = library.get(str(sample["referential"]))
             criteria = {c.id: c for c in ref.criteria}
             block = ref.criteria_of(str(sample["block"]))
-            rows["baseline: BM25 + stemmer, page chunks, criterion text"] += page_baseline(
-                criteria, gold, pages
-            )
+            rows["baseline: BM25 + stemmer, page chunks, criterion text"] += page_baseline(criteria, gold, pages)
             for spec, store in stores.items():
                 store.ingest(str(sample["dossier"]), [Path(str(sample["folder"])) / "dossier.pdf"])
                 retriever = store.retriever(str(sample["dossier"]))
@@ -176,12 +174,8 @@ def recall_table(dense: bool) -> list[str]:
                     if (spec == "none") != (mode is RetrievalMode.LEXICAL):
                         continue
                     for crit_id, spans in gold.items():
-                        passages = retriever.search_criterion(
-                            criteria[crit_id], k=10, mode=mode, siblings=block
-                        )
-                        rows[f"assessor {mode}"].append(
-                            rank_of([p.chunk for p in passages], spans, page_lengths)
-                        )
+                        passages = retriever.search_criterion(criteria[crit_id], k=10, mode=mode, siblings=block)
+                        rows[f"assessor {mode}"].append(rank_of([p.chunk for p in passages], spans, page_lengths))
     n = len(rows["assessor lexical"])
     lines = [
         f"Evidence recall on the {len(load_samples())} sample dossiers ({n} criteria with gold evidence)",
@@ -269,8 +263,7 @@ def speed_tables(dense: bool) -> list[str]:
                         timings.append((time.perf_counter() - t0) * 1000)
                     p95 = statistics.quantiles(timings, n=20)[18]
                     latency.append(
-                        f"| {retriever.mode} ({spec}) | {len(timings)} | {statistics.median(timings):.1f} | "
-                        f"{p95:.1f} |"
+                        f"| {retriever.mode} ({spec}) | {len(timings)} | {statistics.median(timings):.1f} | {p95:.1f} |"
                     )
     return [*lines, "", *latency]
 
@@ -303,9 +296,7 @@ def realdata_table(folder: Path) -> list[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--no-dense", action="store_true", help="skip the dense model (faster)")
     parser.add_argument("--realdata", type=Path, default=ROOT.parent / "shared" / "realdata" / "dossiers")
     args = parser.parse_args()

@@ -137,9 +137,7 @@ def _register_fonts() -> None:
 
 def _styles() -> dict[str, ParagraphStyle]:
     base = getSampleStyleSheet()
-    body = ParagraphStyle(
-        "body", parent=base["BodyText"], fontName="Vera", fontSize=9.5, leading=12.5, spaceAfter=6
-    )
+    body = ParagraphStyle("body", parent=base["BodyText"], fontName="Vera", fontSize=9.5, leading=12.5, spaceAfter=6)
     return {
         "body": body,
         "cell": ParagraphStyle("cell", parent=body, fontSize=8.5, leading=11, spaceAfter=0),
@@ -280,9 +278,7 @@ def _story(meta: dict[str, Any], elements: list[Element]) -> list[Any]:
             story.append(Paragraph(_esc(el.text), st["body"]))
         elif el.kind == "list":
             items = [ListItem(Paragraph(_esc(item), st["body"]), leftIndent=14) for item in el.items]
-            story.append(
-                ListFlowable(items, bulletType="bullet", start="•", leftIndent=14, bulletFontName="Vera")
-            )
+            story.append(ListFlowable(items, bulletType="bullet", start="•", leftIndent=14, bulletFontName="Vera"))
         elif el.kind == "table":
             rows = [[Paragraph(_esc(cell), st["cell"]) for cell in row] for row in el.rows]
             width = A4[0] - 4.0 * cm
@@ -307,15 +303,11 @@ def _check_glyphs(elements: list[Element]) -> None:
     from reportlab.pdfbase.ttfonts import TTFontFile
 
     font = pdfmetrics.getFont("Vera").face
-    covered = (
-        set(font.charToGlyph) if hasattr(font, "charToGlyph") else set(TTFontFile("Vera.ttf").charToGlyph)
-    )
+    covered = set(font.charToGlyph) if hasattr(font, "charToGlyph") else set(TTFontFile("Vera.ttf").charToGlyph)
     text = "".join(e.text + "".join(e.items) + "".join(c for row in e.rows for c in row) for e in elements)
     missing = sorted({c for c in text if ord(c) > 127 and ord(c) not in covered})
     if missing:
-        raise BuildError(
-            f"characters the PDF font cannot print: {' '.join(missing)} (replace them in source.md)"
-        )
+        raise BuildError(f"characters the PDF font cannot print: {' '.join(missing)} (replace them in source.md)")
 
 
 def render_pdf(meta: dict[str, Any], elements: list[Element], path: Path) -> None:
@@ -345,9 +337,7 @@ def render_docx(meta: dict[str, Any], elements: list[Element], path: Path) -> No
     props.created = props.modified = fixed
     props.last_modified_by = str(meta["candidate"])
     section = document.sections[0]
-    section.header.paragraphs[
-        0
-    ].text = f"{meta['candidate']} — {meta['title']}\t\t{meta.get('organisation', '')}"
+    section.header.paragraphs[0].text = f"{meta['candidate']} — {meta['title']}\t\t{meta.get('organisation', '')}"
     section.footer.paragraphs[0].text = str(meta.get("session", ""))
     document.add_heading(str(meta["title"]), level=0)
     for line in (
@@ -476,16 +466,12 @@ def build(folder: Path, out: Path | None = None) -> dict[str, Any]:
     if meta.get("docx"):
         render_docx(meta, elements, out / "dossier.docx")
     labels = resolve_labels(folder, meta, source, pdf)
-    (out / "labels.json").write_text(
-        json.dumps(labels, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-    )
+    (out / "labels.json").write_text(json.dumps(labels, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return labels
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folders", nargs="*", help="dossier folders (default: every folder with a source.md)")
     parser.add_argument("--out", type=Path, help="write the outputs here instead of in each folder")
     args = parser.parse_args(argv)

@@ -211,9 +211,7 @@ def missing_texts(ref: Referential, seed: Seed, *, fuzzy: bool) -> list[str]:
         texts += [(f"{block.code} {c.code} statement", c.statement) for c in block.competencies]
         texts += [(f"{block.code} {c.code} knowledge", k) for c in block.competencies for k in c.knowledge]
         for crit_set in block.criteria:
-            texts += [
-                (f"{block.code} {crit_set.key} heading", g.heading) for g in crit_set.groups if g.heading
-            ]
+            texts += [(f"{block.code} {crit_set.key} heading", g.heading) for g in crit_set.groups if g.heading]
     texts += [(c.id, c.text) for c in ref.criteria]
     return [
         f"{where}: {text!r}"
@@ -235,16 +233,12 @@ def count_problems(ref: Referential, raw: str, seed: Seed, anchors: Anchors, *, 
         if str(a["starts"]) not in lines[int(a["line"]) - 1]
     ]
     if sorted(anchors) != sorted(b.code for b in ref.blocks):
-        problems.append(
-            f"blocks {sorted(b.code for b in ref.blocks)} differ from the count's {sorted(anchors)}"
-        )
+        problems.append(f"blocks {sorted(b.code for b in ref.blocks)} differ from the count's {sorted(anchors)}")
     for block in ref.blocks:
         expected = anchors.get(block.code, [])
         criteria = ref.criteria_of(block.code)
         if len(criteria) != len(expected):
-            problems.append(
-                f"{block.code}: {len(criteria)} criteria transcribed, {len(expected)} counted in the seed"
-            )
+            problems.append(f"{block.code}: {len(criteria)} criteria transcribed, {len(expected)} counted in the seed")
         free = list(expected)
         for crit in criteria:
             match = next(
@@ -252,8 +246,7 @@ def count_problems(ref: Referential, raw: str, seed: Seed, anchors: Anchors, *, 
                     a
                     for a in free
                     if starts_with(crit.text, str(a["starts"]), fuzzy=fuzzy)
-                    and locate(crit.text, seed, fuzzy=fuzzy, first_start=seed.line_span(int(a["line"])))
-                    is not None
+                    and locate(crit.text, seed, fuzzy=fuzzy, first_start=seed.line_span(int(a["line"]))) is not None
                 ),
                 None,
             )
@@ -261,7 +254,5 @@ def count_problems(ref: Referential, raw: str, seed: Seed, anchors: Anchors, *, 
                 problems.append(f"{crit.id}: no anchor of {block.code} begins this text: {crit.text[:70]!r}")
             else:
                 free.remove(match)
-        problems += [
-            f"{block.code} line {a['line']}: seed criterion {a['starts']!r} not transcribed" for a in free
-        ]
+        problems += [f"{block.code} line {a['line']}: seed criterion {a['starts']!r} not transcribed" for a in free]
     return problems

@@ -121,9 +121,7 @@ def write_docx(path: Path) -> Path:
 
 def encrypt_pdf(source: Path, target: Path, *, user_password: str, algorithm: str = "AES-256") -> Path:
     writer = PdfWriter(clone_from=str(source))
-    writer.encrypt(
-        user_password=user_password, owner_password="mot-de-passe-du-proprietaire", algorithm=algorithm
-    )
+    writer.encrypt(user_password=user_password, owner_password="mot-de-passe-du-proprietaire", algorithm=algorithm)
     with target.open("wb") as handle:
         writer.write(handle)
     return target
@@ -195,9 +193,7 @@ def _ole(path: Path, src: Sources) -> None:
 
 
 def _binary(path: Path, src: Sources) -> None:
-    path.write_bytes(
-        random.Random(8).randbytes(3000) + b"\x00\x00\x00\x01" + random.Random(9).randbytes(1000)
-    )
+    path.write_bytes(random.Random(8).randbytes(3000) + b"\x00\x00\x00\x01" + random.Random(9).randbytes(1000))
 
 
 BAD_CASES = [
@@ -533,9 +529,7 @@ def test_cli_refuses_the_batch_and_leaves_the_store_as_it_was(
     before = snapshot(folder)
     assert index_count(baseline.data) == baseline.first_record["chunks"]
 
-    result = cli(
-        baseline.data, "ingest", str(baseline.second), str(bad), "--dossier", DOSSIER, *case.cli_args
-    )
+    result = cli(baseline.data, "ingest", str(baseline.second), str(bad), "--dossier", DOSSIER, *case.cli_args)
 
     assert result.exit_code == 1, result.stdout + result.stderr
     assert_clean(result)
@@ -553,9 +547,7 @@ def test_cli_refuses_the_batch_and_leaves_the_store_as_it_was(
 
 
 def test_cli_missing_file_is_refused_with_the_store_unchanged(baseline: Baseline, tmp_path: Path) -> None:
-    result = cli(
-        baseline.data, "ingest", str(baseline.second), str(tmp_path / "absent.pdf"), "--dossier", DOSSIER
-    )
+    result = cli(baseline.data, "ingest", str(baseline.second), str(tmp_path / "absent.pdf"), "--dossier", DOSSIER)
     assert result.exit_code == 1
     assert_clean(result)
     assert_store_holds_only_the_first_file(baseline)
@@ -564,9 +556,7 @@ def test_cli_missing_file_is_refused_with_the_store_unchanged(baseline: Baseline
     assert f"[{IngestErrorCode.NOT_FOUND}]" in err, err
 
 
-def test_cli_after_a_refusal_the_valid_file_can_be_added(
-    sources: Sources, baseline: Baseline, tmp_path: Path
-) -> None:
+def test_cli_after_a_refusal_the_valid_file_can_be_added(sources: Sources, baseline: Baseline, tmp_path: Path) -> None:
     bad = encrypt_pdf(sources.pdf, tmp_path / "protege.pdf", user_password="secret")
     assert cli(baseline.data, "ingest", str(baseline.second), str(bad), "--dossier", DOSSIER).exit_code == 1
     result = cli(baseline.data, "ingest", str(baseline.second), "--dossier", DOSSIER, "--json")
@@ -592,12 +582,8 @@ def test_cli_refused_first_ingestion_creates_no_dossier(sources: Sources, tmp_pa
     assert_clean(shown)
 
 
-def test_cli_owner_password_only_pdf_is_ingested(
-    baseline: Baseline, sources: Sources, tmp_path: Path
-) -> None:
-    path = encrypt_pdf(
-        write_pdf(tmp_path / "clair.pdf", 2, seed=99), tmp_path / "proprietaire.pdf", user_password=""
-    )
+def test_cli_owner_password_only_pdf_is_ingested(baseline: Baseline, sources: Sources, tmp_path: Path) -> None:
+    path = encrypt_pdf(write_pdf(tmp_path / "clair.pdf", 2, seed=99), tmp_path / "proprietaire.pdf", user_password="")
     result = cli(baseline.data, "ingest", str(path), "--dossier", DOSSIER, "--json")
     assert result.exit_code == 0, result.stderr
     assert_clean(result)

@@ -126,9 +126,7 @@ def test_ingest_stores_the_chunks_in_the_server(chroma_url: str, tmp_path: Path)
     other = server_store(tmp_path / "elsewhere", chroma_url)
     assert other.index.name == store.index.name
     assert other.index.count("srv-ingest") == chunks
-    assert {c.id for c in other.index.chunks("srv-ingest")} == {
-        c.id for c in store.index.chunks("srv-ingest")
-    }
+    assert {c.id for c in other.index.chunks("srv-ingest")} == {c.id for c in store.index.chunks("srv-ingest")}
 
 
 def test_reingesting_the_same_file_is_a_no_op(chroma_url: str, tmp_path: Path) -> None:

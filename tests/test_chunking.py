@@ -89,9 +89,7 @@ def test_a_huge_line_without_sentences_is_cut_at_spaces() -> None:
 
 def test_overlap_repeats_the_end_of_the_previous_chunk() -> None:
     paragraphs = "\n\n".join(f"Paragraphe {i} : " + "texte " * 20 for i in range(12))
-    chunks = chunk_file(
-        loaded([paragraphs]), ChunkSettings(target_chars=400, overlap_chars=150, min_chars=50)
-    )
+    chunks = chunk_file(loaded([paragraphs]), ChunkSettings(target_chars=400, overlap_chars=150, min_chars=50))
     assert len(chunks) > 2
     for previous, current in itertools.pairwise(chunks):
         assert current.char_start < previous.char_end  # they overlap
@@ -131,9 +129,7 @@ def test_any_text_chunks_with_valid_offsets_and_nothing_lost(pages: list[list[st
 
     texts = [normalize_text("\n\n".join(p)) for p in pages]
     file = loaded(texts)
-    chunks = chunk_file(
-        file, ChunkSettings(target_chars=target, overlap_chars=target // 5, min_chars=target // 4)
-    )
+    chunks = chunk_file(file, ChunkSettings(target_chars=target, overlap_chars=target // 5, min_chars=target // 4))
     check_offsets(file)
     assert len({c.id for c in chunks}) == len(chunks)
     covered = "".join(c.text for c in chunks)

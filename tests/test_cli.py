@@ -142,8 +142,7 @@ def test_export_json_and_markdown_of_one_block() -> None:
     assert [s["code"] for s in data["scale"]] == ["acquis", "partiellement_acquis", "non_acquis"]
     assert len(data["criteria"]) == 15
     assert all(
-        c["verdict"] is None and c["id"].startswith("manager-developpement-commercial/B2/")
-        for c in data["criteria"]
+        c["verdict"] is None and c["id"].startswith("manager-developpement-commercial/B2/") for c in data["criteria"]
     )
     code, out, _ = run("referentials", "export", "manager-developpement-commercial", "-f", "md", "-b", "B2")
     assert code == 0
@@ -163,21 +162,7 @@ def test_export_does_not_leave_a_half_written_file(tmp_path: Path) -> None:
 
 def test_committed_json_schema_is_up_to_date() -> None:
     committed = json.loads((ROOT / "docs" / "referential.schema.json").read_text(encoding="utf-8"))
-    assert committed == referential_schema(), (
-        "run: assessor referentials schema -o docs/referential.schema.json"
-    )
-
-
-def test_demo_shows_a_referential_and_its_grid() -> None:
-    result = runner.invoke(app, ["demo"], env={"COLUMNS": "200"})
-    code, out = result.exit_code, result.stdout
-    assert code == 0
-    assert "dev-commercial-omnicanal/B1/C.1.1/1" in out
-    assert "Grille d'évaluation du jury" in out
-    header = out[out.index("┏") : out.index("┡")]  # the grid's header: one column per verdict, wrapped
-    assert all(word in header for word in ("Critère", "Acquis", "Partiellement", "Non", "acquis"))
-    assert out.count("dev-commercial-omnicanal/B1/") >= 2 * 23  # in the tree and in the grid
-    assert "assessor referentials export dev-commercial-omnicanal --block B1" in " ".join(out.split())
+    assert committed == referential_schema(), "run: assessor referentials schema -o docs/referential.schema.json"
 
 
 def test_installed_console_script_help() -> None:

@@ -88,9 +88,7 @@ class Stub:
 
     def inputs(self) -> list[list[str]]:
         """The texts of each request, as lists."""
-        return [
-            r.body["input"] if isinstance(r.body["input"], list) else [r.body["input"]] for r in self.requests
-        ]
+        return [r.body["input"] if isinstance(r.body["input"], list) else [r.body["input"]] for r in self.requests]
 
 
 def _openai_payload(body: dict[str, Any]) -> dict[str, Any]:
@@ -177,9 +175,7 @@ def _local_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def openai_embedder(stub: Stub, key: str = KEY) -> OpenAICompatibleEmbedder:
-    embedder = make_embedder(
-        "openai:text-embedding-3-small", base_url=stub.url + "/v1", env={"OPENAI_API_KEY": key}
-    )
+    embedder = make_embedder("openai:text-embedding-3-small", base_url=stub.url + "/v1", env={"OPENAI_API_KEY": key})
     assert isinstance(embedder, OpenAICompatibleEmbedder)
     return embedder
 
@@ -228,9 +224,7 @@ def test_mistral_uses_its_own_key_and_the_given_base_url(stub: Stub) -> None:
 
 
 def test_openai_base_url_from_the_environment(stub: Stub) -> None:
-    embedder = make_embedder(
-        "openai:local-model", env={"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": stub.url + "/v1"}
-    )
+    embedder = make_embedder("openai:local-model", env={"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": stub.url + "/v1"})
     assert embedder.embed_query("texte") == stub_vector("texte")
     assert len(stub.requests) == 1
 

@@ -61,16 +61,12 @@ def test_five_seeds_are_transcribed() -> None:
 def test_every_text_is_found_in_the_seed(referential: Referential) -> None:
     _, seed = _seed(referential)
     missing = missing_texts(referential, seed, fuzzy=referential.source.file in OCR_SEEDS)
-    assert not missing, f"{len(missing)} texts of {referential.id} not found in its seed:\n" + "\n".join(
-        missing
-    )
+    assert not missing, f"{len(missing)} texts of {referential.id} not found in its seed:\n" + "\n".join(missing)
 
 
 def test_criteria_match_the_independent_count(referential: Referential) -> None:
     raw, seed = _seed(referential)
-    problems = count_problems(
-        referential, raw, seed, _anchors(referential), fuzzy=referential.source.file in OCR_SEEDS
-    )
+    problems = count_problems(referential, raw, seed, _anchors(referential), fuzzy=referential.source.file in OCR_SEEDS)
     assert not problems, f"{referential.id}:\n" + "\n".join(problems)
 
 

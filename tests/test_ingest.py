@@ -73,8 +73,7 @@ def test_pdf_sample_dossier_pages_headers_and_tables() -> None:
     every_text = "\n".join(p.text for p in loaded.pages)
     # A table row whose cells wrap over several lines reads in one piece, cells separated by « | ».
     assert (
-        "A1 | Chef de projet 6 jours ; responsables de magasin 2 jours chacun ; formation de 22 vendeurs"
-        in every_text
+        "A1 | Chef de projet 6 jours ; responsables de magasin 2 jours chacun ; formation de 22 vendeurs" in every_text
     )
     assert loaded.unreadable_pages == [] and loaded.ocr_pages == []
 
@@ -113,9 +112,7 @@ def test_scanned_page_without_ocr_is_reported(monkeypatch: pytest.MonkeyPatch) -
     assert "1 pages" in caught.value.message and "tesseract" in caught.value.hint
 
 
-@pytest.mark.skipif(
-    shutil.which("tesseract") is None, reason="tesseract is not installed (optional OCR extra)"
-)
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract is not installed (optional OCR extra)")
 @pytest.mark.skipif(not (REALDATA / "scanned").is_dir(), reason="../shared/realdata/scanned/ is absent")
 def test_scanned_page_is_read_by_ocr_and_marked() -> None:
     if ocr_module.tesseract_status() is not None:

@@ -78,9 +78,7 @@ def test_ids_do_not_change_when_unrelated_criteria_are_added() -> None:
     # A new criterion in another set, a new set before the others, and a new block.
     data["blocks"][0]["criteria"][1]["groups"][0]["criteria"].append("un nouveau critère")
     data["blocks"][0]["competencies"].append({"code": "C0", "statement": "Nouvelle.", "modality": "M1"})
-    data["blocks"][0]["criteria"].insert(
-        0, {"key": "C0", "competencies": ["C0"], "groups": [{"criteria": ["n"]}]}
-    )
+    data["blocks"][0]["criteria"].insert(0, {"key": "C0", "competencies": ["C0"], "groups": [{"criteria": ["n"]}]})
     extra_block = copy.deepcopy(data["blocks"][0])
     extra_block["code"] = "B0"
     for comp in extra_block["competencies"]:

@@ -212,9 +212,7 @@ def test_cli_search_errors_are_explained(tmp_path: Path, args: tuple[str, ...], 
     assert "Traceback" not in out + err
 
 
-def test_a_passage_matching_every_criterion_of_the_block_is_discounted(
-    store: DossierStore, tmp_path: Path
-) -> None:
+def test_a_passage_matching_every_criterion_of_the_block_is_discounted(store: DossierStore, tmp_path: Path) -> None:
     from assessor.referential import Referential
     from test_referential_model import minimal
 
@@ -245,9 +243,7 @@ def test_a_passage_matching_every_criterion_of_the_block_is_discounted(
         "# Recrutement\n\nLe recrutement de deux commerciaux est planifié pour mars.\n",
         encoding="utf-8",
     )
-    store = DossierStore(
-        Settings(data_dir=tmp_path / "data", chunking={"min_chars": 20})
-    )  # one chunk a section
+    store = DossierStore(Settings(data_dir=tmp_path / "data", chunking={"min_chars": 20}))  # one chunk a section
     store.ingest("hub", [doc])
     retriever = store.retriever("hub")
     alone = retriever.search_criterion(veille, k=2, mode=RetrievalMode.LEXICAL)

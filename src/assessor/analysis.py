@@ -43,7 +43,5 @@ def fold(text: str) -> str:
 def analyze(text: str) -> list[str]:
     """Tokens of a French text for BM25: lower case, no elisions or stopwords, stemmed, folded."""
     words = _TOKEN.findall(_ELISION.sub(" ", text.casefold()))
-    kept = [
-        w for w in words if w not in _STOPWORDS and fold(w) not in _STOPWORDS and (len(w) > 1 or w.isdigit())
-    ]
+    kept = [w for w in words if w not in _STOPWORDS and fold(w) not in _STOPWORDS and (len(w) > 1 or w.isdigit())]
     return [fold(stem) for stem in _stemmer().stemWords(kept)]

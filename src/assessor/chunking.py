@@ -30,9 +30,7 @@ class ChunkSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    target_chars: int = Field(
-        default=1400, ge=200, description="Aim for chunks of about this many characters."
-    )
+    target_chars: int = Field(default=1400, ge=200, description="Aim for chunks of about this many characters.")
     overlap_chars: int = Field(default=150, ge=0, description="Text repeated between chunks cut for size.")
     min_chars: int = Field(default=200, ge=0, description="A section shorter than this joins the next chunk.")
 
@@ -257,20 +255,13 @@ def chunk_file(loaded: LoadedFile, settings: ChunkSettings | None = None) -> lis
             continue
         if not content(current):
             current_path = [h for _, h in path]
-        grouped = (
-            unit.kind in (UnitKind.LIST_ITEM, UnitKind.TABLE_ROW)
-            and current
-            and current[-1].kind is unit.kind
-        )
+        grouped = unit.kind in (UnitKind.LIST_ITEM, UnitKind.TABLE_ROW) and current and current[-1].kind is unit.kind
         limit = settings.target_chars * (1.5 if grouped else 1.0)
         if content(current) >= settings.min_chars and size(current) + len(unit.text) > limit:
             emit(current)
             overlap: list[Unit] = []
             for previous in reversed(current[1:]):  # a strict suffix: the next chunk starts later
-                if (
-                    previous.kind is UnitKind.HEADING
-                    or size(overlap) + len(previous.text) > settings.overlap_chars
-                ):
+                if previous.kind is UnitKind.HEADING or size(overlap) + len(previous.text) > settings.overlap_chars:
                     break
                 overlap.insert(0, previous)
             current = overlap

@@ -99,9 +99,7 @@ class DossierStore:
             embedder = self._embedder or make_embedder(
                 self.settings.embedding.model, base_url=self.settings.embedding.base_url
             )
-            self._index = ChunkIndex(
-                self.settings.index, self.settings.data_dir, self.settings.chunking, embedder
-            )
+            self._index = ChunkIndex(self.settings.index, self.settings.data_dir, self.settings.chunking, embedder)
         return self._index
 
     def _manifest(self, dossier_id: str) -> Path:
@@ -141,9 +139,7 @@ class DossierStore:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    def ingest(
-        self, dossier_id: str, paths: Sequence[Path], *, progress: Progress | None = None
-    ) -> IngestReport:
+    def ingest(self, dossier_id: str, paths: Sequence[Path], *, progress: Progress | None = None) -> IngestReport:
         """Add files to a dossier (created if new). Raises ``IngestError`` or ``DossierError``."""
         if not DOSSIER_ID.match(dossier_id):
             raise DossierError(
@@ -153,9 +149,7 @@ class DossierStore:
         names = [p.name for p in paths]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
-            raise DossierError(
-                f"plusieurs fichiers portent le même nom : {', '.join(duplicates)} ; renommez-les."
-            )
+            raise DossierError(f"plusieurs fichiers portent le même nom : {', '.join(duplicates)} ; renommez-les.")
         loaded: list[LoadedFile] = []
         for number, path in enumerate(paths, start=1):
             # Each page read advances the bar; files are read one after the other.

@@ -125,9 +125,7 @@ class SentenceTransformerEmbedder(_ModelEmbedder):
         return f"st:{self.name}"
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
-        vectors = self._model.encode(
-            list(texts), batch_size=32, normalize_embeddings=True, show_progress_bar=False
-        )
+        vectors = self._model.encode(list(texts), batch_size=32, normalize_embeddings=True, show_progress_bar=False)
         return [list(map(float, v)) for v in vectors]
 
 
@@ -212,9 +210,7 @@ class OllamaEmbedder(_ModelEmbedder):
                     "« ollama serve » ou réglez OLLAMA_HOST."
                 ) from exc
             if response.status_code == 404:
-                raise EmbeddingError(
-                    f"Ollama ne connaît pas le modèle « {self.model} » : ollama pull {self.model}"
-                )
+                raise EmbeddingError(f"Ollama ne connaît pas le modèle « {self.model} » : ollama pull {self.model}")
             if response.status_code != 200:
                 raise EmbeddingError(f"Ollama a répondu {response.status_code} : {response.text[:200]}")
             payload: dict[str, Any] = response.json()

@@ -147,8 +147,7 @@ def referential_json(ref: Referential, block: str | None = None) -> dict[str, An
             resolved = iter(by_set[(b_data["code"], s_data["key"])])
             for g_data in s_data["groups"]:
                 g_data["criteria"] = [
-                    {"id": c.id, "number": c.number, "text": c.text}
-                    for c in islice(resolved, len(g_data["criteria"]))
+                    {"id": c.id, "number": c.number, "text": c.text} for c in islice(resolved, len(g_data["criteria"]))
                 ]
         blocks.append(b_data)
     if block and not blocks:

@@ -55,9 +55,7 @@ def _client(settings: IndexSettings, data_dir: Path) -> Any:
     if settings.url:
         parsed = urlparse(settings.url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise IndexError_(
-                f"adresse du serveur Chroma invalide : « {settings.url} » (ex. http://127.0.0.1:8000)"
-            )
+            raise IndexError_(f"adresse du serveur Chroma invalide : « {settings.url} » (ex. http://127.0.0.1:8000)")
         try:
             return chromadb.HttpClient(
                 host=parsed.hostname,
@@ -112,9 +110,7 @@ def _chunk(document: str, meta: dict[str, Any]) -> Chunk:
 class ChunkIndex:
     """The chunks of every dossier for one (chunking, embedder) configuration."""
 
-    def __init__(
-        self, settings: IndexSettings, data_dir: Path, chunking: ChunkSettings, embedder: Embedder
-    ) -> None:
+    def __init__(self, settings: IndexSettings, data_dir: Path, chunking: ChunkSettings, embedder: Embedder) -> None:
         self.embedder = embedder
         self.chunking = chunking
         self.name = collection_name(chunking, embedder.id)

@@ -103,8 +103,7 @@ def check_file(path: Path) -> tuple[Referential | None, list[Problem]]:
                 path,
                 None,
                 "",
-                f"le fichier n'est pas en UTF-8 (octet {exc.start}) ; "
-                "enregistrez-le en UTF-8 depuis votre éditeur",
+                f"le fichier n'est pas en UTF-8 (octet {exc.start}) ; enregistrez-le en UTF-8 depuis votre éditeur",
             )
         ]
     except OSError as exc:
@@ -127,13 +126,11 @@ def check_file(path: Path) -> tuple[Referential | None, list[Problem]]:
         ref = Referential.model_validate(data, context={"defer_semantics": True})
     except ValidationError as exc:
         return None, [
-            Problem(path, _line(root, err["loc"]), _place(data, err["loc"]), _message(err))
-            for err in exc.errors()
+            Problem(path, _line(root, err["loc"]), _place(data, err["loc"]), _message(err)) for err in exc.errors()
         ]
     errors = [Problem(path, _line(root, loc), _place(data, loc), msg) for loc, msg in semantic_errors(ref)]
     warnings = [
-        Problem(path, _line(root, loc), _place(data, loc), msg, Severity.WARNING)
-        for loc, msg in semantic_warnings(ref)
+        Problem(path, _line(root, loc), _place(data, loc), msg, Severity.WARNING) for loc, msg in semantic_warnings(ref)
     ]
     if path.stem != ref.id:
         warnings.append(
@@ -313,10 +310,7 @@ def _message(err: Any) -> str:
         return f"le texte est trop long (au plus {ctx.get('max_length')} caractères)"
     if kind == "string_pattern_mismatch":
         if field == "id":
-            return (
-                f"« {value} » : l'identifiant s'écrit en minuscules, chiffres et tirets "
-                "(ex. « mon-titre-2024 »)"
-            )
+            return f"« {value} » : l'identifiant s'écrit en minuscules, chiffres et tirets (ex. « mon-titre-2024 »)"
         if field == "code" and "levels" in loc:
             return f"« {value} » : le code d'un niveau s'écrit en minuscules sans accent (ex. « acquis »)"
         return f"« {value} » : un code ne doit contenir ni espace ni barre oblique « / »"

@@ -121,9 +121,7 @@ class Scale(_Model):
             raise ValueError(f"niveau en double dans l'échelle : {', '.join(duplicated)}")
         reserved = sorted(set(codes) & {str(nv) for nv in NonVerdict})
         if reserved:
-            raise ValueError(
-                f"« {', '.join(reserved)} » est réservé aux résultats qui ne sont pas des verdicts"
-            )
+            raise ValueError(f"« {', '.join(reserved)} » est réservé aux résultats qui ne sont pas des verdicts")
         return levels
 
     def outcome_labels(self) -> dict[str, str]:
@@ -207,9 +205,7 @@ class CriteriaSet(_Model):
         description="Clé du jeu de critères, utilisée dans les identifiants : le code de la compétence, "
         "ou le code imprimé pour un groupe (ex. « C.1.3 » pour C.1.3a et C.1.3b)."
     )
-    competencies: list[Code] = Field(
-        min_length=1, description="Codes des compétences évaluées par ces critères."
-    )
+    competencies: list[Code] = Field(min_length=1, description="Codes des compétences évaluées par ces critères.")
     relation: Text | None = Field(
         default=None,
         description="Mention imprimée qui rattache les critères (ex. « En relation avec les compétences "
@@ -225,8 +221,7 @@ class Block(_Model):
     title: Text = Field(description="Intitulé du bloc, tel qu'imprimé.")
     description: Text | None = Field(
         default=None,
-        description="Énoncé général du bloc, quand le texte en imprime un "
-        "en tête de la colonne des compétences.",
+        description="Énoncé général du bloc, quand le texte en imprime un en tête de la colonne des compétences.",
     )
     activities: list[Activity] = Field(default_factory=list)
     modalities: list[Modality] = Field(min_length=1)

@@ -148,9 +148,7 @@ class Retriever:
             return np.zeros(size)
         return np.asarray(index.get_scores(tokens), dtype=np.float64)
 
-    def _weighted(
-        self, index: bm25s.BM25, size: int, query: Query
-    ) -> np.ndarray[tuple[int], np.dtype[np.float64]]:
+    def _weighted(self, index: bm25s.BM25, size: int, query: Query) -> np.ndarray[tuple[int], np.dtype[np.float64]]:
         scores = self._scores(index, size, query.text)
         if query.context:
             scores = scores + self.settings.context_weight * self._scores(index, size, query.context)
@@ -171,9 +169,7 @@ class Retriever:
         if self.settings.page_weight and self._pages:
             page_rank = self._ranks(self._weighted(self._page_bm25, len(self._pages), query))
             k = self.settings.rrf_k
-            fused = 1.0 / (k + self._ranks(scores)) + self.settings.page_weight / (
-                k + page_rank[self._chunk_page]
-            )
+            fused = 1.0 / (k + self._ranks(scores)) + self.settings.page_weight / (k + page_rank[self._chunk_page])
             scores = np.where(scores > 0, fused, 0.0)
         return scores
 
@@ -189,9 +185,7 @@ class Retriever:
         if others is not None and self.settings.specificity_weight:
             specific = scores - self.settings.specificity_weight * others
             k = self.settings.rrf_k
-            scores = np.where(
-                scores > 0, 1.0 / (k + self._ranks(scores)) + 1.0 / (k + self._ranks(specific)), 0.0
-            )
+            scores = np.where(scores > 0, 1.0 / (k + self._ranks(scores)) + 1.0 / (k + self._ranks(specific)), 0.0)
             tie_break = -specific  # equal fused scores: the more specific passage first
         order = np.lexsort((tie_break, -scores))[: self.settings.candidates]
         return [(int(i), float(scores[i])) for i in order if scores[i] > 0]

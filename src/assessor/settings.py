@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from assessor.chunking import ChunkSettings
+from assessor.evidence_only import EvidenceOnlySettings
 from assessor.index import IndexSettings
 from assessor.ingest import IngestSettings
 from assessor.retrieval import RetrievalSettings
@@ -20,12 +21,9 @@ class EmbeddingSettings(BaseModel):
 
     model: str = Field(
         default="none",
-        description="none (lexical retrieval only, no model), st:NAME, openai:MODEL, mistral:MODEL "
-        "or ollama:MODEL.",
+        description="none (lexical retrieval only, no model), st:NAME, openai:MODEL, mistral:MODEL or ollama:MODEL.",
     )
-    base_url: str | None = Field(
-        default=None, description="Base URL of an OpenAI-compatible or Ollama server."
-    )
+    base_url: str | None = Field(default=None, description="Base URL of an OpenAI-compatible or Ollama server.")
 
 
 class Settings(BaseSettings):
@@ -52,6 +50,7 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    evidence_only: EvidenceOnlySettings = Field(default_factory=EvidenceOnlySettings)
 
 
 def get_settings() -> Settings:

@@ -12,12 +12,10 @@ from typing import Annotated
 import typer
 
 from assessor import __version__
-from assessor.cli.common import console, library, overrides, user_errors
+from assessor.cli.assess import assess, demo
+from assessor.cli.common import overrides
 from assessor.cli.dossiers import dossiers_app, ingest, search
-from assessor.cli.referentials import grid_table, referential_schema, referential_tree, referentials_app
-
-DEMO_REFERENTIAL = "dev-commercial-omnicanal"
-DEMO_BLOCK = "B1"
+from assessor.cli.referentials import referential_schema, referentials_app
 
 app = typer.Typer(
     name="assessor",
@@ -31,6 +29,8 @@ app.add_typer(referentials_app, name="referentials")
 app.add_typer(dossiers_app, name="dossiers")
 app.command("ingest")(ingest)
 app.command("search")(search)
+app.command("assess")(assess)
+app.command("demo")(demo)
 
 
 def _version_callback(value: bool) -> None:
@@ -56,25 +56,6 @@ def _root(
     overrides.clear()
     if data_dir is not None:
         overrides["data_dir"] = data_dir
-
-
-@app.command()
-def demo(
-    ref_id: Annotated[
-        str, typer.Option("--referential", "-r", help="Référentiel à montrer.")
-    ] = DEMO_REFERENTIAL,
-    block: Annotated[str, typer.Option("--block", "-b", help="Bloc à montrer.")] = DEMO_BLOCK,
-) -> None:
-    """La démonstration sans clé ni réseau : un référentiel et sa grille d'évaluation."""
-    with user_errors():
-        ref = library().get(ref_id)
-        console.print(referential_tree(ref, block))
-        console.print(grid_table(ref, block))
-        console.print(
-            f"Exporter cette grille : [bold]assessor referentials export {ref.id} --block {block} "
-            "--format csv -o grille.csv[/] (ou --format json, md). Autres référentiels : "
-            "[bold]assessor referentials list[/]."
-        )
 
 
 def main() -> None:

@@ -68,10 +68,7 @@ def user_errors() -> Iterator[None]:
         fail(str(exc))
     except ReferentialError as exc:
         print_problems(exc.problems)
-        fail(
-            f"le référentiel {exc.path} est invalide ; corrigez-le puis relancez "
-            "« assessor referentials validate »."
-        )
+        fail(f"le référentiel {exc.path} est invalide ; corrigez-le puis relancez « assessor referentials validate ».")
     except KeyError as exc:
         fail(str(exc.args[0]) if exc.args else str(exc))
     except OSError as exc:

@@ -31,9 +31,7 @@ from assessor.retrieval import Passage, RetrievalMode
 
 dossiers_app = typer.Typer(help="Lister, afficher et supprimer les dossiers ingérés.", no_args_is_help=True)
 
-DossierOption = Annotated[
-    str, typer.Option("--dossier", "-d", help="Identifiant du dossier (ex. 2026-durand).")
-]
+DossierOption = Annotated[str, typer.Option("--dossier", "-d", help="Identifiant du dossier (ex. 2026-durand).")]
 
 
 @contextmanager
@@ -61,9 +59,7 @@ def ingest(
     max_pages: Annotated[
         int | None, typer.Option(min=1, help="Refuser un PDF de plus de N pages (défaut 300).")
     ] = None,
-    ocr: Annotated[
-        bool, typer.Option("--ocr/--no-ocr", help="Lire les pages scannées avec tesseract.")
-    ] = True,
+    ocr: Annotated[bool, typer.Option("--ocr/--no-ocr", help="Lire les pages scannées avec tesseract.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
 ) -> None:
     """Ajoute les fichiers d'un candidat à un dossier : lecture, découpage et indexation.
@@ -96,9 +92,7 @@ def ingest(
     console.print(table)
     if report.replaced:
         console.print(f"Remplacés par leur nouvelle version : {escape(', '.join(report.replaced))}")
-    console.print(
-        f"Total : {len(report.dossier.files)} fichier(s), {report.dossier.chunk_count} passages indexés."
-    )
+    console.print(f"Total : {len(report.dossier.files)} fichier(s), {report.dossier.chunk_count} passages indexés.")
 
 
 def _dossier_summary(d: Dossier) -> dict[str, Any]:
@@ -149,9 +143,7 @@ def show_dossier(
         notes = list(f.warnings)
         if f.ocr_pages:
             notes.append(f"pages lues par OCR : {', '.join(map(str, f.ocr_pages))}")
-        table.add_row(
-            escape(f.name), f.kind, str(f.pages), str(f.chunks), f.sha256[:12], escape("\n".join(notes))
-        )
+        table.add_row(escape(f.name), f.kind, str(f.pages), str(f.chunks), f.sha256[:12], escape("\n".join(notes)))
     console.print(table)
 
 
@@ -178,9 +170,7 @@ def _criterion(criterion_id: str) -> Criterion:
     for criterion in ref.criteria:
         if criterion.id == criterion_id:
             return criterion
-    raise KeyError(
-        f"critère « {criterion_id} » introuvable dans {ref_id} (voir assessor referentials show {ref_id})."
-    )
+    raise KeyError(f"critère « {criterion_id} » introuvable dans {ref_id} (voir assessor referentials show {ref_id}).")
 
 
 def _passage_json(p: Passage) -> dict[str, Any]:
@@ -209,13 +199,9 @@ def search(
         typer.Option("--criterion", "-c", help="Identifiant d'un critère (ex. grands-comptes/B1/C2/1)."),
     ] = None,
     k: Annotated[int, typer.Option("-k", min=1, max=100, help="Nombre de passages.")] = 8,
-    mode: Annotated[
-        RetrievalMode | None, typer.Option(help="lexical, dense ou fused (défaut : auto).")
-    ] = None,
+    mode: Annotated[RetrievalMode | None, typer.Option(help="lexical, dense ou fused (défaut : auto).")] = None,
     full: Annotated[bool, typer.Option("--full", help="Afficher les passages en entier.")] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Sortie JSON : chunk_id, file, page, score, text…")
-    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON : chunk_id, file, page, score, text…")] = False,
 ) -> None:
     """Cherche dans un dossier les passages qui répondent à un critère ou à un texte libre."""
     if not dossier:
@@ -245,13 +231,9 @@ def search(
     for p in passages:
         c = p.chunk
         text = c.text if full or len(c.text) <= 700 else c.text[:700] + " […]"
-        title = f"#{p.rank}  {escape(c.file)}, {escape(c.locator)}  score {p.score:.4f}" + (
-            "  [OCR]" if c.ocr else ""
-        )
+        title = f"#{p.rank}  {escape(c.file)}, {escape(c.locator)}  score {p.score:.4f}" + ("  [OCR]" if c.ocr else "")
         subtitle = escape(" > ".join(c.heading_path)) if c.heading_path else None
-        console.print(
-            Panel(escape(text), title=title, title_align="left", subtitle=subtitle, subtitle_align="left")
-        )
+        console.print(Panel(escape(text), title=title, title_align="left", subtitle=subtitle, subtitle_align="left"))
 
 
 __all__ = ["dossiers_app", "ingest", "overrides", "search"]

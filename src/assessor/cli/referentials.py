@@ -109,14 +109,10 @@ def referential_tree(ref: Referential, block: str | None) -> Tree:
 @referentials_app.command("show")
 def show_referential(
     ref_id: Annotated[str, typer.Argument(metavar="ID", help="Identifiant du référentiel (voir « list »).")],
-    block: Annotated[
-        str | None, typer.Option("--block", "-b", help="N'afficher que ce bloc (ex. B1).")
-    ] = None,
+    block: Annotated[str | None, typer.Option("--block", "-b", help="N'afficher que ce bloc (ex. B1).")] = None,
     as_json: Annotated[
         bool,
-        typer.Option(
-            "--json", help="Sortie JSON : chaque critère est un objet avec son « id » et son « text »."
-        ),
+        typer.Option("--json", help="Sortie JSON : chaque critère est un objet avec son « id » et son « text »."),
     ] = False,
 ) -> None:
     """Affiche un référentiel en arbre : blocs, modalités, compétences, critères et leurs identifiants."""

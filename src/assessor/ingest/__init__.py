@@ -64,8 +64,7 @@ def load_file(
         raise IngestError(
             IngestErrorCode.TOO_LARGE,
             name,
-            f"le fichier pèse {size / 1_000_000:.0f} Mo, "
-            f"au-delà de la limite de {settings.max_file_mb:.0f} Mo.",
+            f"le fichier pèse {size / 1_000_000:.0f} Mo, au-delà de la limite de {settings.max_file_mb:.0f} Mo.",
             "Compressez les images du PDF ou relevez la limite (ASSESSOR_INGEST__MAX_FILE_MB).",
         )
     data = path.read_bytes()
@@ -77,9 +76,7 @@ def load_file(
     if kind is FileKind.PDF:
         from assessor.ingest.pdf import read_pdf
 
-        pdf_pages, warnings = read_pdf(
-            name, data, max_pages=settings.max_pages, ocr=settings.ocr, progress=progress
-        )
+        pdf_pages, warnings = read_pdf(name, data, max_pages=settings.max_pages, ocr=settings.ocr, progress=progress)
         texts = [normalize_text(p.text) for p in pdf_pages]
         texts, headers, footers = strip_running_lines(texts)
         pages = [

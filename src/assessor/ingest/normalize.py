@@ -46,9 +46,7 @@ def normalize_text(text: str) -> str:
     return _BLANKS.sub("\n\n", "\n".join(lines)).strip("\n")
 
 
-_PAGE_NUMBER = re.compile(
-    r"\bpage\s*\d+|^\W*\d{1,4}(?:\s*(?:/|sur|of)\s*\d{1,4})?\W*$|\d+\s*/\s*\d+\s*$", re.I
-)
+_PAGE_NUMBER = re.compile(r"\bpage\s*\d+|^\W*\d{1,4}(?:\s*(?:/|sur|of)\s*\d{1,4})?\W*$|\d+\s*/\s*\d+\s*$", re.I)
 
 
 def _signature(line: str) -> str:
@@ -58,9 +56,7 @@ def _signature(line: str) -> str:
     return re.sub(r"\d+", "#", line) if _PAGE_NUMBER.search(line) else line
 
 
-def strip_running_lines(
-    pages: list[str], *, scan: int = 5
-) -> tuple[list[str], list[list[str]], list[list[str]]]:
+def strip_running_lines(pages: list[str], *, scan: int = 5) -> tuple[list[str], list[list[str]], list[list[str]]]:
     """Remove headers and footers repeated at the edges of most pages.
 
     A line is running when its signature stands among the first or last ``scan`` lines of at
@@ -81,9 +77,7 @@ def strip_running_lines(
     result = []
     for i, lines in enumerate(split):
         start, end = 0, len(lines)
-        while (
-            start < end and start < scan and (not lines[start].strip() or _signature(lines[start]) in running)
-        ):
+        while start < end and start < scan and (not lines[start].strip() or _signature(lines[start]) in running):
             if lines[start].strip():
                 headers[i].append(lines[start])
             start += 1

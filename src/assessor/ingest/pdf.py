@@ -211,14 +211,11 @@ def read_pdf(
                 if why_not
                 else ("Vérifiez la qualité du scan")
             )
-            hint = (
-                f"{first}, ou demandez au candidat le PDF d'origine, exporté depuis son traitement de texte."
-            )
+            hint = f"{first}, ou demandez au candidat le PDF d'origine, exporté depuis son traitement de texte."
         raise IngestError(
             IngestErrorCode.PDF_NO_TEXT,
             name,
-            f"aucune des {count} pages ne contient de texte lisible (pages scannées : {scanned_list}) ; "
-            f"{reason}.",
+            f"aucune des {count} pages ne contient de texte lisible (pages scannées : {scanned_list}) ; {reason}.",
             hint,
         )
     return pages, warnings

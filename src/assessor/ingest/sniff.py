@@ -126,6 +126,4 @@ def _label(kind: FileKind) -> str:
 
 
 def _extension(kind: FileKind) -> str:
-    return {FileKind.PDF: ".pdf", FileKind.DOCX: ".docx", FileKind.MARKDOWN: ".md", FileKind.TEXT: ".txt"}[
-        kind
-    ]
+    return {FileKind.PDF: ".pdf", FileKind.DOCX: ".docx", FileKind.MARKDOWN: ".md", FileKind.TEXT: ".txt"}[kind]

@@ -1,0 +1,158 @@
+"""``assessor assess`` and ``assessor demo``: a dossier's pre-assessment, as a report."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from assessor.cli.common import console, err_console, fail, library, settings, user_errors, write_output
+from assessor.dossiers import DossierStore
+from assessor.pipeline import assess_dossier
+from assessor.report import ReportFormat, render, summary
+from assessor.results import FLAG_LABELS, Mode, Report
+
+BASELINE = "baseline"
+SAMPLES = Path(__file__).resolve().parents[3] / "sample_dossiers"
+DEMO_SAMPLE = "omnicanal-b1"
+
+
+def _dossier_id(files: list[Path]) -> str:
+    digest = hashlib.sha256("".join(sorted(str(p.resolve()) for p in files)).encode()).hexdigest()[:8]
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", files[0].stem).strip("-")[:40] or "dossier"
+    return f"{stem}-{digest}"
+
+
+def _print_summary(report: Report) -> None:
+    table = Table(
+        title=f"Pré-lecture — {report.dossier.id} — {report.referential.id} ({', '.join(report.referential.blocks)})"
+    )
+    table.add_column("Critère", no_wrap=True)
+    table.add_column("Proposition")
+    table.add_column("Passages cités", justify="right")
+    table.add_column("Alertes")
+    for r in report.criteria:
+        table.add_row(
+            r.criterion_id,
+            report.outcome_labels.get(r.outcome, r.outcome),
+            str(len(r.citations)),
+            escape(", ".join(f.value for f in r.flags if f.value != "sans_ia")),
+        )
+    console.print(table)
+    console.print("Synthèse : " + ", ".join(f"{label} : {n}" for label, n in summary(report).most_common()))
+    for flag in report.flags:
+        console.print(
+            f"[bold red]Alerte :[/] {escape(FLAG_LABELS[flag.flag])} — {escape(flag.file)}, page {flag.page} : "
+            f"« {escape(flag.excerpt)} »"
+        )
+    console.print(f"[dim]{escape(report.notice)}[/]")
+
+
+def _run(store: DossierStore, dossier_id: str, ref_id: str, blocks: list[str], mode: Mode) -> Report:
+    ref = library().get(ref_id)
+    for code in blocks:
+        ref.block(code)  # unknown blocks fail before any work
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("critères", total=None)
+
+        def advance(done: int, total: int, criterion_id: str) -> None:
+            bar.update(task, completed=done, total=total, description=criterion_id)
+
+        return assess_dossier(store, dossier_id, ref, blocks=blocks, mode=mode, progress=advance)
+
+
+def _write(report: Report, output: Path | None, fmt: ReportFormat | None) -> None:
+    if output is None and fmt is None:
+        return
+    if fmt is None:
+        suffix = output.suffix.lower().lstrip(".") if output else "md"
+        fmt = {"json": ReportFormat.JSON, "html": ReportFormat.HTML, "htm": ReportFormat.HTML}.get(
+            suffix, ReportFormat.MD
+        )
+    write_output(render(report, fmt), output)
+
+
+def assess(
+    files: Annotated[
+        list[Path] | None, typer.Argument(help="Fichiers du dossier (PDF, DOCX, Markdown, texte).")
+    ] = None,
+    referential: Annotated[str, typer.Option("--referential", "-r", help="Identifiant du référentiel.")] = "",
+    block: Annotated[list[str] | None, typer.Option("--block", "-b", help="Bloc(s) à évaluer (défaut : tous).")] = None,
+    mode: Annotated[
+        Mode,
+        typer.Option(
+            help="jury (pré-lecture neutre), trainer (retour formatif) ou candidate (auto-vérification, sans note)."
+        ),
+    ] = Mode.JURY,
+    llm: Annotated[str, typer.Option(help="baseline : repérage des passages sans modèle de langage.")] = BASELINE,
+    dossier: Annotated[
+        str | None,
+        typer.Option("--dossier", "-d", help="Identifiant du dossier (défaut : dérivé des fichiers)."),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Fichier du rapport (.json, .md, .html).")
+    ] = None,
+    fmt: Annotated[ReportFormat | None, typer.Option("--format", "-f", help="Format du rapport.")] = None,
+) -> None:
+    """Pré-lit un dossier critère par critère et écrit un rapport. Sans modèle configuré, le repérage
+    des passages (--llm baseline) indique les passages à examiner, sans jamais juger."""
+    if not referential:
+        fail("précisez le référentiel : --referential ID (voir assessor referentials list).", code=2)
+    if llm != BASELINE:
+        fail(
+            f"« {llm} » : cette version ne propose que --llm baseline (repérage des passages sans modèle de "
+            "langage) ; l'évaluation par un modèle arrive avec les fournisseurs.",
+            code=2,
+        )
+    if not files and not dossier:
+        fail("donnez les fichiers du dossier, ou --dossier ID d'un dossier déjà ingéré.", code=2)
+    with user_errors():
+        store = DossierStore(settings())
+        dossier_id = dossier or _dossier_id(list(files or []))
+        if files:
+            store.ingest(dossier_id, list(files))
+        report = _run(store, dossier_id, referential, list(block or []), mode)
+        _print_summary(report)
+        _write(report, output, fmt)
+
+
+def demo(
+    sample: Annotated[str, typer.Option(help="Dossier d'exemple de sample_dossiers/.")] = DEMO_SAMPLE,
+    out: Annotated[Path, typer.Option("--out", help="Dossier où écrire les rapports.")] = Path("assessor-demo"),
+) -> None:
+    """La démonstration sans clé, sans serveur, sans réseau : pré-lecture d'un dossier d'exemple par le
+    repérage des passages, avec un rapport en Markdown, HTML et JSON."""
+    folder = SAMPLES / sample
+    if not (folder / "labels.json").exists():
+        known = ", ".join(sorted(p.parent.name for p in SAMPLES.glob("*/labels.json"))) or "aucun"
+        fail(f"dossier d'exemple « {sample} » introuvable dans {SAMPLES} (disponibles : {known}).")
+    import json
+
+    labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))
+    with user_errors():
+        store = DossierStore(settings())
+        dossier_id = f"exemple-{sample}"
+        report_ingest = store.ingest(dossier_id, [folder / "dossier.pdf"])
+        pages = sum(f.pages for f in report_ingest.dossier.files)
+        console.print(
+            f"Dossier d'exemple « {sample} » ({labels['candidate']}, {pages} pages) ingéré ; "
+            f"référentiel {labels['referential']}, bloc {labels['block']}."
+        )
+        report = _run(store, dossier_id, labels["referential"], [labels["block"]], Mode.JURY)
+        _print_summary(report)
+        out.mkdir(parents=True, exist_ok=True)
+        for fmt in ReportFormat:
+            write_output(render(report, fmt), out / f"rapport.{fmt.value}")

@@ -1,0 +1,166 @@
+"""Reports for people: JSON (complete), Markdown and HTML (readable by a jury member).
+
+Everything that comes from a dossier is escaped in HTML: a candidate's text is shown, never run.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import Counter
+from enum import StrEnum
+
+from assessor.results import FLAG_LABELS, STATUS_LABELS, CriterionResult, Flag, Mode, Report
+
+MODE_LABELS = {
+    Mode.JURY: "pré-lecture pour le jury",
+    Mode.TRAINER: "retour formatif du formateur",
+    Mode.CANDIDATE: "auto-vérification du candidat",
+}
+
+
+class ReportFormat(StrEnum):
+    JSON = "json"
+    MD = "md"
+    HTML = "html"
+
+
+def render(report: Report, fmt: ReportFormat) -> str:
+    if fmt is ReportFormat.JSON:
+        return report.model_dump_json(indent=2) + "\n"
+    if fmt is ReportFormat.MD:
+        return _markdown(report)
+    return _html(report)
+
+
+def _label(report: Report, result: CriterionResult) -> str:
+    return report.outcome_labels.get(result.outcome, result.outcome)
+
+
+def summary(report: Report) -> Counter[str]:
+    return Counter(_label(report, r) for r in report.criteria)
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _markdown(report: Report) -> str:
+    lines = [
+        f"# Pré-lecture du dossier {report.dossier.id}",
+        "",
+        f"> {report.notice}",
+        "",
+        f"- Référentiel : {report.referential.title} (`{report.referential.id}`, version {report.referential.version}),"
+        f" blocs {', '.join(report.referential.blocks)}",
+        f"- Fichiers : {', '.join(f'{f.name} ({f.pages} p.)' for f in report.dossier.files)}",
+        f"- Mode : {MODE_LABELS[report.mode]} ; modèle : {report.model}"
+        + (" (aucun modèle de langage)" if report.evidence_only else ""),
+        f"- Produit le {report.created_at:%d/%m/%Y à %H:%M} UTC",
+        "",
+        "Synthèse : " + ", ".join(f"{label} : {n}" for label, n in summary(report).most_common()),
+        "",
+    ]
+    if report.flags:
+        lines += ["## Alertes sur le dossier", ""]
+        lines += [f"- **{FLAG_LABELS[f.flag]}** — {f.file}, page {f.page} : « {_md(f.excerpt)} »" for f in report.flags]
+        lines.append("")
+    for block in report.referential.blocks:
+        results = [r for r in report.criteria if r.block == block]
+        lines += [f"## Bloc {block}", "", "| Critère | Proposition | Statut |", "|---|---|---|"]
+        lines += [
+            f"| `{r.criterion_id}` {_md(r.criterion_text)} | {_label(report, r)} | {STATUS_LABELS[r.status]} |"
+            for r in results
+        ]
+        lines.append("")
+        for r in results:
+            lines += [
+                f"### {r.criterion_id} — {_label(report, r)}",
+                "",
+                f"*{_md(r.criterion_text)}*",
+                "",
+                r.rationale,
+                "",
+            ]
+            for c in r.citations:
+                mark = "✓ vérifiée" if c.verified else f"✗ NON VÉRIFIÉE ({c.verification})"
+                ocr = " — lu par OCR" if c.ocr else ""
+                lines.append(f"- « {_md(c.quote)} » — {c.file}, {c.locator}{ocr} — {mark}")
+            if r.citations:
+                lines.append("")
+            if r.missing:
+                lines += ["Éléments non trouvés :", *[f"- {m}" for m in r.missing], ""]
+            if r.feedback:
+                lines += [f"Conseil : {r.feedback}", ""]
+            alerts = [f for f in r.flags if f is not Flag.EVIDENCE_ONLY]  # already said in the notice
+            if alerts:
+                lines += ["Alertes : " + " ; ".join(FLAG_LABELS[f] for f in alerts), ""]
+    return "\n".join(lines)
+
+
+_CSS = """
+body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1d2733}
+.notice{background:#fff7e0;border-left:4px solid #e0a800;padding:.6rem 1rem}
+table{border-collapse:collapse;width:100%;margin:1rem 0}
+td,th{border:1px solid #c8d0da;padding:.35rem .5rem;vertical-align:top}
+.badge{display:inline-block;padding:.1rem .5rem;border-radius:1rem;font-size:.85rem;background:#e6ebf1}
+.a_examiner{background:#dbeafe}.preuves_insuffisantes{background:#fde2e1}.non_evaluable_ecrit{background:#eee}
+.acquis{background:#d1fae5}.partiellement_acquis{background:#fef3c7}.non_acquis{background:#fecaca}
+.ok{color:#0a7a3b}.ko{color:#b42318;font-weight:bold}.alert{color:#b42318}
+blockquote{margin:.3rem 0 .3rem 1rem;padding-left:.6rem;border-left:3px solid #c8d0da}
+"""
+
+
+def _html(report: Report) -> str:
+    e = html.escape
+    parts = [
+        "<!doctype html><html lang='fr'><head><meta charset='utf-8'>",
+        f"<title>Pré-lecture — {e(report.dossier.id)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>Pré-lecture du dossier {e(report.dossier.id)}</h1>",
+        f"<p class='notice'>{e(report.notice)}</p>",
+        f"<p>Référentiel : {e(report.referential.title)} ({e(report.referential.id)}, version "
+        f"{e(report.referential.version)}) — blocs {e(', '.join(report.referential.blocks))}<br>"
+        f"Fichiers : {e(', '.join(f.name for f in report.dossier.files))}<br>Mode : {e(MODE_LABELS[report.mode])} ; "
+        f"modèle : {e(report.model)}</p>",
+    ]
+    if report.flags:
+        parts.append("<h2>Alertes sur le dossier</h2><ul>")
+        parts += [
+            f"<li class='alert'>{e(FLAG_LABELS[f.flag])} — {e(f.file)}, page {f.page} : « {e(f.excerpt)} »</li>"
+            for f in report.flags
+        ]
+        parts.append("</ul>")
+    for block in report.referential.blocks:
+        results = [r for r in report.criteria if r.block == block]
+        parts.append(f"<h2>Bloc {e(block)}</h2><table><tr><th>Critère</th><th>Proposition</th></tr>")
+        for r in results:
+            parts.append(
+                f"<tr><td><a href='#{e(r.criterion_id)}'>{e(r.criterion_id)}</a><br>{e(r.criterion_text)}</td>"
+                f"<td><span class='badge {e(r.outcome)}'>{e(_label(report, r))}</span></td></tr>"
+            )
+        parts.append("</table>")
+        for r in results:
+            parts.append(
+                f"<h3 id='{e(r.criterion_id)}'>{e(r.criterion_id)} — {e(_label(report, r))}</h3>"
+                f"<p><em>{e(r.criterion_text)}</em></p><p>{e(r.rationale)}</p>"
+            )
+            for c in r.citations:
+                status = (
+                    "<span class='ok'>✓ vérifiée</span>"
+                    if c.verified
+                    else (f"<span class='ko'>✗ non vérifiée : {e(c.verification)}</span>")
+                )
+                parts.append(
+                    f"<blockquote>« {e(c.quote)} »<br><small>{e(c.file)}, {e(c.locator)}"
+                    f"{' — lu par OCR' if c.ocr else ''} — {status}</small></blockquote>"
+                )
+            if r.missing:
+                parts.append(
+                    "<p>Éléments non trouvés :</p><ul>" + "".join(f"<li>{e(m)}</li>" for m in r.missing) + "</ul>"
+                )
+            if r.feedback:
+                parts.append(f"<p>Conseil : {e(r.feedback)}</p>")
+            alerts = [f for f in r.flags if f is not Flag.EVIDENCE_ONLY]  # already said in the notice
+            if alerts:
+                parts.append(f"<p class='alert'>{e(' ; '.join(FLAG_LABELS[f] for f in alerts))}</p>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)

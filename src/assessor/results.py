@@ -1,0 +1,170 @@
+"""What an assessment produces, per criterion and per dossier: the contract of every report.
+
+Outcome codes: the référentiel's verdict levels (by default ``acquis``,
+``partiellement_acquis``, ``non_acquis``), the two non-verdicts (``preuves_insuffisantes``,
+``non_evaluable_ecrit``), and ``a_examiner``, the evidence-only assessor's "evidence to
+examine", which is never a judgement. A positive outcome is only ever shown with at least
+one verified citation; every citation says whether it was verified.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EVIDENCE_TO_EXAMINE = "a_examiner"
+"""The evidence-only outcome: passages were found, a person must read them. Not a verdict."""
+
+
+class Mode(StrEnum):
+    """Who the pre-assessment is for."""
+
+    JURY = "jury"  # neutral pre-assessment for the jury's eyes
+    TRAINER = "trainer"  # formative feedback: what is missing and how to improve it
+    CANDIDATE = "candidate"  # self-check: coverage and advice, without grades
+
+
+class Flag(StrEnum):
+    """Something a reviewer must see about a criterion's result."""
+
+    EVIDENCE_ONLY = "sans_ia"  # produced by the evidence-only assessor: not an AI judgement
+    UNVERIFIED_CITATION = "citation_non_verifiee"
+    POSITIVE_WITHOUT_EVIDENCE = "verdict_positif_sans_preuve"
+    NOT_ASSESSABLE_IN_WRITING = "non_evaluable_ecrit"
+    SUSPECTED_INJECTION = "injection_suspectee"
+    OCR_PAGE = "page_ocr"
+    MODEL_ERROR = "erreur_modele"
+
+
+FLAG_LABELS: dict[Flag, str] = {
+    Flag.EVIDENCE_ONLY: "Repérage automatique des passages, sans jugement d'IA",
+    Flag.UNVERIFIED_CITATION: "Citation non retrouvée dans le dossier",
+    Flag.POSITIVE_WITHOUT_EVIDENCE: (
+        "Verdict positif proposé sans citation vérifiée : ramené à « preuves insuffisantes »"
+    ),
+    Flag.NOT_ASSESSABLE_IN_WRITING: "Modalité orale ou mise en situation : non évaluable sur pièces écrites",
+    Flag.SUSPECTED_INJECTION: "Le dossier contient un texte qui tente de donner des consignes à l'outil",
+    Flag.OCR_PAGE: "Passage lu par OCR sur une page scannée : vérifier la lecture",
+    Flag.MODEL_ERROR: "Le modèle n'a pas produit de réponse exploitable",
+}
+
+
+class Status(StrEnum):
+    PROPOSED = "proposed"  # a proposal, to be accepted or overridden by the jury
+    NEEDS_REVIEW = "needs_review"  # something failed or is doubtful: a person must look first
+    NOT_ASSESSED = "not_assessed"  # no proposal (oral modality, no evidence to show)
+
+
+STATUS_LABELS: dict[Status, str] = {
+    Status.PROPOSED: "proposition",
+    Status.NEEDS_REVIEW: "à revoir",
+    Status.NOT_ASSESSED: "non évalué",
+}
+
+
+def percent(value: float) -> str:
+    """French typography: « 36 % »."""
+    return f"{value * 100:.0f} %"
+
+
+class Citation(BaseModel):
+    """A verbatim quote from a retrieved passage, and whether it was found there."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    chunk_id: str
+    file: str
+    page: int | None = Field(description="Page (section for a DOCX) where the passage starts.")
+    locator: str
+    quote: str
+    verified: bool
+    verification: str = Field(description="Why the quote passed or failed verification (French).")
+    ocr: bool = False
+
+
+class CriterionResult(BaseModel):
+    """The pre-assessment of one criterion."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    criterion_id: str
+    criterion_text: str
+    block: str
+    outcome: str
+    rationale: str
+    citations: list[Citation] = Field(default_factory=list)
+    missing: list[str] = Field(default_factory=list, description="Expected elements not found.")
+    feedback: str = ""
+    confidence: float | None = Field(default=None, ge=0, le=1)
+    flags: list[Flag] = Field(default_factory=list)
+    status: Status
+    evidence_ids: list[str] = Field(default_factory=list, description="Passages given to the assessor.")
+    model: str
+    prompt_version: str | None = None
+    attempts: int = 0
+
+
+class DossierFileRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    sha256: str
+    pages: int
+
+
+class DossierRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    files: list[DossierFileRef]
+
+
+class ReferentialRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    version: str
+    title: str
+    blocks: list[str]
+
+
+class DossierFlag(BaseModel):
+    """Something about the whole dossier, such as a suspected prompt injection."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    flag: Flag
+    file: str
+    page: int | None
+    excerpt: str
+
+
+class Usage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_eur: float = 0.0
+    model_calls: int = 0
+
+
+class Report(BaseModel):
+    """A dossier's pre-assessment: what the machine proposed, for people to decide."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dossier: DossierRef
+    referential: ReferentialRef
+    mode: Mode
+    model: str
+    evidence_only: bool = Field(description="True when no language model was used (not an AI judgement).")
+    prompt_version: str | None
+    created_at: datetime
+    outcome_labels: dict[str, str]
+    criteria: list[CriterionResult]
+    flags: list[DossierFlag] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    timings: dict[str, float] = Field(default_factory=dict)
+    notice: str = Field(description="What this report is and is not, for the reader (French).")
