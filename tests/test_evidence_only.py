@@ -198,7 +198,12 @@ def test_assess_command_writes_the_report_in_the_format_of_its_suffix(tmp_path: 
     [
         (["assess", "x.pdf"], "--referential", 2),
         (["assess", "--referential", "grands-comptes"], "fichiers du dossier", 2),
-        (["assess", "--referential", "grands-comptes", "--dossier", "x", "--llm", "openai:gpt-4o"], "baseline", 2),
+        (["assess", "--referential", "grands-comptes", "--dossier", "x", "--llm", "gpt-4o"], "fournisseur:modèle", 1),
+        (
+            ["assess", "--referential", "grands-comptes", "--dossier", "x", "--llm", "openai:gpt-4o", "--local-only"],
+            "local_only",
+            1,
+        ),
         (["assess", "--referential", "grands-comptes", "--dossier", "absent"], "introuvable", 1),
     ],
 )

@@ -327,7 +327,7 @@ def test_a_custom_scale_gives_the_outcomes_and_the_schema(
         "preuves_insuffisantes",
         "non_evaluable_ecrit",
     ]
-    assert json.dumps(schema["properties"]["outcome"]["enum"]) in system
+    assert json.dumps(schema["properties"]["outcome"]["enum"], separators=(",", ":")) in system  # compact in the prompt
 
 
 def test_the_answer_schema_is_valid_json_with_every_field_required(

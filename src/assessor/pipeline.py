@@ -1,29 +1,50 @@
 """``assess_dossier``: the whole flow, in order.
 
-dossier (ingested) -> référentiel blocks -> for each criterion: retrieve evidence ->
-assess (evidence-only for now) -> verified result -> report with dossier-level flags.
+1. the dossier's passages, and text that tries to instruct the tool (flagged);
+2. for each criterion of the chosen blocks: its evidence (retrieval, within a budget) and
+   the evidence-only result, which is both the embedded default and the fallback;
+3. with a language model: oral and role-play criteria, and criteria for which no passage was
+   found, are never sent to it; the others are assessed concurrently (bounded, rate-limited),
+   each answer verified (``assessment``), cached on (prompt version, model, settings,
+   criterion, evidence);
+4. the report, with usage, cost and timings.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
+
+from langchain_core.language_models.chat_models import BaseChatModel
 
 from assessor import evidence_only
+from assessor.assessment import assess_with_model
+from assessor.chunking import Chunk
 from assessor.dossiers import DossierStore
 from assessor.injection import suspected_injections
-from assessor.referential import Referential
+from assessor.llm import BASELINE, LLMSettings, ModelSpec, make_chat_model
+from assessor.prompts import PromptLibrary
+from assessor.pseudonymise import Pseudonymiser
+from assessor.referential import Criterion, Referential
 from assessor.results import (
     CriterionResult,
     DossierFileRef,
+    DossierFlag,
     DossierRef,
     Flag,
     Mode,
     ReferentialRef,
     Report,
     Status,
+    Usage,
 )
+from assessor.retrieval import Retriever
 
 CriterionProgress = Callable[[int, int, str], None]
 """progress(done, total, criterion_id), called after each criterion."""
@@ -33,6 +54,64 @@ EVIDENCE_ONLY_NOTICE = (
     "« À examiner » signale des passages à lire, « preuves insuffisantes » l'absence de passage pertinent, "
     "« non évaluable sur pièces écrites » une modalité orale. Le jury décide de chaque critère."
 )
+MODEL_NOTICE = (
+    "Propositions d'un modèle de langage ({model}), à accepter ou corriger par le jury, qui décide seul. "
+    "Chaque citation a été recherchée dans le dossier : « vérifiée » signifie qu'elle y figure mot pour mot. "
+    "Un verdict positif sans citation vérifiée est ramené à « preuves insuffisantes »."
+)
+
+
+class RateLimiter:
+    """At most ``per_minute`` calls a minute, shared by the worker threads."""
+
+    def __init__(self, per_minute: float | None) -> None:
+        self.interval = 60.0 / per_minute if per_minute else 0.0
+        self._lock = threading.Lock()
+        self._next = 0.0
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        time.sleep(max(0.0, start - now))
+
+
+def budgeted(passages: Sequence[Chunk], budget_chars: int) -> list[Chunk]:
+    """Passages in rank order while their text fits the budget (at least one)."""
+    chosen: list[Chunk] = []
+    used = 0
+    for chunk in passages:
+        if chosen and used + len(chunk.text) > budget_chars:
+            break
+        chosen.append(chunk)
+        used += len(chunk.text)
+    return chosen
+
+
+def _cache_key(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+
+
+class ResultCache:
+    """Model results on disk, so that re-running an unchanged assessment costs nothing."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def get(self, key: str) -> CriterionResult | None:
+        path = self.folder / f"{key}.json"
+        if not path.exists():
+            return None
+        return CriterionResult.model_validate_json(path.read_text(encoding="utf-8")).model_copy(update={"cached": True})
+
+    def put(self, key: str, result: CriterionResult) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / f".{key}.tmp"
+        tmp.write_text(result.model_dump_json(), encoding="utf-8")
+        tmp.replace(self.folder / f"{key}.json")
 
 
 def assess_dossier(
@@ -42,34 +121,136 @@ def assess_dossier(
     *,
     blocks: Sequence[str] = (),
     mode: Mode = Mode.JURY,
+    llm: LLMSettings | None = None,
+    chat_model: tuple[BaseChatModel, ModelSpec] | None = None,
+    prompts: PromptLibrary | None = None,
     progress: CriterionProgress | None = None,
 ) -> Report:
-    """Pre-assess every criterion of the chosen blocks (all blocks when none is given)."""
+    """Pre-assess every criterion of the chosen blocks (all blocks when none is given).
+
+    ``chat_model`` injects a model (tests, batch runs); otherwise ``llm.model`` names one, and
+    ``baseline`` (the default) means the evidence-only assessor alone.
+    """
     started = time.perf_counter()
+    llm = llm or LLMSettings()
     dossier = store.get(dossier_id)
     retriever = store.retriever(dossier_id)
     chosen = [referential.block(code) for code in blocks] if blocks else list(referential.blocks)
     criteria = [c for block in chosen for c in referential.criteria_of(block.code)]
-    retrieval_ready = time.perf_counter()
+    model = chat_model
+    if model is None and llm.model != BASELINE:
+        model = make_chat_model(llm)
+    prompts = prompts or (PromptLibrary() if model else None)
     flags = suspected_injections(retriever.chunks)
-    injected_pages = {(f.file, f.page) for f in flags}
-    results: list[CriterionResult] = []
-    for done, criterion in enumerate(criteria, start=1):
-        siblings = referential.criteria_of(criterion.block)
-        result = evidence_only.assess(
-            criterion, retriever, siblings=siblings, mode=mode, settings=store.settings.evidence_only
+    evidence = {c.id: _evidence(c, retriever, referential, llm) for c in criteria}
+    fallbacks = {
+        c.id: evidence_only.assess(
+            c, retriever, siblings=referential.criteria_of(c.block), mode=mode, settings=store.settings.evidence_only
         )
-        if any((c.file, c.page) in injected_pages for c in result.citations):
-            result = result.model_copy(
-                update={
-                    "flags": [*result.flags, Flag.SUSPECTED_INJECTION],
-                    "status": Status.NEEDS_REVIEW,
-                }
+        for c in criteria
+    }
+    ready = time.perf_counter()
+    results: dict[str, CriterionResult] = {}
+    done = 0
+    lock = threading.Lock()
+
+    def finish(criterion: Criterion, result: CriterionResult) -> None:
+        nonlocal done
+        with lock:
+            results[criterion.id] = result
+            done += 1
+            if progress:
+                progress(done, len(criteria), criterion.id)
+
+    if model is None:
+        for criterion in criteria:
+            finish(criterion, fallbacks[criterion.id])
+    else:
+        chat, spec = model
+        assert prompts is not None
+        cache = ResultCache(store.settings.data_dir / "cache" / "assessments")
+        limiter = RateLimiter(llm.requests_per_minute)
+        reported: list[DossierFlag] = []
+        pseudonymiser = Pseudonymiser() if llm.pseudonymise and spec.remote else None
+        if pseudonymiser:  # before the threads: the pseudonymiser's mapping grows as it reads
+            evidence = {
+                cid: [c.model_copy(update={"text": pseudonymiser.pseudonymise(c.text)}) for c in chunks]
+                for cid, chunks in evidence.items()
+            }
+
+        def one(criterion: Criterion) -> None:
+            fallback = fallbacks[criterion.id]
+            if not criterion.written_assessable:
+                finish(criterion, fallback)  # never sent to a model: not assessable in writing
+                return
+            passages = evidence[criterion.id]
+            if not passages:
+                finish(criterion, fallback)  # nothing to cite: no model call, « preuves insuffisantes »
+                return
+            key = _cache_key(
+                prompts.version,
+                spec.id,
+                llm.temperature,
+                llm.max_output_tokens,
+                llm.max_attempts,
+                mode,
+                criterion.id,
+                criterion.text,
+                [(c.id, c.text) for c in passages],
+                pseudonymiser is not None,
             )
-        results.append(result)
-        if progress:
-            progress(done, len(criteria), criterion.id)
+            cached = cache.get(key)
+            if cached is not None:
+                finish(criterion, cached)
+                return
+            limiter.wait()
+            result, injected = assess_with_model(
+                criterion,
+                passages,
+                model=chat,
+                model_id=spec.id,
+                prompts=prompts,
+                scale_levels=referential.scale.levels,
+                referential_title=referential.title,
+                mode=mode,
+                fallback=fallback,
+                max_attempts=llm.max_attempts,
+                prices=(llm.price_input_per_mtok, llm.price_output_per_mtok),
+                provider=spec.provider,
+            )
+            if pseudonymiser:
+                result = _restored(result, pseudonymiser)
+                injected = [f.model_copy(update={"excerpt": pseudonymiser.restore(f.excerpt)}) for f in injected]
+            with lock:
+                reported.extend(injected)
+            if Flag.MODEL_ERROR not in result.flags:
+                cache.put(key, result)
+            finish(criterion, result)
+
+        with ThreadPoolExecutor(max_workers=llm.concurrency, thread_name_prefix="assessor-llm") as pool:
+            list(pool.map(one, criteria))
+        known = {(f.file, f.page, f.excerpt) for f in flags}
+        flags += [f for f in reported if (f.file, f.page, f.excerpt) not in known]
+    injected_pages = {(f.file, f.page) for f in flags}
+    ordered = []
+    for criterion in criteria:
+        result = results[criterion.id]
+        if (
+            any((c.file, c.page) in injected_pages for c in result.citations)
+            and Flag.SUSPECTED_INJECTION not in result.flags
+        ):
+            result = result.model_copy(
+                update={"flags": [*result.flags, Flag.SUSPECTED_INJECTION], "status": Status.NEEDS_REVIEW}
+            )
+        ordered.append(result)
     finished = time.perf_counter()
+    model_id = model[1].id if model else evidence_only.MODEL_NAME
+    usage = Usage(
+        input_tokens=sum(r.input_tokens for r in ordered),
+        output_tokens=sum(r.output_tokens for r in ordered),
+        cost_eur=round(sum(r.cost_eur for r in ordered), 6),
+        model_calls=sum(r.attempts for r in ordered if not r.cached),
+    )
     return Report(
         dossier=DossierRef(
             id=dossier.id,
@@ -82,17 +263,39 @@ def assess_dossier(
             blocks=[b.code for b in chosen],
         ),
         mode=mode,
-        model=evidence_only.MODEL_NAME,
-        evidence_only=True,
-        prompt_version=None,
+        model=model_id,
+        evidence_only=model is None,
+        pseudonymised=bool(model and llm.pseudonymise and model[1].remote),
+        prompt_version=prompts.version if prompts else None,
         created_at=datetime.now(UTC),
         outcome_labels={**referential.scale.outcome_labels(), "a_examiner": "À examiner"},
-        criteria=results,
+        criteria=ordered,
         flags=flags,
+        usage=usage,
         timings={
-            "retrieval_setup_s": round(retrieval_ready - started, 3),
-            "assessment_s": round(finished - retrieval_ready, 3),
+            "retrieval_s": round(ready - started, 3),
+            "assessment_s": round(finished - ready, 3),
             "total_s": round(finished - started, 3),
         },
-        notice=EVIDENCE_ONLY_NOTICE,
+        notice=EVIDENCE_ONLY_NOTICE if model is None else MODEL_NOTICE.format(model=model_id),
     )
+
+
+def _restored(result: CriterionResult, pseudonymiser: Pseudonymiser) -> CriterionResult:
+    """The model's text with the personal data put back (the raw outputs stay as the model wrote them)."""
+    restore = pseudonymiser.restore
+    return result.model_copy(
+        update={
+            "rationale": restore(result.rationale),
+            "missing": [restore(m) for m in result.missing],
+            "feedback": restore(result.feedback),
+            "citations": [c.model_copy(update={"quote": restore(c.quote)}) for c in result.citations],
+        }
+    )
+
+
+def _evidence(criterion: Criterion, retriever: Retriever, referential: Referential, llm: LLMSettings) -> list[Chunk]:
+    if not criterion.written_assessable:
+        return []
+    passages = retriever.search_criterion(criterion, siblings=referential.criteria_of(criterion.block))
+    return budgeted([p.chunk for p in passages], llm.evidence_budget_chars)

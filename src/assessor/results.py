@@ -84,6 +84,18 @@ class Citation(BaseModel):
     ocr: bool = False
 
 
+class ModelAttempt(BaseModel):
+    """One call to a language model, kept whole for the audit trail."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    raw_output: str
+    errors: list[str] = Field(default_factory=list, description="Why this answer was not accepted (French).")
+    input_tokens: int = 0
+    output_tokens: int = 0
+    seconds: float = 0.0
+
+
 class CriterionResult(BaseModel):
     """The pre-assessment of one criterion."""
 
@@ -104,6 +116,11 @@ class CriterionResult(BaseModel):
     model: str
     prompt_version: str | None = None
     attempts: int = 0
+    attempt_log: list[ModelAttempt] = Field(default_factory=list, description="Every model call, for the audit.")
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_eur: float = 0.0
+    cached: bool = False
 
 
 class DossierFileRef(BaseModel):
@@ -160,6 +177,7 @@ class Report(BaseModel):
     mode: Mode
     model: str
     evidence_only: bool = Field(description="True when no language model was used (not an AI judgement).")
+    pseudonymised: bool = Field(default=False, description="Personal data was replaced before the model saw it.")
     prompt_version: str | None
     created_at: datetime
     outcome_labels: dict[str, str]

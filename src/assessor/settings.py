@@ -11,6 +11,7 @@ from assessor.chunking import ChunkSettings
 from assessor.evidence_only import EvidenceOnlySettings
 from assessor.index import IndexSettings
 from assessor.ingest import IngestSettings
+from assessor.llm import LLMSettings
 from assessor.retrieval import RetrievalSettings
 
 
@@ -51,6 +52,7 @@ class Settings(BaseSettings):
     index: IndexSettings = Field(default_factory=IndexSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     evidence_only: EvidenceOnlySettings = Field(default_factory=EvidenceOnlySettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
 
 
 def get_settings() -> Settings:

@@ -14,11 +14,11 @@ from rich.table import Table
 
 from assessor.cli.common import console, err_console, fail, library, settings, user_errors, write_output
 from assessor.dossiers import DossierStore
+from assessor.llm import BASELINE, LLMSettings, make_chat_model
 from assessor.pipeline import assess_dossier
 from assessor.report import ReportFormat, render, summary
 from assessor.results import FLAG_LABELS, Mode, Report
 
-BASELINE = "baseline"
 SAMPLES = Path(__file__).resolve().parents[3] / "sample_dossiers"
 DEMO_SAMPLE = "omnicanal-b1"
 
@@ -54,7 +54,9 @@ def _print_summary(report: Report) -> None:
     console.print(f"[dim]{escape(report.notice)}[/]")
 
 
-def _run(store: DossierStore, dossier_id: str, ref_id: str, blocks: list[str], mode: Mode) -> Report:
+def _run(
+    store: DossierStore, dossier_id: str, ref_id: str, blocks: list[str], mode: Mode, llm: LLMSettings | None = None
+) -> Report:
     ref = library().get(ref_id)
     for code in blocks:
         ref.block(code)  # unknown blocks fail before any work
@@ -71,7 +73,7 @@ def _run(store: DossierStore, dossier_id: str, ref_id: str, blocks: list[str], m
         def advance(done: int, total: int, criterion_id: str) -> None:
             bar.update(task, completed=done, total=total, description=criterion_id)
 
-        return assess_dossier(store, dossier_id, ref, blocks=blocks, mode=mode, progress=advance)
+        return assess_dossier(store, dossier_id, ref, blocks=blocks, mode=mode, llm=llm, progress=advance)
 
 
 def _write(report: Report, output: Path | None, fmt: ReportFormat | None) -> None:
@@ -97,7 +99,19 @@ def assess(
             help="jury (pré-lecture neutre), trainer (retour formatif) ou candidate (auto-vérification, sans note)."
         ),
     ] = Mode.JURY,
-    llm: Annotated[str, typer.Option(help="baseline : repérage des passages sans modèle de langage.")] = BASELINE,
+    llm: Annotated[
+        str | None,
+        typer.Option(
+            help="baseline (repérage des passages sans modèle de langage) ou fournisseur:modèle : "
+            "openai:…, mistral:…, anthropic:…, azure_openai:…, ollama:…, compatible:… (avec "
+            "--llm-base-url), gguf:smollm2. Défaut : ASSESSOR_LLM__MODEL, sinon baseline."
+        ),
+    ] = None,
+    llm_base_url: Annotated[str | None, typer.Option(help="Adresse d'un serveur compatible OpenAI ou Ollama.")] = None,
+    concurrency: Annotated[int | None, typer.Option(min=1, max=64, help="Critères évalués en parallèle.")] = None,
+    local_only: Annotated[
+        bool, typer.Option("--local-only", help="Refuser tout modèle hors de cette machine.")
+    ] = False,
     dossier: Annotated[
         str | None,
         typer.Option("--dossier", "-d", help="Identifiant du dossier (défaut : dérivé des fichiers)."),
@@ -111,20 +125,25 @@ def assess(
     des passages (--llm baseline) indique les passages à examiner, sans jamais juger."""
     if not referential:
         fail("précisez le référentiel : --referential ID (voir assessor referentials list).", code=2)
-    if llm != BASELINE:
-        fail(
-            f"« {llm} » : cette version ne propose que --llm baseline (repérage des passages sans modèle de "
-            "langage) ; l'évaluation par un modèle arrive avec les fournisseurs.",
-            code=2,
-        )
     if not files and not dossier:
         fail("donnez les fichiers du dossier, ou --dossier ID d'un dossier déjà ingéré.", code=2)
     with user_errors():
-        store = DossierStore(settings())
+        current = settings()
+        updates: dict[str, object] = {
+            k: v
+            for k, v in {"model": llm, "base_url": llm_base_url, "concurrency": concurrency}.items()
+            if v is not None
+        }
+        if local_only:
+            updates["local_only"] = True
+        llm_settings = LLMSettings.model_validate({**current.llm.model_dump(), **updates})
+        if llm_settings.model != BASELINE:
+            make_chat_model(llm_settings)  # a missing key or a bad name fails before any work
+        store = DossierStore(current)
         dossier_id = dossier or _dossier_id(list(files or []))
         if files:
             store.ingest(dossier_id, list(files))
-        report = _run(store, dossier_id, referential, list(block or []), mode)
+        report = _run(store, dossier_id, referential, list(block or []), mode, llm_settings)
         _print_summary(report)
         _write(report, output, fmt)
 

@@ -19,6 +19,8 @@ from assessor.embeddings import EmbeddingError
 from assessor.index import IndexError_
 from assessor.ingest import IngestError
 from assessor.library import Library, Problem, ReferentialError, ReferentialNotFound, Severity
+from assessor.llm import LLMError
+from assessor.prompts import PromptError
 from assessor.settings import Settings
 
 console = Console()
@@ -62,7 +64,7 @@ def user_errors() -> Iterator[None]:
         err_console.print(f"  → {escape(exc.hint)}")
         err_console.print("Rien n'a été enregistré.")
         raise typer.Exit(1) from exc
-    except (DossierError, EmbeddingError, IndexError_) as exc:
+    except (DossierError, EmbeddingError, IndexError_, LLMError, PromptError) as exc:
         fail(str(exc))
     except ReferentialNotFound as exc:
         fail(str(exc))

@@ -1,0 +1,326 @@
+"""One criterion, assessed by a language model: call -> parse -> validate -> verify -> retry.
+
+The model's answer is a JSON object (``prompts/answer_schema.j2``). It is accepted only when
+it parses, fits the schema, uses an allowed outcome, and every citation is found verbatim in
+the passage it names. Otherwise the model is sent the precise errors and asked again, up to
+``max_attempts`` times. After that the criterion is marked for human review with the failed
+citations shown as such: nothing is silently dropped. A positive outcome without at least one
+verified citation is never shown as such: it becomes « preuves insuffisantes » with a flag.
+A model that fails outright (timeout, refusal, truncated output…) leaves the evidence-only
+result in place, flagged and marked for review. Every attempt's raw output is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from assessor.chunking import Chunk
+from assessor.citations import errors_for_retry, verify_citations
+from assessor.prompts import PromptLibrary
+from assessor.referential import Criterion, ScaleLevel
+from assessor.results import (
+    CriterionResult,
+    DossierFlag,
+    Flag,
+    Mode,
+    ModelAttempt,
+    Status,
+)
+
+
+class CitedQuote(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    chunk_id: str
+    quote: str
+
+
+class InjectionReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    chunk_id: str
+    excerpt: str
+
+
+class ModelAnswer(BaseModel):
+    """The JSON object a model must return for one criterion."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: str
+    rationale: str = Field(min_length=1)
+    citations: list[CitedQuote]
+    missing: list[str]
+    feedback: str
+    confidence: float = Field(ge=0, le=1)
+    suspected_injections: list[InjectionReport]
+
+
+class ModelFailure(Exception):
+    """The model gave no usable answer (transport error, refusal, truncation): not worth a retry."""
+
+
+_SECRET = re.compile(r"\b(?:sk|pk|key|mistral|anthropic)[-_][A-Za-z0-9_\-]{8,}", re.I)
+
+
+def redact(text: str, secrets: Sequence[str] = ()) -> str:
+    """Remove API keys from a message before it is shown or logged."""
+    for secret in secrets:
+        if len(secret) >= 8:
+            text = text.replace(secret, "[clé masquée]")
+    return _SECRET.sub("[clé masquée]", text)
+
+
+def _text(message: AIMessage) -> str:
+    content = message.content
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in content)
+
+
+def _json_object(raw: str) -> Any:
+    """The JSON object in an answer, tolerating a Markdown code fence around it."""
+    text = raw.strip()
+    fenced = re.match(r"^```(?:json)?\s*(.*?)\s*```$", text, re.S)
+    if fenced:
+        text = fenced.group(1)
+    if not text.startswith("{"):
+        start = text.find("{")
+        if start < 0:
+            raise ValueError("la réponse ne contient aucun objet JSON")
+        text = text[start:]
+    decoder = json.JSONDecoder()
+    value, end = decoder.raw_decode(text)
+    if text[end:].strip():
+        raise ValueError("du texte suit l'objet JSON : répondez uniquement par l'objet")
+    return value
+
+
+def _schema_errors(exc: ValidationError) -> list[str]:
+    errors = []
+    for err in exc.errors():
+        place = ".".join(str(p) for p in err["loc"]) or "(racine)"
+        kind = err["type"]
+        if kind == "missing":
+            errors.append(f"le champ « {place} » manque")
+        elif kind == "extra_forbidden":
+            errors.append(f"le champ « {place} » n'est pas prévu par le schéma")
+        else:
+            errors.append(f"le champ « {place} » est invalide ({err['msg']})")
+    return errors
+
+
+def structured_output_hint(provider: str, schema: dict[str, Any], chunk_ids: Sequence[str]) -> dict[str, Any]:
+    """What a provider is told about the expected JSON, beyond the prompt.
+
+    OpenAI-style APIs get JSON mode. A local GGUF model gets the full schema as a grammar,
+    with the passage ids as the only possible ``chunk_id`` and bounded strings and lists:
+    small models otherwise loop until the length limit. The citations are still verified.
+    """
+    if provider in ("openai", "azure_openai", "compatible", "mistral"):
+        return {"response_format": {"type": "json_object"}}
+    if provider != "gguf":
+        return {}
+    # Bounds that fit in a few hundred tokens together, so the answer always closes.
+    bounded = json.loads(json.dumps(schema))
+    props = bounded["properties"]
+    props["rationale"]["maxLength"] = 300
+    props["feedback"]["maxLength"] = 150
+    for name, items in (("citations", 2), ("missing", 3), ("suspected_injections", 1)):
+        props[name]["maxItems"] = items
+    props["missing"]["items"]["maxLength"] = 100
+    quote = props["citations"]["items"]["properties"]
+    quote["quote"]["maxLength"] = 200
+    quote["chunk_id"]["enum"] = list(chunk_ids) or ["aucun"]
+    props["suspected_injections"]["items"]["properties"]["excerpt"]["maxLength"] = 150
+    return {"response_format": {"type": "json_object", "schema": bounded}}
+
+
+def _call(
+    model: BaseChatModel, messages: list[BaseMessage], secrets: Sequence[str], hint: Mapping[str, Any]
+) -> tuple[AIMessage, float]:
+    started = time.perf_counter()
+    try:
+        reply = model.invoke(messages, **hint)
+    except Exception as exc:
+        name = type(exc).__name__
+        if "Timeout" in name:
+            reason = "délai dépassé : le modèle n'a pas répondu à temps"
+        elif "Connection" in name or "Connect" in name:
+            reason = "serveur du modèle injoignable"
+        elif "RateLimit" in name:
+            reason = "trop de requêtes (429) malgré les nouvelles tentatives"
+        elif "Authentication" in name or "Permission" in name:
+            reason = "clé d'API refusée par le fournisseur"
+        else:
+            reason = f"erreur du fournisseur ({name})"
+        raise ModelFailure(redact(f"{reason} : {exc}", secrets)[:500]) from exc
+    if not isinstance(reply, AIMessage):
+        raise ModelFailure(f"réponse inattendue du modèle ({type(reply).__name__})")
+    return reply, time.perf_counter() - started
+
+
+def _refusal_or_truncation(reply: AIMessage) -> str | None:
+    refusal = reply.additional_kwargs.get("refusal") or reply.response_metadata.get("refusal")
+    if refusal:
+        return f"le modèle a refusé de répondre : {refusal}"
+    finish = reply.response_metadata.get("finish_reason") or reply.response_metadata.get("stop_reason")
+    if finish in ("length", "max_tokens"):
+        return "réponse tronquée (limite de longueur atteinte)"
+    if finish == "content_filter":
+        return "réponse bloquée par le filtre du fournisseur"
+    return None
+
+
+def assess_with_model(
+    criterion: Criterion,
+    passages: Sequence[Chunk],
+    *,
+    model: BaseChatModel,
+    model_id: str,
+    prompts: PromptLibrary,
+    scale_levels: Sequence[ScaleLevel],
+    referential_title: str,
+    mode: Mode,
+    fallback: CriterionResult,
+    max_attempts: int = 3,
+    secrets: Sequence[str] = (),
+    prices: tuple[float, float] = (0.0, 0.0),
+    provider: str = "",
+) -> tuple[CriterionResult, list[DossierFlag]]:
+    """Ask the model about one criterion (see the module docstring).
+
+    ``fallback`` is the evidence-only result, kept when the model gives no usable answer.
+    Returns the result and the injections the model reported.
+    """
+    allowed = [lv.code for lv in scale_levels] + ["preuves_insuffisantes", "non_evaluable_ecrit"]
+    positive = {lv.code for lv in scale_levels if lv.positive}
+    chunks: dict[str, Chunk] = {c.id: c for c in passages}
+    messages: list[BaseMessage] = [
+        SystemMessage(content) if role == "system" else HumanMessage(content)
+        for role, content in prompts.criterion_messages(criterion, passages, scale_levels, mode, referential_title)
+    ]
+    hint = structured_output_hint(provider, prompts.answer_schema(scale_levels), [c.id for c in passages])
+    attempts: list[ModelAttempt] = []
+    answer: ModelAnswer | None = None
+    citations = []
+    failure: str | None = None
+    for _ in range(max_attempts):
+        try:
+            reply, seconds = _call(model, messages, secrets, hint)
+        except ModelFailure as exc:
+            failure = str(exc)
+            attempts.append(ModelAttempt(raw_output="", errors=[failure]))
+            break
+        raw = _text(reply)
+        usage: Mapping[str, Any] = reply.usage_metadata or {}
+        attempt = ModelAttempt(
+            raw_output=raw,
+            input_tokens=int(usage.get("input_tokens", 0)),
+            output_tokens=int(usage.get("output_tokens", 0)),
+            seconds=round(seconds, 3),
+        )
+        attempts.append(attempt)
+        problem = _refusal_or_truncation(reply)
+        if problem:
+            attempt.errors.append(problem)
+            failure = problem
+            if "tronquée" not in problem:
+                break  # a refusal is not fixed by asking again; a truncated answer may be shorter next time
+            messages += [AIMessage(raw), HumanMessage(prompts.retry_message([problem + " : soyez plus concis"]))]
+            continue
+        errors: list[str] = []
+        try:
+            answer = ModelAnswer.model_validate(_json_object(raw))
+        except (ValueError, json.JSONDecodeError) as exc:
+            errors.append(f"JSON invalide : {exc}")
+            answer = None
+        except ValidationError as exc:
+            errors += _schema_errors(exc)
+            answer = None
+        if answer is not None:
+            if answer.outcome not in allowed:
+                errors.append(
+                    f"le résultat « {answer.outcome} » n'est pas autorisé ; valeurs possibles : {', '.join(allowed)}"
+                )
+            citations = verify_citations([(c.chunk_id, c.quote) for c in answer.citations], chunks)
+            errors += errors_for_retry(citations)
+            if answer.outcome in positive and not any(c.verified for c in citations):
+                errors.append("un résultat positif exige au moins une citation exacte d'un passage fourni")
+        attempt.errors.extend(errors)
+        failure = None
+        if not errors:
+            break
+        messages += [AIMessage(raw), HumanMessage(prompts.retry_message(errors))]
+    tokens_in = sum(a.input_tokens for a in attempts)
+    tokens_out = sum(a.output_tokens for a in attempts)
+    cost = (tokens_in * prices[0] + tokens_out * prices[1]) / 1_000_000
+    common = {
+        "model": model_id,
+        "prompt_version": prompts.version,
+        "attempts": len(attempts),
+        "attempt_log": attempts,
+        "input_tokens": tokens_in,
+        "output_tokens": tokens_out,
+        "cost_eur": round(cost, 6),
+        "evidence_ids": [c.id for c in passages],
+    }
+    if answer is None or answer.outcome not in allowed:
+        reason = failure or "; ".join(attempts[-1].errors) or "réponse inutilisable"
+        return fallback.model_copy(
+            update={
+                **common,
+                "rationale": f"Le modèle n'a pas produit de réponse exploitable ({reason}). {fallback.rationale}",
+                "flags": [*fallback.flags, Flag.MODEL_ERROR],
+                "status": Status.NEEDS_REVIEW,
+            }
+        ), []
+    flags: list[Flag] = []
+    outcome = answer.outcome
+    rationale = answer.rationale
+    if any(not c.verified for c in citations):
+        flags.append(Flag.UNVERIFIED_CITATION)
+    if outcome in positive and not any(c.verified for c in citations):
+        flags.append(Flag.POSITIVE_WITHOUT_EVIDENCE)
+        rationale = (
+            f"Le modèle proposait « {outcome} » sans citation vérifiée : ramené à « preuves "
+            f"insuffisantes ». {rationale}"
+        )
+        outcome = "preuves_insuffisantes"
+    if any(c.ocr and c.verified for c in citations):
+        flags.append(Flag.OCR_PAGE)
+    reported = [
+        DossierFlag(
+            flag=Flag.SUSPECTED_INJECTION,
+            file=chunks[r.chunk_id].file,
+            page=chunks[r.chunk_id].page_start,
+            excerpt=r.excerpt[:300],
+        )
+        for r in answer.suspected_injections
+        if r.chunk_id in chunks
+    ]
+    if reported:
+        flags.append(Flag.SUSPECTED_INJECTION)
+    needs_review = bool(attempts[-1].errors) or bool(flags and set(flags) - {Flag.OCR_PAGE})
+    return CriterionResult(
+        criterion_id=criterion.id,
+        criterion_text=criterion.text,
+        block=criterion.block,
+        outcome=outcome,
+        rationale=rationale,
+        citations=citations,
+        missing=answer.missing,
+        feedback=answer.feedback,
+        confidence=answer.confidence,
+        flags=flags,
+        status=Status.NEEDS_REVIEW if needs_review else Status.PROPOSED,
+        **common,
+    ), reported

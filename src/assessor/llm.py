@@ -1,0 +1,219 @@
+"""Language-model providers, chosen by a ``provider:model`` string.
+
+* ``openai:gpt-4o-mini`` (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``),
+* ``azure_openai:DEPLOYMENT`` (``AZURE_OPENAI_API_KEY``, ``AZURE_OPENAI_ENDPOINT``, ``OPENAI_API_VERSION``),
+* ``mistral:mistral-small-latest`` (``MISTRAL_API_KEY``),
+* ``anthropic:claude-sonnet-4-5`` (``ANTHROPIC_API_KEY``),
+* ``ollama:qwen2.5:7b`` (``OLLAMA_HOST``),
+* ``compatible:MODEL`` with ``--llm-base-url`` (any OpenAI-compatible server: vLLM, llama.cpp
+  server, LM Studio),
+* ``gguf:smollm2`` or ``gguf:/path/to/model.gguf`` (a local file through llama-cpp-python,
+  the optional ``local`` extra).
+
+A missing key or an impossible combination is an ``LLMError`` with a French message that
+names the variable to set, never its value. With ``local_only``, remote providers are refused.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from ipaddress import ip_address
+from typing import Any
+from urllib.parse import urlparse
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from pydantic import BaseModel, ConfigDict, Field
+
+BASELINE = "baseline"
+
+_KEYS = {
+    "openai": "OPENAI_API_KEY",
+    "azure_openai": "AZURE_OPENAI_API_KEY",
+    "mistral": "MISTRAL_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+}
+PROVIDERS = ("openai", "azure_openai", "mistral", "anthropic", "ollama", "compatible", "gguf")
+
+
+class LLMError(Exception):
+    """A model that cannot be used as configured; the message (French) says what to do."""
+
+
+class LLMSettings(BaseModel):
+    """Which model pre-assesses, and how it is called."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(default=BASELINE, description="baseline (no model) or provider:model, see assessor.llm.")
+    base_url: str | None = Field(default=None, description="Server URL for compatible:, ollama: or openai:.")
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    timeout_s: float = Field(default=120.0, gt=0, description="Timeout of one model call.")
+    max_retries: int = Field(default=3, ge=0, description="Retries of a call on 429 and 5xx (with Retry-After).")
+    max_attempts: int = Field(default=3, ge=1, le=6, description="Answers asked for when one is invalid.")
+    max_output_tokens: int = Field(default=1500, ge=100)
+    concurrency: int = Field(default=4, ge=1, le=64, description="Criteria assessed at the same time.")
+    requests_per_minute: float | None = Field(default=None, gt=0, description="Rate limit of model calls.")
+    evidence_budget_chars: int = Field(
+        default=4800,
+        ge=500,
+        description="Passage text given per criterion: about three passages, which keeps "
+        "the average prompt under 3,000 tokens (benchmarks/assessment.py).",
+    )
+    local_only: bool = Field(default=False, description="Refuse providers that send the dossier off this machine.")
+    pseudonymise: bool = Field(default=False, description="Replace personal data before any remote call.")
+    price_input_per_mtok: float = Field(default=0.0, ge=0, description="€ per million input tokens, for costs.")
+    price_output_per_mtok: float = Field(default=0.0, ge=0, description="€ per million output tokens.")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    provider: str
+    name: str
+    remote: bool
+
+    @property
+    def id(self) -> str:
+        return f"{self.provider}:{self.name}"
+
+
+def _is_loopback(url: str | None) -> bool:
+    host = urlparse(url or "").hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_spec(spec: str, base_url: str | None = None, env: dict[str, str] | None = None) -> ModelSpec:
+    """Split ``provider:model`` and say whether calls leave this machine."""
+    env = dict(os.environ) if env is None else env
+    provider, sep, name = spec.strip().partition(":")
+    provider = {"mistralai": "mistral", "azure": "azure_openai", "llamacpp": "gguf", "local": "gguf"}.get(
+        provider, provider
+    )
+    if not sep or not name or provider not in PROVIDERS:
+        raise LLMError(
+            f"modèle « {spec} » : écrivez fournisseur:modèle, le fournisseur étant l'un de "
+            f"{', '.join(PROVIDERS)} (ex. openai:gpt-4o-mini, mistral:mistral-small-latest, ollama:qwen2.5:7b, "
+            "gguf:smollm2), ou « baseline » pour le repérage sans modèle."
+        )
+    if provider == "gguf":
+        remote = False
+    elif provider == "ollama":
+        remote = not _is_loopback(base_url or env.get("OLLAMA_HOST", "http://127.0.0.1:11434"))
+    elif provider == "compatible":
+        remote = not _is_loopback(base_url)
+    elif provider == "openai":
+        remote = not _is_loopback(base_url or env.get("OPENAI_BASE_URL"))
+    else:
+        remote = True
+    return ModelSpec(provider, name, remote)
+
+
+def _key(provider: str, env: dict[str, str]) -> str:
+    variable = _KEYS[provider]
+    value = env.get(variable, "").strip()
+    if not value:
+        raise LLMError(
+            f"aucune clé d'API pour {provider} : définissez la variable {variable} (dans l'environnement ou le "
+            "fichier .env), ou choisissez un modèle local (ollama:…, gguf:…) ou --llm baseline."
+        )
+    return value
+
+
+def make_chat_model(settings: LLMSettings, env: dict[str, str] | None = None) -> tuple[BaseChatModel, ModelSpec]:
+    """Build the LangChain chat model named by ``settings.model`` (not ``baseline``)."""
+    env = dict(os.environ) if env is None else env
+    spec = parse_spec(settings.model, settings.base_url, env)
+    if spec.remote and settings.local_only:
+        raise LLMError(
+            f"« {spec.id} » enverrait le dossier hors de cette machine, ce que le réglage local_only interdit "
+            "(ASSESSOR_LLM__LOCAL_ONLY) : choisissez un modèle local (ollama:…, gguf:…, compatible:… sur ce poste)."
+        )
+    common: dict[str, Any] = {"temperature": settings.temperature}
+    if spec.provider in ("openai", "compatible"):
+        from langchain_openai import ChatOpenAI
+
+        base_url = settings.base_url or (env.get("OPENAI_BASE_URL") if spec.provider == "openai" else None)
+        if spec.provider == "compatible" and not base_url:
+            raise LLMError(
+                "compatible:… demande l'adresse du serveur : --llm-base-url http://hôte:port/v1 "
+                "(ou ASSESSOR_LLM__BASE_URL)."
+            )
+        # A server without keys still wants an Authorization header, and headers are ASCII.
+        api_key = (
+            _key("openai", env) if spec.provider == "openai" and not base_url else env.get("OPENAI_API_KEY", "no-key")
+        )
+        model: BaseChatModel = ChatOpenAI(
+            model=spec.name,
+            api_key=api_key,
+            base_url=base_url,
+            timeout=settings.timeout_s,
+            max_retries=settings.max_retries,
+            max_completion_tokens=settings.max_output_tokens,
+            **common,
+        )
+    elif spec.provider == "azure_openai":
+        from langchain_openai import AzureChatOpenAI
+
+        for variable in ("AZURE_OPENAI_ENDPOINT", "OPENAI_API_VERSION"):
+            if not env.get(variable):
+                raise LLMError(f"Azure OpenAI demande la variable {variable} (dans l'environnement ou le .env).")
+        model = AzureChatOpenAI(
+            azure_deployment=spec.name,
+            api_key=_key("azure_openai", env),
+            azure_endpoint=env["AZURE_OPENAI_ENDPOINT"],
+            api_version=env["OPENAI_API_VERSION"],
+            timeout=settings.timeout_s,
+            max_retries=settings.max_retries,
+            max_completion_tokens=settings.max_output_tokens,
+            **common,
+        )
+    elif spec.provider == "mistral":
+        from langchain_mistralai import ChatMistralAI
+
+        model = ChatMistralAI(
+            model_name=spec.name,
+            api_key=_key("mistral", env),
+            timeout=int(settings.timeout_s),
+            max_retries=settings.max_retries,
+            max_tokens=settings.max_output_tokens,
+            **({"endpoint": settings.base_url} if settings.base_url else {}),
+            **common,
+        )
+    elif spec.provider == "anthropic":
+        from langchain_anthropic import ChatAnthropic
+
+        model = ChatAnthropic(
+            model_name=spec.name,
+            api_key=_key("anthropic", env),
+            default_request_timeout=settings.timeout_s,
+            max_retries=settings.max_retries,
+            max_tokens_to_sample=settings.max_output_tokens,
+            **common,
+        )
+    elif spec.provider == "ollama":
+        from langchain_ollama import ChatOllama
+
+        host = settings.base_url or env.get("OLLAMA_HOST", "http://127.0.0.1:11434")
+        model = ChatOllama(
+            model=spec.name,
+            base_url=host if host.startswith("http") else f"http://{host}",
+            num_predict=settings.max_output_tokens,
+            format="json",
+            **common,
+        )
+    else:  # gguf
+        from assessor.llm_local import LlamaCppChatModel, packaged_gguf
+
+        path = packaged_gguf(spec.name) if "/" not in spec.name and not spec.name.endswith(".gguf") else None
+        model = LlamaCppChatModel(
+            model_path=str(path or spec.name),
+            n_ctx=8192,  # a criterion prompt is about 3,000 tokens, more with small models' tokenizers
+            max_tokens=settings.max_output_tokens,
+            temperature=settings.temperature,
+        )
+    return model, spec
