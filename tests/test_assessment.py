@@ -308,3 +308,49 @@ def test_a_criterion_without_any_passage_is_not_sent_to_the_model(tmp_path: Path
     without = [r for r in report.criteria if not r.evidence_ids and r.outcome != "non_evaluable_ecrit"]
     assert without and all(r.outcome == "preuves_insuffisantes" and r.attempts == 0 for r in without)
     assert model.calls == sum(1 for r in report.criteria if r.attempts)
+
+
+def test_oral_criteria_reach_the_model_only_when_asked(tmp_path: Path) -> None:
+    store = DossierStore(Settings(data_dir=tmp_path))
+    store.ingest("gc", [SAMPLES / "grands-comptes-b1" / "dossier.pdf"])
+    ref = Library.from_settings(Settings()).get("grands-comptes")
+    model = FunctionChatModel(script=quoting_first_passage("non_evaluable_ecrit"))
+    report = assess_dossier(
+        store, "gc", ref, blocks=["B1"], chat_model=(model, SPEC), llm=LLMSettings(assess_oral=True)
+    )
+    oral = [r for r in report.criteria if r.criterion_id.startswith("grands-comptes/B1/C1/")]
+    assert oral and all(r.attempts == 1 and r.model == "fake:function" for r in oral)
+
+
+def test_candidate_mode_speaks_of_coverage_not_grades(tmp_path: Path) -> None:
+    store = DossierStore(Settings(data_dir=tmp_path))
+    store.ingest("m", [SAMPLES / "manager-b2" / "dossier.pdf"])
+    ref = Library.from_settings(Settings()).get("manager-developpement-commercial")
+    model = FunctionChatModel(script=quoting_first_passage("acquis"))
+    report = assess_dossier(store, "m", ref, blocks=["B2"], chat_model=(model, SPEC), mode=Mode.CANDIDATE)
+    labels = set(report.outcome_labels.values())
+    assert "Traité dans le dossier" in labels and not labels & {"Acquis", "Partiellement acquis", "Non acquis"}
+    from assessor.report import ReportFormat, render
+
+    md = render(report, ReportFormat.MD)
+    assert "Traité dans le dossier" in md and "| Acquis |" not in md
+
+
+def test_provider_keys_are_read_from_the_dotenv_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assessor.llm import environment
+
+    (tmp_path / ".env").write_text("MISTRAL_API_KEY=cle-depuis-le-fichier-env\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MISTRAL_API_KEY", raising=False)
+    assert environment()["MISTRAL_API_KEY"] == "cle-depuis-le-fichier-env"
+    monkeypatch.setenv("MISTRAL_API_KEY", "cle-de-l-environnement")
+    assert environment()["MISTRAL_API_KEY"] == "cle-de-l-environnement"  # the environment wins
+    _, spec = make_chat_model(LLMSettings(model="mistral:mistral-small-latest"))
+    assert spec.provider == "mistral"
+
+
+def test_committed_report_schema_is_up_to_date() -> None:
+    from assessor.cli.assess import report_json_schema
+
+    committed = json.loads((ROOT / "docs" / "report.schema.json").read_text(encoding="utf-8"))
+    assert committed == report_json_schema(), "run: assessor report-schema -o docs/report.schema.json"

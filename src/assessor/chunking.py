@@ -215,7 +215,7 @@ def chunk_file(loaded: LoadedFile, settings: ChunkSettings | None = None) -> lis
         return sum(len(u.text) for u in units if u.kind is not UnitKind.HEADING)
 
     def emit(units: list[Unit]) -> None:
-        if not units or not content(units):
+        if not units:  # headings alone reach here only at the end of a file: kept, or their text is lost
             return
         first, last = units[0], units[-1]
         sha = loaded.sha256

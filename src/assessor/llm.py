@@ -61,6 +61,11 @@ class LLMSettings(BaseModel):
         "the average prompt under 3,000 tokens (benchmarks/assessment.py).",
     )
     local_only: bool = Field(default=False, description="Refuse providers that send the dossier off this machine.")
+    assess_oral: bool = Field(
+        default=False,
+        description="Also send oral and role-play criteria to the model, when the dossier holds a written record "
+        "of that situation (otherwise they are « non évaluable sur pièces écrites » without any call).",
+    )
     pseudonymise: bool = Field(default=False, description="Replace personal data before any remote call.")
     price_input_per_mtok: float = Field(default=0.0, ge=0, description="€ per million input tokens, for costs.")
     price_output_per_mtok: float = Field(default=0.0, ge=0, description="€ per million output tokens.")
@@ -124,9 +129,18 @@ def _key(provider: str, env: dict[str, str]) -> str:
     return value
 
 
+def environment(dotenv: str = ".env") -> dict[str, str]:
+    """The process environment over the ``.env`` file of the working directory, if any:
+    provider keys (``OPENAI_API_KEY``…) may be kept in ``.env`` like Assessor's own settings."""
+    from dotenv import dotenv_values
+
+    values = {k: v for k, v in dotenv_values(dotenv).items() if v is not None}
+    return {**values, **os.environ}
+
+
 def make_chat_model(settings: LLMSettings, env: dict[str, str] | None = None) -> tuple[BaseChatModel, ModelSpec]:
     """Build the LangChain chat model named by ``settings.model`` (not ``baseline``)."""
-    env = dict(os.environ) if env is None else env
+    env = environment() if env is None else env
     spec = parse_spec(settings.model, settings.base_url, env)
     if spec.remote and settings.local_only:
         raise LLMError(

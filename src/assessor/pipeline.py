@@ -180,7 +180,7 @@ def assess_dossier(
 
         def one(criterion: Criterion) -> None:
             fallback = fallbacks[criterion.id]
-            if not criterion.written_assessable:
+            if not criterion.written_assessable and not llm.assess_oral:
                 finish(criterion, fallback)  # never sent to a model: not assessable in writing
                 return
             passages = evidence[criterion.id]
@@ -268,7 +268,7 @@ def assess_dossier(
         pseudonymised=bool(model and llm.pseudonymise and model[1].remote),
         prompt_version=prompts.version if prompts else None,
         created_at=datetime.now(UTC),
-        outcome_labels={**referential.scale.outcome_labels(), "a_examiner": "À examiner"},
+        outcome_labels=_labels(referential, mode),
         criteria=ordered,
         flags=flags,
         usage=usage,
@@ -279,6 +279,26 @@ def assess_dossier(
         },
         notice=EVIDENCE_ONLY_NOTICE if model is None else MODEL_NOTICE.format(model=model_id),
     )
+
+
+CANDIDATE_LABELS = {
+    "non_acquis": "À compléter",
+    "preuves_insuffisantes": "Non traité dans le dossier",
+    "non_evaluable_ecrit": "Vérifié à l'oral",
+    "a_examiner": "Passages repérés",
+}
+
+
+def _labels(referential: Referential, mode: Mode) -> dict[str, str]:
+    """Outcome labels; in candidate mode, coverage words instead of grades (self-check, not a verdict)."""
+    labels = {**referential.scale.outcome_labels(), "a_examiner": "À examiner"}
+    if mode is Mode.CANDIDATE:
+        labels = {
+            code: "Traité dans le dossier" if level.positive else CANDIDATE_LABELS.get(code, "À compléter")
+            for code, level in ((lv.code, lv) for lv in referential.scale.levels)
+        }
+        labels.update({k: v for k, v in CANDIDATE_LABELS.items() if k != "non_acquis"})
+    return labels
 
 
 def _restored(result: CriterionResult, pseudonymiser: Pseudonymiser) -> CriterionResult:
@@ -295,7 +315,7 @@ def _restored(result: CriterionResult, pseudonymiser: Pseudonymiser) -> Criterio
 
 
 def _evidence(criterion: Criterion, retriever: Retriever, referential: Referential, llm: LLMSettings) -> list[Chunk]:
-    if not criterion.written_assessable:
+    if not criterion.written_assessable and not llm.assess_oral:
         return []
     passages = retriever.search_criterion(criterion, siblings=referential.criteria_of(criterion.block))
     return budgeted([p.chunk for p in passages], llm.evidence_budget_chars)

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from assessor import __version__
-from assessor.cli.assess import assess, demo
+from assessor.cli.assess import assess, demo, report_schema
 from assessor.cli.common import overrides
 from assessor.cli.dossiers import dossiers_app, ingest, search
 from assessor.cli.referentials import referential_schema, referentials_app
@@ -31,6 +31,7 @@ app.command("ingest")(ingest)
 app.command("search")(search)
 app.command("assess")(assess)
 app.command("demo")(demo)
+app.command("report-schema")(report_schema)
 
 
 def _version_callback(value: bool) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 from typing import Annotated
@@ -112,6 +113,14 @@ def assess(
     local_only: Annotated[
         bool, typer.Option("--local-only", help="Refuser tout modèle hors de cette machine.")
     ] = False,
+    assess_oral: Annotated[
+        bool,
+        typer.Option(
+            "--assess-oral",
+            help="Soumettre aussi au modèle les critères oraux ou de mise en situation, "
+            "quand le dossier contient un compte rendu écrit de la situation.",
+        ),
+    ] = False,
     dossier: Annotated[
         str | None,
         typer.Option("--dossier", "-d", help="Identifiant du dossier (défaut : dérivé des fichiers)."),
@@ -136,6 +145,8 @@ def assess(
         }
         if local_only:
             updates["local_only"] = True
+        if assess_oral:
+            updates["assess_oral"] = True
         llm_settings = LLMSettings.model_validate({**current.llm.model_dump(), **updates})
         if llm_settings.model != BASELINE:
             make_chat_model(llm_settings)  # a missing key or a bad name fails before any work
@@ -148,6 +159,21 @@ def assess(
         _write(report, output, fmt)
 
 
+def report_schema(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Fichier à écrire.")] = None,
+) -> None:
+    """Écrit le schéma JSON des rapports (résultat par critère, citations, alertes, usage)."""
+    with user_errors():
+        write_output(json.dumps(report_json_schema(), ensure_ascii=False, indent=2) + "\n", output)
+
+
+def report_json_schema() -> dict[str, object]:
+    schema = Report.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Rapport de pré-lecture Assessor"
+    return schema
+
+
 def demo(
     sample: Annotated[str, typer.Option(help="Dossier d'exemple de sample_dossiers/.")] = DEMO_SAMPLE,
     out: Annotated[Path, typer.Option("--out", help="Dossier où écrire les rapports.")] = Path("assessor-demo"),
@@ -158,8 +184,6 @@ def demo(
     if not (folder / "labels.json").exists():
         known = ", ".join(sorted(p.parent.name for p in SAMPLES.glob("*/labels.json"))) or "aucun"
         fail(f"dossier d'exemple « {sample} » introuvable dans {SAMPLES} (disponibles : {known}).")
-    import json
-
     labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))
     with user_errors():
         store = DossierStore(settings())
