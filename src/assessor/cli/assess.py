@@ -10,10 +10,9 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from assessor.cli.common import console, err_console, fail, library, settings, user_errors, write_output
+from assessor.cli.common import console, fail, library, progress_bar, settings, user_errors, write_output
 from assessor.dossiers import DossierStore
 from assessor.llm import BASELINE, LLMSettings, make_chat_model
 from assessor.pipeline import assess_dossier
@@ -61,20 +60,16 @@ def _run(
     ref = library().get(ref_id)
     for code in blocks:
         ref.block(code)  # unknown blocks fail before any work
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("critères", total=None)
-
-        def advance(done: int, total: int, criterion_id: str) -> None:
-            bar.update(task, completed=done, total=total, description=criterion_id)
-
-        return assess_dossier(store, dossier_id, ref, blocks=blocks, mode=mode, llm=llm, progress=advance)
+    with progress_bar("critères") as update:
+        return assess_dossier(
+            store,
+            dossier_id,
+            ref,
+            blocks=blocks,
+            mode=mode,
+            llm=llm,
+            progress=lambda done, total, criterion_id: update(criterion_id, done, total),
+        )
 
 
 def _write(report: Report, output: Path | None, fmt: ReportFormat | None) -> None:

@@ -3,54 +3,22 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.panel import Panel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from assessor.cli.common import (
-    console,
-    err_console,
-    fail,
-    library,
-    overrides,
-    print_json,
-    settings,
-    user_errors,
-)
+from assessor.cli.common import console, fail, library, overrides, print_json, progress_bar, settings, user_errors
 from assessor.dossiers import Dossier, DossierStore
-from assessor.dossiers import Progress as ProgressCallback
 from assessor.referential import Criterion
 from assessor.retrieval import Passage, RetrievalMode
 
 dossiers_app = typer.Typer(help="Lister, afficher et supprimer les dossiers ingérés.", no_args_is_help=True)
 
 DossierOption = Annotated[str, typer.Option("--dossier", "-d", help="Identifiant du dossier (ex. 2026-durand).")]
-
-
-@contextmanager
-def _progress() -> Iterator[ProgressCallback]:
-    """A progress bar on stderr, advanced by the store's progress callback."""
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("préparation", total=None)
-
-        def update(stage: str, done: int, total: int) -> None:
-            bar.update(task, description=stage, completed=done, total=total)
-
-        yield update
 
 
 def ingest(
@@ -72,7 +40,7 @@ def ingest(
             update={"ocr": ocr, **({"max_pages": max_pages} if max_pages is not None else {})}
         )
         store = DossierStore(current.model_copy(update={"ingest": ingest_settings}))
-        with _progress() as progress:
+        with progress_bar("préparation") as progress:
             report = store.ingest(dossier, files, progress=progress)
     if as_json:
         print_json(report.model_dump(mode="json"))
@@ -210,7 +178,7 @@ def search(
         fail("donnez soit un texte à chercher, soit --criterion ID (pas les deux).", code=2)
     with user_errors():
         store = DossierStore(settings())
-        with _progress() as progress:
+        with progress_bar("préparation") as progress:
             retriever = store.retriever(dossier, progress=progress)
         if criterion:
             crit = _criterion(criterion)
