@@ -20,6 +20,13 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
+from assessor import evidence_only
+from assessor.assessment import assess_with_model
+from assessor.dossiers import DossierStore
+from assessor.prompts import PromptLibrary
+from assessor.referential import Referential
+from assessor.results import CriterionResult, DossierFlag, Mode
+
 Reply = str | AIMessage | Exception
 Script = Callable[[list[BaseMessage], int], Reply]
 
@@ -108,3 +115,38 @@ def quoting_first_passage(outcome: str = "acquis") -> Script:
         return answer(outcome, [(chunk_id, " ".join(text.split()[:6]))])
 
     return script
+
+
+def assess_criterion(
+    store: DossierStore,
+    dossier_id: str,
+    ref: Referential,
+    block: str,
+    model: BaseChatModel,
+    model_id: str,
+    *,
+    index: int = 0,
+    k: int = 5,
+    max_attempts: int = 3,
+    provider: str = "",
+    prices: tuple[float, float] = (0.0, 0.0),
+) -> tuple[CriterionResult, list[DossierFlag]]:
+    """One criterion of a block through ``assess_with_model``, as the pipeline does it."""
+    siblings = ref.criteria_of(block)
+    criterion = siblings[index]
+    retriever = store.retriever(dossier_id)
+    passages = [p.chunk for p in retriever.search_criterion(criterion, k=k, siblings=siblings)]
+    return assess_with_model(
+        criterion,
+        passages,
+        model=model,
+        model_id=model_id,
+        prompts=PromptLibrary(),
+        scale_levels=ref.scale.levels,
+        referential_title=ref.title,
+        mode=Mode.JURY,
+        fallback=evidence_only.assess(criterion, retriever, siblings=siblings),
+        max_attempts=max_attempts,
+        provider=provider,
+        prices=prices,
+    )

@@ -8,17 +8,16 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage
 
-from assessor import evidence_only
-from assessor.assessment import assess_with_model, redact
+from assessor.assessment import redact
 from assessor.dossiers import DossierStore
 from assessor.library import Library
 from assessor.llm import LLMError, LLMSettings, ModelSpec, make_chat_model, parse_spec
 from assessor.pipeline import assess_dossier, budgeted
 from assessor.prompts import PromptLibrary
 from assessor.referential import Criterion, Referential
-from assessor.results import Flag, Mode, Status
+from assessor.results import CriterionResult, DossierFlag, Flag, Mode, Status
 from assessor.settings import Settings
-from fakes import FunctionChatModel, answer, passages_in, quoting_first_passage
+from fakes import FunctionChatModel, answer, assess_criterion, passages_in, quoting_first_passage
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_dossiers"
@@ -34,27 +33,12 @@ def dossier(tmp_path_factory: pytest.TempPathFactory) -> tuple[DossierStore, Ref
 
 def run_one(
     dossier: tuple[DossierStore, Referential], model: FunctionChatModel, index: int = 0, max_attempts: int = 3
-) -> tuple[object, Criterion]:
+) -> tuple[tuple[CriterionResult, list[DossierFlag]], Criterion]:
     store, ref = dossier
-    criterion = ref.criteria_of("B1")[index]
-    retriever = store.retriever("omni")
-    siblings = ref.criteria_of("B1")
-    passages = [p.chunk for p in retriever.search_criterion(criterion, k=5, siblings=siblings)]
-    fallback = evidence_only.assess(criterion, retriever, siblings=siblings)
-    result, injected = assess_with_model(
-        criterion,
-        passages,
-        model=model,
-        model_id="fake:function",
-        prompts=PromptLibrary(),
-        scale_levels=ref.scale.levels,
-        referential_title=ref.title,
-        mode=Mode.JURY,
-        fallback=fallback,
-        max_attempts=max_attempts,
-        prices=(1.0, 2.0),
+    outcome = assess_criterion(
+        store, "omni", ref, "B1", model, "fake:function", index=index, max_attempts=max_attempts, prices=(1.0, 2.0)
     )
-    return (result, injected), criterion
+    return outcome, ref.criteria_of("B1")[index]
 
 
 def test_a_verified_answer_is_accepted(dossier: tuple[DossierStore, Referential]) -> None:

@@ -15,15 +15,13 @@ from typing import Any
 
 import pytest
 
-from assessor import evidence_only
-from assessor.assessment import assess_with_model
 from assessor.dossiers import DossierStore
 from assessor.library import Library
 from assessor.llm import LLMSettings, make_chat_model
-from assessor.prompts import PromptLibrary
 from assessor.referential import Referential
-from assessor.results import CriterionResult, Flag, Mode, Status
+from assessor.results import CriterionResult, Flag, Status
 from assessor.settings import Settings
+from fakes import assess_criterion
 from stub_llm import Reply, StubLLMServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,23 +69,7 @@ def assess(dossier: tuple[DossierStore, Referential], stub: StubLLMServer, **llm
     store, ref = dossier
     settings = LLMSettings(model="compatible:stub-model", base_url=stub.base_url, **llm)
     model, spec = make_chat_model(settings, env={})
-    criterion = ref.criteria_of("B2")[0]
-    retriever = store.retriever("m")
-    siblings = ref.criteria_of("B2")
-    passages = [p.chunk for p in retriever.search_criterion(criterion, k=4, siblings=siblings)]
-    fallback = evidence_only.assess(criterion, retriever, siblings=siblings)
-    result, _ = assess_with_model(
-        criterion,
-        passages,
-        model=model,
-        model_id=spec.id,
-        prompts=PromptLibrary(),
-        scale_levels=ref.scale.levels,
-        referential_title=ref.title,
-        mode=Mode.JURY,
-        fallback=fallback,
-        max_attempts=settings.max_attempts,
-    )
+    result, _ = assess_criterion(store, "m", ref, "B2", model, spec.id, k=4, max_attempts=settings.max_attempts)
     return result
 
 

@@ -12,17 +12,17 @@ from pathlib import Path
 
 import pytest
 
+from fakes import assess_criterion
+
 if importlib.util.find_spec("llama_cpp") is None:  # not importorskip: OpenMP must not load before llm_local
     pytest.skip("llama-cpp-python n'est pas installé (extra « local »)", allow_module_level=True)
 
-from assessor import evidence_only
-from assessor.assessment import ModelAnswer, _json_object, assess_with_model
+from assessor.assessment import ModelAnswer, _json_object
 from assessor.dossiers import DossierStore
 from assessor.library import Library
 from assessor.llm import LLMSettings, make_chat_model
 from assessor.llm_local import packaged_gguf, probe_llama_cpp
-from assessor.prompts import PromptLibrary
-from assessor.results import Flag, Mode, Status
+from assessor.results import Flag, Status
 from assessor.settings import Settings
 
 GGUF = packaged_gguf("smollm2")
@@ -41,25 +41,9 @@ def test_smollm2_answers_schema_valid_json_and_its_inventions_are_caught(tmp_pat
     store = DossierStore(Settings(data_dir=tmp_path))
     store.ingest("m", [ROOT / "sample_dossiers" / "manager-b2" / "dossier.pdf"])
     ref = Library.from_settings(Settings()).get("manager-developpement-commercial")
-    siblings = ref.criteria_of("B2")
-    criterion = siblings[0]
-    retriever = store.retriever("m")
-    passages = [p.chunk for p in retriever.search_criterion(criterion, k=1, siblings=siblings)]
     model, spec = make_chat_model(LLMSettings(model="gguf:smollm2", max_output_tokens=1200), env={})
     assert spec.id == "gguf:smollm2" and not spec.remote
-    result, _ = assess_with_model(
-        criterion,
-        passages,
-        model=model,
-        model_id=spec.id,
-        prompts=PromptLibrary(),
-        scale_levels=ref.scale.levels,
-        referential_title=ref.title,
-        mode=Mode.JURY,
-        fallback=evidence_only.assess(criterion, retriever),
-        max_attempts=1,
-        provider=spec.provider,
-    )
+    result, _ = assess_criterion(store, "m", ref, "B2", model, spec.id, k=1, max_attempts=1, provider=spec.provider)
     assert result.attempts >= 1 and result.input_tokens > 0
     for attempt in result.attempt_log:
         ModelAnswer.model_validate(_json_object(attempt.raw_output))  # grammar-constrained: always schema-valid
