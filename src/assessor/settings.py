@@ -27,6 +27,18 @@ class EmbeddingSettings(BaseModel):
     base_url: str | None = Field(default=None, description="Base URL of an OpenAI-compatible or Ollama server.")
 
 
+class AppSettings(BaseModel):
+    """The jury's review app (``assessor app``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field(default="127.0.0.1", description="Address to listen on (loopback by default).")
+    port: int = Field(default=7860, ge=1, le=65535)
+    root_path: str = Field(default="", description="URL prefix when served behind a reverse proxy (e.g. /assessor).")
+    max_upload_mb: int = Field(default=50, ge=1, description="Largest file accepted for upload, in MB.")
+    language: str = Field(default="fr", pattern="^(fr|en)$", description="Interface language: fr or en.")
+
+
 class Settings(BaseSettings):
     """Configuration of Assessor. Nested values use ``__``: ``ASSESSOR_DATA_DIR=/srv/assessor``."""
 
@@ -46,6 +58,17 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Extra folders of référentiel YAML files, searched before the shipped ones.",
     )
+    database_url: str | None = Field(
+        default=None,
+        description="Review database (SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db); "
+        "default: SQLite file assessor.db in the data folder.",
+    )
+    users_file: Path | None = Field(
+        default=None,
+        description="YAML file of accounts with hashed passwords (assessor users add); default: users.yaml "
+        "in the data folder.",
+    )
+    app: AppSettings = Field(default_factory=AppSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     chunking: ChunkSettings = Field(default_factory=ChunkSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
@@ -53,6 +76,14 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     evidence_only: EvidenceOnlySettings = Field(default_factory=EvidenceOnlySettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'assessor.db').resolve()}"
+
+    @property
+    def resolved_users_file(self) -> Path:
+        return self.users_file or self.data_dir / "users.yaml"
 
 
 def get_settings() -> Settings:

@@ -1,0 +1,197 @@
+"""The jury's review: what the machine proposed, what people decided, and who signed.
+
+These types are the contract between the review database (``assessor.review.store``), the
+exports (``assessor.review.exports``) and the web app (``assessor.webapp``). A review wraps
+one immutable machine ``Report``; people add decisions on top, never edit the proposal.
+
+Decision codes are ASCII (they go into CSV and JSON); labels are French (``*_LABELS``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from assessor.results import Report
+
+
+class Role(StrEnum):
+    JURY = "jury"  # sees and signs the reviews they created or are assigned to
+    TRAINER = "trainer"  # sees the formative (trainer-mode) reviews of their candidates
+    CANDIDATE = "candidate"  # sees only their own self-check (candidate-mode) drafts
+    ADMIN = "admin"  # sees everything, manages nothing more (accounts live in the users file)
+
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.JURY: "membre du jury",
+    Role.TRAINER: "formateur",
+    Role.CANDIDATE: "candidat",
+    Role.ADMIN: "administrateur",
+}
+
+
+class User(BaseModel):
+    """An account from the users file (``assessor.review.auth``); the password hash never leaves it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    username: str
+    display_name: str
+    role: Role
+    candidates: list[str] = Field(default_factory=list, description="For a trainer: usernames of their candidates.")
+
+
+class ReviewStatus(StrEnum):
+    IN_REVIEW = "en_cours"  # open: decisions may change
+    SIGNED = "signee"  # final and read-only; a change needs a new revision
+    SUPERSEDED = "remplacee"  # a signed review that a newer revision replaces (still read-only)
+
+
+REVIEW_STATUS_LABELS: dict[ReviewStatus, str] = {
+    ReviewStatus.IN_REVIEW: "en cours",
+    ReviewStatus.SIGNED: "signée",
+    ReviewStatus.SUPERSEDED: "remplacée par une révision",
+}
+
+
+class CriterionAction(StrEnum):
+    ACCEPTED = "accepte"  # the jury took the machine's proposal as its decision
+    OVERRIDDEN = "modifie"  # the jury set another outcome, with a reason
+
+
+CRITERION_ACTION_LABELS: dict[CriterionAction | None, str] = {
+    CriterionAction.ACCEPTED: "proposition acceptée",
+    CriterionAction.OVERRIDDEN: "décision modifiée par le jury",
+    None: "sans décision du jury",
+}
+
+
+class BlockVerdict(StrEnum):
+    VALIDATED = "valide"
+    NOT_VALIDATED = "non_valide"
+
+
+BLOCK_VERDICT_LABELS: dict[BlockVerdict, str] = {
+    BlockVerdict.VALIDATED: "validé",
+    BlockVerdict.NOT_VALIDATED: "non validé",
+}
+
+
+class CriterionDecision(BaseModel):
+    """A person's decision on one criterion. ``outcome`` is the decided outcome code (for an
+    accepted proposal, the proposal's own outcome)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    criterion_id: str
+    action: CriterionAction | None = None
+    outcome: str | None = None
+    reason: str = Field(default="", description="Required when the jury overrides the proposal.")
+    comment: str = ""
+    decided_by: str | None = Field(default=None, description="Username.")
+    decided_at: datetime | None = None
+
+
+class BlockDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    block: str
+    verdict: BlockVerdict
+    justification: str = Field(min_length=1)
+    decided_by: str
+    decided_at: datetime
+
+
+class ReviewSummary(BaseModel):
+    """One line of the list of review sessions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    candidate: str = Field(description="Candidate's name or reference as typed by the jury.")
+    candidate_username: str | None = Field(default=None, description="The candidate's account, if they have one.")
+    referential_id: str
+    referential_title: str
+    blocks: list[str]
+    mode: str
+    model: str
+    status: ReviewStatus
+    revision: int = Field(ge=1, description="1 for the first review; a new revision after signing adds one.")
+    parent_id: str | None = Field(default=None, description="The signed review this revision replaces.")
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    signed_by: str | None = None
+    signed_by_name: str | None = Field(default=None, description="Full name of the signer, as shown on exports.")
+    signed_at: datetime | None = None
+    assigned_jury: list[str] = Field(default_factory=list, description="Jury usernames allowed besides the creator.")
+
+
+class ReviewState(BaseModel):
+    """A review as read from the database, with the version to send back on every change
+    (optimistic locking: a change made against an older version is refused)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    summary: ReviewSummary
+    version: int = Field(ge=1)
+    report: Report
+    decisions: dict[str, CriterionDecision] = Field(default_factory=dict, description="By criterion id.")
+    block_decisions: dict[str, BlockDecision] = Field(default_factory=dict, description="By block code.")
+
+    @property
+    def read_only(self) -> bool:
+        return self.summary.status is not ReviewStatus.IN_REVIEW
+
+    def final_outcome(self, criterion_id: str) -> str | None:
+        """What a person decided for this criterion, or None when nobody has."""
+        decision = self.decisions.get(criterion_id)
+        return decision.outcome if decision and decision.action else None
+
+
+class AuditEntry(BaseModel):
+    """One line of the append-only audit log."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int
+    at: datetime
+    actor: str = Field(description="Username, or 'machine:<model>' for an automated proposal.")
+    action: str
+    review_id: str | None = None
+    criterion_id: str | None = None
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+    entry_hash: str = Field(description="sha256 over the previous entry's hash and this entry: a tamper-evident chain.")
+
+
+class ReviewError(Exception):
+    """A foreseeable refusal, with a French message for the user."""
+
+
+class NotFound(ReviewError):
+    pass
+
+
+class PermissionDenied(ReviewError):
+    pass
+
+
+class ReadOnlyReview(ReviewError):
+    pass
+
+
+class InvalidDecision(ReviewError):
+    pass
+
+
+class ConflictError(ReviewError):
+    """Someone saved this review since it was loaded: ``current`` is the state now."""
+
+    def __init__(self, message: str, current: ReviewState) -> None:
+        super().__init__(message)
+        self.current = current

@@ -1,0 +1,46 @@
+"""Real machine reports for the review tests: a sample dossier, ingested and pre-assessed.
+
+``evidence_report`` uses the evidence-only assessor; ``model_report`` a fake model that
+quotes the first passage it is given (so verified citations and model attempts exist).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.fakes import FunctionChatModel, quoting_first_passage
+
+from assessor.dossiers import DossierStore
+from assessor.library import Library
+from assessor.llm import ModelSpec
+from assessor.pipeline import assess_dossier
+from assessor.referential import Referential
+from assessor.results import Mode, Report
+from assessor.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_dossiers" / "omnicanal-b1" / "dossier.pdf"
+REFERENTIAL = "dev-commercial-omnicanal"
+
+
+def referential() -> Referential:
+    return Library.from_settings(Settings()).get(REFERENTIAL)
+
+
+def _store(data_dir: Path) -> DossierStore:
+    store = DossierStore(Settings(data_dir=data_dir))
+    if "omni" not in {d.id for d in store.all()}:
+        store.ingest("omni", [SAMPLE])
+    return store
+
+
+def evidence_report(data_dir: Path, *, mode: Mode = Mode.JURY) -> Report:
+    """Block B1 (23 criteria) of the omnicanal sample, evidence-only."""
+    return assess_dossier(_store(data_dir), "omni", referential(), blocks=["B1"], mode=mode)
+
+
+def model_report(data_dir: Path, *, mode: Mode = Mode.JURY) -> Report:
+    """Block B1 through a fake model that quotes its first passage (verified citations)."""
+    spec = ModelSpec("fake", "quoting", remote=False)
+    model = FunctionChatModel(script=quoting_first_passage("acquis"))
+    return assess_dossier(_store(data_dir), "omni", referential(), blocks=["B1"], mode=mode, chat_model=(model, spec))
