@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.fakes import FunctionChatModel, quoting_first_passage
-
 from assessor.dossiers import DossierStore
 from assessor.library import Library
 from assessor.llm import ModelSpec
@@ -17,6 +15,7 @@ from assessor.pipeline import assess_dossier
 from assessor.referential import Referential
 from assessor.results import Mode, Report
 from assessor.settings import Settings
+from fakes import FunctionChatModel, quoting_first_passage
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_dossiers" / "omnicanal-b1" / "dossier.pdf"

@@ -1,0 +1,101 @@
+"""``assessor users``: manage the review app's accounts (the users file) from the command line.
+
+Passwords are read hidden (typed twice) or from standard input, hashed at once, and never
+printed; ``list`` never shows hashes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from assessor.cli.common import console, fail, settings
+from assessor.review.auth import AuthError, UsersFile
+from assessor.review.domain import ROLE_LABELS, Role
+
+users_app = typer.Typer(
+    help="Gérer les comptes de l'application de revue (fichier users.yaml du dossier des données, "
+    "ou ASSESSOR_USERS_FILE).",
+    no_args_is_help=True,
+)
+
+
+def _users_file() -> UsersFile:
+    return UsersFile(settings().resolved_users_file)
+
+
+@contextmanager
+def _account_errors() -> Iterator[None]:
+    """A refused or impossible change becomes one French message and exit code 1."""
+    try:
+        yield
+    except AuthError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{exc.filename or ''} : {exc.strerror or exc}")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return typer.get_text_stream("stdin").readline().rstrip("\r\n")
+    password: str = typer.prompt("Mot de passe", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+@users_app.command("add")
+def add(
+    username: Annotated[str, typer.Argument(help="Identifiant de connexion (minuscules, chiffres, . _ -).")],
+    role: Annotated[Role, typer.Option("--role", help="Rôle du compte.", case_sensitive=False)],
+    name: Annotated[str, typer.Option("--name", help="Nom affiché, par exemple « Dupont Marie ».")],
+    candidate: Annotated[
+        list[str] | None,
+        typer.Option("--candidate", help="Pour un formateur : identifiant d'un de ses candidats (option répétable)."),
+    ] = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="Lit le mot de passe sur l'entrée standard au lieu de le demander."),
+    ] = False,
+) -> None:
+    """Ajoute un compte ; le mot de passe est demandé deux fois, sans s'afficher."""
+    users = _users_file()
+    with _account_errors():
+        password = _read_password(password_stdin)
+        account = users.add(username, name, role, password, candidates=candidate or ())
+    console.print(
+        f"Compte « {escape(account.username)} » ({ROLE_LABELS[account.role]}) ajouté dans {escape(str(users.path))}.",
+        soft_wrap=True,
+    )
+
+
+@users_app.command("list")
+def list_users() -> None:
+    """Liste les comptes (sans les empreintes de mot de passe)."""
+    users = _users_file()
+    with _account_errors():
+        accounts = users.load()
+    if not accounts:
+        console.print(f"Aucun compte dans {escape(str(users.path))}.", soft_wrap=True)
+        return
+    table = Table("Identifiant", "Nom", "Rôle", "Candidats suivis")
+    for account in accounts:
+        table.add_row(
+            escape(account.username),
+            escape(account.display_name),
+            ROLE_LABELS[account.role],
+            escape(", ".join(account.candidates)),
+        )
+    console.print(table)
+
+
+@users_app.command("remove")
+def remove(username: Annotated[str, typer.Argument(help="Identifiant du compte à supprimer.")]) -> None:
+    """Supprime un compte (les revues et le journal d'audit gardent son identifiant)."""
+    users = _users_file()
+    with _account_errors():
+        account = users.remove(username)
+    console.print(f"Compte « {escape(account.username)} » supprimé de {escape(str(users.path))}.", soft_wrap=True)
