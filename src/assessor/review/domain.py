@@ -17,6 +17,38 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assessor.results import Report
 
+CSV_COLUMNS: tuple[str, ...] = (
+    "review_id",
+    "revision",
+    "candidate",
+    "referential_id",
+    "referential_version",
+    "block",
+    "criterion_id",
+    "criterion",
+    "machine_model",
+    "machine_outcome",
+    "machine_outcome_label",
+    "machine_status",
+    "machine_flags",
+    "verified_citations",
+    "total_citations",
+    "jury_action",
+    "jury_outcome",
+    "jury_outcome_label",
+    "jury_reason",
+    "jury_comment",
+    "decided_by",
+    "decided_at",
+    "block_verdict",
+    "block_justification",
+    "review_status",
+    "signed_by",
+    "signed_by_name",
+    "signed_at",
+)
+"""The review grid's CSV export header, in order (``review.exports`` writes it, ``evaluation`` imports it)."""
+
 
 class Role(StrEnum):
     JURY = "jury"  # sees and signs the reviews they created or are assigned to

@@ -1,0 +1,1175 @@
+"""The documents a jury files: a review exported as PDF, DOCX, CSV or JSON.
+
+Every export shows, for each criterion in référentiel order, what the machine proposed and,
+apart from it, what a person decided, then each block's decision and who signed. An unsigned
+review is marked « DOCUMENT DE TRAVAIL — NON SIGNÉ » everywhere (on every page of the PDF, in
+the header of every DOCX page, in the CSV's ``review_status`` column and the JSON's signature).
+
+Dossier text (quotes, rationales, reasons, names) is data: it is escaped for reportlab's
+mini-markup, stripped of the control characters XML refuses, and neutralised in CSV cells
+that a spreadsheet would read as a formula.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+from assessor.referential import Referential
+from assessor.report import MODE_LABELS
+from assessor.results import STATUS_LABELS, CriterionResult, Flag, Mode
+from assessor.review.domain import (
+    BLOCK_VERDICT_LABELS,
+    CRITERION_ACTION_LABELS,
+    CSV_COLUMNS,
+    REVIEW_STATUS_LABELS,
+    BlockDecision,
+    CriterionAction,
+    CriterionDecision,
+    ReviewState,
+    ReviewStatus,
+)
+
+
+class ExportFormat(StrEnum):
+    PDF = "pdf"
+    DOCX = "docx"
+    CSV = "csv"
+    JSON = "json"
+
+
+MEDIA_TYPES: dict[ExportFormat, str] = {
+    ExportFormat.PDF: "application/pdf",
+    ExportFormat.DOCX: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ExportFormat.CSV: "text/csv; charset=utf-8",
+    ExportFormat.JSON: "application/json",
+}
+
+
+JSON_FORMAT = "assessor-review-export"
+JSON_FORMAT_VERSION = 1
+
+UNSIGNED_MARK = "DOCUMENT DE TRAVAIL — NON SIGNÉ"
+SUPERSEDED_MARK = "RÉVISION REMPLACÉE — voir la révision suivante"
+EVIDENCE_ONLY_MODEL = "repérage sans IA"
+
+FLAG_SHORT_LABELS: dict[Flag, str] = {
+    Flag.EVIDENCE_ONLY: "sans IA",
+    Flag.UNVERIFIED_CITATION: "citation non vérifiée",
+    Flag.POSITIVE_WITHOUT_EVIDENCE: "verdict positif sans preuve",
+    Flag.NOT_ASSESSABLE_IN_WRITING: "non évaluable à l’écrit",
+    Flag.SUSPECTED_INJECTION: "injection suspectée",
+    Flag.OCR_PAGE: "page lue par OCR",
+    Flag.MODEL_ERROR: "erreur du modèle",
+}
+
+
+def export_review(state: ReviewState, referential: Referential, fmt: ExportFormat) -> bytes:
+    """The review as a document of this format."""
+    view = _view(state, referential)
+    renderers: dict[ExportFormat, Callable[[_View], bytes]] = {
+        ExportFormat.PDF: _pdf,
+        ExportFormat.DOCX: _docx,
+        ExportFormat.CSV: _csv,
+        ExportFormat.JSON: _json,
+    }
+    return renderers[ExportFormat(fmt)](view)
+
+
+def export_filename(state: ReviewState, fmt: ExportFormat) -> str:
+    """``grille-<référentiel>-<candidat>-r<révision>.<ext>``: ASCII, no path separator."""
+    referential = _slug(state.summary.referential_id, "referentiel")
+    candidate = _slug(state.summary.candidate, "candidat")
+    return f"grille-{referential}-{candidate}-r{state.summary.revision}.{ExportFormat(fmt).value}"
+
+
+def _slug(text: str, default: str, max_length: int = 60) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:max_length].rstrip("-") or default
+
+
+# --- What every format shows ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Line:
+    """One criterion: the machine's proposal and the jury's decision, ready to print."""
+
+    block: str
+    criterion_id: str
+    criterion: str
+    group: str | None
+    result: CriterionResult | None
+    machine_outcome: str
+    machine_outcome_label: str
+    machine_status: str
+    machine_status_label: str
+    flags: tuple[Flag, ...]
+    verified: int
+    total: int
+    action: CriterionAction | None
+    jury_outcome: str
+    jury_outcome_label: str
+    reason: str
+    comment: str
+    decided_by: str
+    decided_at: datetime | None
+
+    @property
+    def action_label(self) -> str:
+        return CRITERION_ACTION_LABELS[self.action]
+
+    @property
+    def flag_labels(self) -> list[str]:
+        return [FLAG_SHORT_LABELS.get(flag, str(flag)) for flag in self.flags]
+
+
+@dataclass(frozen=True)
+class _Block:
+    code: str
+    title: str
+    lines: list[_Line]
+    decision: BlockDecision | None
+
+    @property
+    def verdict_label(self) -> str:
+        return BLOCK_VERDICT_LABELS[self.decision.verdict] if self.decision else "aucune décision"
+
+
+@dataclass(frozen=True)
+class _View:
+    state: ReviewState
+    referential: Referential
+    blocks: list[_Block]
+
+    @property
+    def lines(self) -> list[_Line]:
+        return [line for block in self.blocks for line in block.lines]
+
+    @property
+    def signed(self) -> bool:
+        summary = self.state.summary
+        return summary.status is not ReviewStatus.IN_REVIEW and bool(summary.signed_by) and bool(summary.signed_at)
+
+    @property
+    def superseded(self) -> bool:
+        return self.state.summary.status is ReviewStatus.SUPERSEDED
+
+    @property
+    def certification(self) -> str:
+        return self.referential.title or self.state.summary.referential_title
+
+    @property
+    def model_label(self) -> str:
+        report = self.state.report
+        return EVIDENCE_ONLY_MODEL if report.evidence_only else report.model
+
+    def counts(self) -> dict[str, int]:
+        actions = [line.action for line in self.lines]
+        return {
+            "criteria": len(actions),
+            "accepted": actions.count(CriterionAction.ACCEPTED),
+            "overridden": actions.count(CriterionAction.OVERRIDDEN),
+            "undecided": sum(1 for a in actions if a is None),
+            "blocks": len(self.blocks),
+            "blocks_decided": sum(1 for b in self.blocks if b.decision),
+        }
+
+
+def _view(state: ReviewState, referential: Referential) -> _View:
+    report = state.report
+    results: dict[str, CriterionResult] = {r.criterion_id: r for r in report.criteria}
+    codes = list(
+        dict.fromkeys([*state.summary.blocks, *report.referential.blocks, *(r.block for r in report.criteria)])
+    )
+    shown: set[str] = set()
+    blocks: list[_Block] = []
+    for code in codes:
+        try:
+            block = referential.block(code)
+            title, criteria = block.title, referential.criteria_of(code)
+        except KeyError:  # a block this référentiel does not know: show what the machine had
+            title, criteria = "", []
+        lines = [_line(state, c.id, c.block, c.text, c.group, results.get(c.id)) for c in criteria]
+        shown.update(c.id for c in criteria)
+        lines += [  # criteria of the report that the référentiel given does not have
+            _line(state, r.criterion_id, code, r.criterion_text, None, r)
+            for r in report.criteria
+            if r.block == code and r.criterion_id not in shown
+        ]
+        shown.update(line.criterion_id for line in lines)
+        if lines or code in state.summary.blocks:
+            blocks.append(_Block(code, title, lines, state.block_decisions.get(code)))
+    return _View(state, referential, blocks)
+
+
+def _line(
+    state: ReviewState, criterion_id: str, block: str, text: str, group: str | None, result: CriterionResult | None
+) -> _Line:
+    labels = state.report.outcome_labels
+    decision = state.decisions.get(criterion_id) or CriterionDecision(criterion_id=criterion_id)
+    action = decision.action
+    jury_outcome = ""
+    if action is not None:
+        jury_outcome = decision.outcome or (result.outcome if result and action is CriterionAction.ACCEPTED else "")
+    return _Line(
+        block=block,
+        criterion_id=criterion_id,
+        criterion=text,
+        group=group,
+        result=result,
+        machine_outcome=result.outcome if result else "",
+        machine_outcome_label=labels.get(result.outcome, result.outcome) if result else "aucune proposition",
+        machine_status=str(result.status) if result else "",
+        machine_status_label=STATUS_LABELS.get(result.status, str(result.status)) if result else "",
+        flags=tuple(result.flags) if result else (),
+        verified=sum(1 for c in result.citations if c.verified) if result else 0,
+        total=len(result.citations) if result else 0,
+        action=action,
+        jury_outcome=jury_outcome,
+        jury_outcome_label=labels.get(jury_outcome, jury_outcome),
+        reason=decision.reason,
+        comment=decision.comment,
+        decided_by=decision.decided_by or "",
+        decided_at=decision.decided_at,
+    )
+
+
+def _when(moment: datetime | None) -> str:
+    """French date and time, in UTC (a naive datetime is taken as UTC)."""
+    if moment is None:
+        return ""
+    utc = moment.astimezone(UTC) if moment.tzinfo else moment
+    return f"{utc:%d/%m/%Y %H:%M} UTC"
+
+
+def _iso(moment: datetime | None) -> str:
+    return moment.isoformat() if moment else ""
+
+
+def _mode_label(mode: str) -> str:
+    try:
+        return MODE_LABELS[Mode(mode)]
+    except ValueError:
+        return mode
+
+
+def _rncp(view: _View) -> str:
+    rncp = (view.referential.rncp or "").strip()
+    return f"RNCP{rncp}" if rncp.isdigit() else rncp
+
+
+def _status_label(view: _View) -> str:
+    status = view.state.summary.status
+    label = REVIEW_STATUS_LABELS.get(status, str(status))
+    return label if view.signed or status is ReviewStatus.IN_REVIEW else f"{label} (sans signature enregistrée)"
+
+
+def _header_fields(view: _View) -> list[tuple[str, str]]:
+    """The header of the PDF and DOCX: (label, value) pairs."""
+    summary, report = view.state.summary, view.state.report
+    ref_text = f"{report.referential.id}, version {report.referential.version}"
+    if view.referential.version != report.referential.version:
+        ref_text += f" (référentiel consulté pour l’export : version {view.referential.version})"
+    revision = str(summary.revision)
+    if summary.parent_id:
+        revision += f" (remplace la revue signée {summary.parent_id})"
+    fields = [("Certification", view.certification)]
+    if _rncp(view):
+        fields.append(("Fiche RNCP", _rncp(view)))
+    if view.referential.certifier:
+        fields.append(("Certificateur", view.referential.certifier))
+    fields += [
+        ("Référentiel", ref_text),
+        ("Blocs", " ; ".join(f"{b.code} — {b.title}" if b.title else b.code for b in view.blocks)),
+        ("Candidat", summary.candidate),
+        ("Revue", summary.id),
+        ("Révision", revision),
+        ("Mode", _mode_label(summary.mode)),
+        ("Statut", _status_label(view)),
+        ("Dossier", f"{report.dossier.id} ({', '.join(f'{f.name}, {f.pages} p.' for f in report.dossier.files)})"),
+        ("Proposition de la machine", view.model_label),
+        ("Version des consignes", report.prompt_version or ("sans objet" if report.evidence_only else "—")),
+        ("Proposition produite le", _when(report.created_at)),
+        ("Revue ouverte le", f"{_when(summary.created_at)} par {summary.created_by}"),
+        ("Dernière modification", _when(summary.updated_at)),
+        ("Signature", _signature_text(view)),
+    ]
+    return fields
+
+
+def _signature_text(view: _View) -> str:
+    summary = view.state.summary
+    if not view.signed:
+        return f"non signée — {UNSIGNED_MARK}"
+    name = summary.signed_by_name or summary.signed_by or ""
+    return f"signée par {name} ({summary.signed_by}) le {_when(summary.signed_at)}"
+
+
+def _notice(view: _View) -> list[str]:
+    """The transparency statement (EU AI Act, human oversight), one paragraph per item."""
+    report = view.state.report
+    paragraphs = [
+        "Cette grille sépare ce que la machine a proposé de ce que le jury a décidé. Les colonnes "
+        "« Proposition de la machine » reprennent, sans modification, la pré-lecture produite automatiquement "
+        "par l’outil Assessor ; les colonnes « Décision du jury » portent les décisions prises par des "
+        "personnes, avec leur auteur, leur date et, quand le jury s’écarte de la proposition, son motif.",
+        "La proposition de la machine n’est qu’une aide à la lecture du dossier : elle n’a pas valeur de "
+        "décision. Le jury a examiné le dossier, a décidé seul de chaque critère et de chaque bloc, et seule "
+        "sa signature engage l’évaluation (contrôle humain au sens du règlement européen sur l’intelligence "
+        "artificielle, UE 2024/1689).",
+    ]
+    if report.evidence_only:
+        paragraphs.append(
+            "Aucun modèle de langage n’a été utilisé : la machine a seulement repéré des passages du dossier "
+            "à examiner, sans porter de jugement."
+        )
+    else:
+        paragraphs.append(
+            f"Les propositions ont été produites par le modèle de langage {report.model} ; chaque citation a "
+            "été recherchée dans le dossier, et n’est dite « vérifiée » que si elle y figure mot pour mot."
+        )
+    if report.pseudonymised:
+        paragraphs.append("Les données personnelles du dossier ont été pseudonymisées avant d’être lues par le modèle.")
+    if not view.signed:
+        paragraphs.append(
+            f"{UNSIGNED_MARK} : cette révision n’a pas été signée ; ses décisions peuvent encore changer "
+            "et elle ne vaut pas décision du jury."
+        )
+    if view.superseded:
+        paragraphs.append(
+            "Cette révision signée a été remplacée par une révision ultérieure, qui seule fait foi désormais."
+        )
+    return paragraphs
+
+
+def _plural(count: int, singular: str, plural: str) -> str:
+    return f"{count} {singular if count == 1 else plural}"
+
+
+def _counts_cells(view: _View) -> list[tuple[str, str]]:
+    """The counts summary: (label, value) pairs."""
+    n = view.counts()
+    return [
+        ("Critères", str(n["criteria"])),
+        ("Propositions acceptées", str(n["accepted"])),
+        ("Décisions modifiées par le jury", str(n["overridden"])),
+        ("Sans décision du jury", str(n["undecided"])),
+        ("Blocs décidés", f"{n['blocks_decided']} sur {n['blocks']}"),
+    ]
+
+
+def _counts_text(view: _View) -> str:
+    n = view.counts()
+    return (
+        f"{_plural(n['criteria'], 'critère', 'critères')} : "
+        f"{_plural(n['accepted'], 'proposition acceptée', 'propositions acceptées')}, "
+        f"{_plural(n['overridden'], 'décision modifiée', 'décisions modifiées')} par le jury, "
+        f"{n['undecided']} sans décision du jury ; {_plural(n['blocks_decided'], 'bloc décidé', 'blocs décidés')} "
+        f"sur {n['blocks']}."
+    )
+
+
+def _block_decision_parts(block: _Block) -> tuple[str, str]:
+    """(what was decided and by whom, justification) for a block."""
+    decision = block.decision
+    if decision is None:
+        return f"Décision du jury sur le bloc {block.code} : aucune décision", ""
+    return (
+        f"Décision du jury sur le bloc {block.code} : {block.verdict_label}, "
+        f"par {decision.decided_by} le {_when(decision.decided_at)}",
+        f"Justification : {decision.justification}",
+    )
+
+
+def _block_decision_text(block: _Block) -> str:
+    head, justification = _block_decision_parts(block)
+    return f"{head}. {justification}".strip()
+
+
+def _dossier_alerts(view: _View) -> list[str]:
+    return [
+        f"{FLAG_SHORT_LABELS.get(f.flag, str(f.flag))} — {f.file}"
+        + (f", page {f.page}" if f.page is not None else "")
+        + f" : « {f.excerpt} »"
+        for f in view.state.report.flags
+    ]
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+
+
+def _clean(text: str) -> str:
+    """Without the control characters that XML (DOCX) and PDF text refuse."""
+    return _CONTROL.sub(" ", text)
+
+
+# --- CSV --------------------------------------------------------------------------------------
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _csv(view: _View) -> bytes:
+    summary, report = view.state.summary, view.state.report
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";")
+    writer.writerow(CSV_COLUMNS)
+    for block in view.blocks:
+        decision = block.decision
+        for line in block.lines:
+            row: dict[str, object] = {
+                "review_id": summary.id,
+                "revision": summary.revision,
+                "candidate": summary.candidate,
+                "referential_id": report.referential.id,
+                "referential_version": report.referential.version,
+                "block": line.block,
+                "criterion_id": line.criterion_id,
+                "criterion": line.criterion,
+                "machine_model": (line.result.model if line.result else report.model),
+                "machine_outcome": line.machine_outcome,
+                "machine_outcome_label": line.machine_outcome_label if line.result else "",
+                "machine_status": line.machine_status,
+                "machine_flags": "|".join(str(flag) for flag in line.flags),
+                "verified_citations": line.verified,
+                "total_citations": line.total,
+                "jury_action": str(line.action) if line.action else "",
+                "jury_outcome": line.jury_outcome,
+                "jury_outcome_label": line.jury_outcome_label,
+                "jury_reason": line.reason,
+                "jury_comment": line.comment,
+                "decided_by": line.decided_by,
+                "decided_at": _iso(line.decided_at),
+                "block_verdict": str(decision.verdict) if decision else "",
+                "block_justification": decision.justification if decision else "",
+                "review_status": str(summary.status),
+                "signed_by": summary.signed_by or "",
+                "signed_by_name": summary.signed_by_name or "",
+                "signed_at": _iso(summary.signed_at),
+            }
+            writer.writerow([_cell(row[column]) for column in CSV_COLUMNS])
+    return out.getvalue().encode("utf-8-sig")
+
+
+# --- JSON -------------------------------------------------------------------------------------
+
+
+def _json(view: _View) -> bytes:
+    state, report, summary = view.state, view.state.report, view.state.summary
+    document: dict[str, Any] = {
+        "format": JSON_FORMAT,
+        "format_version": JSON_FORMAT_VERSION,
+        "review": summary.model_dump(mode="json"),
+        "review_version": state.version,
+        "referential": {
+            "id": report.referential.id,
+            "version": report.referential.version,
+            "title": view.certification,
+            "rncp": view.referential.rncp,
+            "certifier": view.referential.certifier,
+            "blocks": [{"code": b.code, "title": b.title} for b in view.blocks],
+            "outcome_labels": report.outcome_labels,
+        },
+        "machine": {
+            "model": report.model,
+            "model_label": view.model_label,
+            "evidence_only": report.evidence_only,
+            "pseudonymised": report.pseudonymised,
+            "prompt_version": report.prompt_version,
+            "mode": str(report.mode),
+            "created_at": _iso(report.created_at),
+            "dossier": report.dossier.model_dump(mode="json"),
+            "flags": [f.model_dump(mode="json") for f in report.flags],
+            "notice": report.notice,
+        },
+        "criteria": [_json_criterion(line) for line in view.lines],
+        "blocks": [
+            {
+                "block": b.code,
+                "title": b.title,
+                "verdict": str(b.decision.verdict) if b.decision else None,
+                "verdict_label": b.verdict_label,
+                "justification": b.decision.justification if b.decision else None,
+                "decided_by": b.decision.decided_by if b.decision else None,
+                "decided_at": _iso(b.decision.decided_at) if b.decision else None,
+            }
+            for b in view.blocks
+        ],
+        "counts": view.counts(),
+        "signature": {
+            "signed": view.signed,
+            "status": str(summary.status),
+            "status_label": _status_label(view),
+            "signed_by": summary.signed_by,
+            "signed_by_name": summary.signed_by_name,
+            "signed_at": _iso(summary.signed_at) or None,
+            "mark": None if view.signed else UNSIGNED_MARK,
+        },
+        "notice": "\n\n".join(_notice(view)),
+    }
+    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+_CITATION_FIELDS = {"file", "page", "locator", "quote", "verified", "verification", "ocr"}
+
+
+def _json_criterion(line: _Line) -> dict[str, Any]:
+    result = line.result
+    machine: dict[str, Any] | None = None
+    if result is not None:
+        machine = {
+            "outcome": result.outcome,
+            "outcome_label": line.machine_outcome_label,
+            "status": line.machine_status,
+            "status_label": line.machine_status_label,
+            "flags": [str(flag) for flag in line.flags],
+            "flag_labels": line.flag_labels,
+            "rationale": result.rationale,
+            "missing": result.missing,
+            "feedback": result.feedback,
+            "confidence": result.confidence,
+            "model": result.model,
+            "verified_citations": line.verified,
+            "total_citations": line.total,
+            "citations": [c.model_dump(mode="json", include=_CITATION_FIELDS) for c in result.citations],
+        }
+    return {
+        "criterion_id": line.criterion_id,
+        "block": line.block,
+        "group": line.group,
+        "criterion": line.criterion,
+        "machine": machine,
+        "jury": {
+            "action": str(line.action) if line.action else None,
+            "action_label": line.action_label,
+            "outcome": line.jury_outcome or None,
+            "outcome_label": line.jury_outcome_label or None,
+            "reason": line.reason,
+            "comment": line.comment,
+            "decided_by": line.decided_by or None,
+            "decided_at": _iso(line.decided_at) or None,
+        },
+    }
+
+
+# --- PDF --------------------------------------------------------------------------------------
+
+# Font families to embed, best first: (regular, bold, italic, bold italic). The first one found
+# on the system is used; reportlab's own Vera comes last, then the PDF standard Helvetica.
+_SYSTEM_FONT_DIRS = (
+    Path("/usr/share/fonts/truetype/dejavu"),
+    Path("/usr/share/fonts/dejavu"),
+    Path("/usr/share/fonts/TTF"),
+    Path("/usr/share/fonts/truetype/liberation"),
+    Path("/usr/share/fonts/truetype/liberation2"),
+    Path("/usr/share/fonts/liberation"),
+    Path("/usr/local/share/fonts"),
+    Path("/Library/Fonts"),
+    Path("C:/Windows/Fonts"),
+)
+_FAMILY_FILES = (
+    ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSans-BoldOblique.ttf"),
+    (
+        "LiberationSans-Regular.ttf",
+        "LiberationSans-Bold.ttf",
+        "LiberationSans-Italic.ttf",
+        "LiberationSans-BoldItalic.ttf",
+    ),
+    ("Vera.ttf", "VeraBd.ttf", "VeraIt.ttf", "VeraBI.ttf"),
+)
+
+
+def _font_families() -> list[tuple[Path, Path, Path, Path]]:
+    import reportlab  # type: ignore[import-untyped]
+
+    dirs = [*_SYSTEM_FONT_DIRS, Path(reportlab.__file__).parent / "fonts"]
+    families = []
+    for names in _FAMILY_FILES:
+        for directory in dirs:
+            paths = tuple(directory / name for name in names)
+            if all(p.is_file() for p in paths):
+                families.append((paths[0], paths[1], paths[2], paths[3]))
+    return families
+
+
+FONT_FAMILIES: list[tuple[Path, Path, Path, Path]] = _font_families()
+"""Candidate TTF families; empty means Helvetica (Latin-1 and Windows-1252 French only)."""
+
+
+@cache
+def _register(family: tuple[Path, Path, Path, Path] | None) -> tuple[str, str, str]:
+    """Registers a family with reportlab once; returns the (regular, bold, italic) font names."""
+    from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
+    from reportlab.pdfbase.ttfonts import TTFont  # type: ignore[import-untyped]
+
+    if family is None:
+        return "Helvetica", "Helvetica-Bold", "Helvetica-Oblique"
+    base = "Assessor-" + _slug(family[0].stem, "font")
+    names = (base, base + "-Bold", base + "-Italic", base + "-BoldItalic")
+    for name, path in zip(names, family, strict=True):
+        pdfmetrics.registerFont(TTFont(name, str(path)))
+    pdfmetrics.registerFontFamily(base, normal=names[0], bold=names[1], italic=names[2], boldItalic=names[3])
+    return names[0], names[1], names[2]
+
+
+def _fonts() -> tuple[str, str, str]:
+    for family in FONT_FAMILIES:
+        try:
+            return _register(family)
+        except Exception:  # an unreadable or unusable font file: try the next one
+            continue
+    return _register(None)
+
+
+def _esc(text: str) -> str:
+    """Dossier text for a reportlab Paragraph: markup characters shown literally, line breaks kept."""
+    return escape(_clean(text)).replace("\n", "<br/>")
+
+
+def _pdf(view: _View) -> bytes:
+    from reportlab.lib import colors  # type: ignore[import-untyped]
+    from reportlab.lib.enums import TA_CENTER  # type: ignore[import-untyped]
+    from reportlab.lib.pagesizes import A4, landscape  # type: ignore[import-untyped]
+    from reportlab.lib.styles import ParagraphStyle  # type: ignore[import-untyped]
+    from reportlab.lib.units import mm  # type: ignore[import-untyped]
+    from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
+    from reportlab.platypus import (  # type: ignore[import-untyped]
+        CondPageBreak,
+        KeepTogether,
+        Paragraph,
+        SimpleDocTemplate,
+        Spacer,
+        Table,
+        TableStyle,
+    )
+
+    regular, bold, italic = _fonts()
+    summary = view.state.summary
+    page_w, page_h = landscape(A4)
+    margin = 12 * mm
+    width = page_w - 2 * margin
+    red = colors.HexColor("#b42318")
+    ink = colors.HexColor("#1d2733")
+    machine_bg = colors.HexColor("#eef2f7")
+    jury_bg = colors.HexColor("#fff8e1")
+    grid = colors.HexColor("#aab4c0")
+
+    def style(name: str, **kw: Any) -> Any:
+        base: dict[str, Any] = {"fontName": regular, "fontSize": 8, "leading": 10, "textColor": ink}
+        base.update(kw)
+        return ParagraphStyle(name, **base)
+
+    s_title = style("title", fontName=bold, fontSize=16, leading=20, spaceAfter=2)
+    s_subtitle = style("subtitle", fontSize=11, leading=14, spaceAfter=6)
+    s_h1 = style("h1", fontName=bold, fontSize=12, leading=15, spaceBefore=8, spaceAfter=4, keepWithNext=1)
+    s_block = style("block", fontName=bold, fontSize=12, leading=15, spaceBefore=8, spaceAfter=4)
+    s_count = style("count", fontName=bold, fontSize=11, leading=14, alignment=TA_CENTER)
+    s_body = style("body", fontSize=9, leading=11.5, spaceAfter=4)
+    s_cell = style("cell")
+    s_small = style("small", fontSize=7, leading=8.5, textColor=colors.HexColor("#4a5563"))
+    s_head = style("head", fontName=bold, textColor=colors.white)
+    s_group = style("group", fontName=italic)
+    s_banner = style("banner", fontName=bold, fontSize=12, leading=15, textColor=red, alignment=TA_CENTER)
+
+    def p(text: str, st: Any = s_cell) -> Any:
+        return Paragraph(text, st)
+
+    def table(data: list[list[Any]], style: list[tuple[Any, ...]], **kw: Any) -> Any:
+        # The font for empty cells too: otherwise reportlab sets Helvetica and embeds it.
+        return Table(data, style=TableStyle([("FONTNAME", (0, 0), (-1, -1), regular), *style]), **kw)
+
+    story: list[Any] = []
+    if not view.signed:
+        story.append(
+            table(
+                [[p(UNSIGNED_MARK, s_banner)]],
+                colWidths=[width],
+                style=[("BOX", (0, 0), (-1, -1), 1.5, red), ("TOPPADDING", (0, 0), (-1, -1), 4)],
+                spaceAfter=6,
+            )
+        )
+    elif view.superseded:
+        story.append(p(_esc(SUPERSEDED_MARK), s_banner))
+    story += [
+        p("Grille d’évaluation du jury", s_title),
+        p(f"{_esc(view.certification)} — candidat : {_esc(summary.candidate)}", s_subtitle),
+    ]
+
+    # Header: label/value pairs on two columns.
+    fields = _header_fields(view)
+    half = (len(fields) + 1) // 2
+    left, right = fields[:half], fields[half:]
+    rows = []
+    for i in range(half):
+        row = [p(f"<b>{_esc(left[i][0])}</b>"), p(_esc(left[i][1]))]
+        row += [p(f"<b>{_esc(right[i][0])}</b>"), p(_esc(right[i][1]))] if i < len(right) else ["", ""]
+        rows.append(row)
+    story.append(
+        table(
+            rows,
+            colWidths=[0.13 * width, 0.37 * width, 0.13 * width, 0.37 * width],
+            style=[
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LINEBELOW", (0, 0), (-1, -1), 0.25, grid),
+                ("TOPPADDING", (0, 0), (-1, -1), 2),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+            ],
+            spaceAfter=6,
+        )
+    )
+
+    story.append(p("Transparence et contrôle humain", s_h1))
+    story += [p(_esc(text), s_body) for text in _notice(view)]
+    story.append(p("Synthèse", s_h1))
+    counts = _counts_cells(view)
+    story.append(
+        table(
+            [[p(f"<b>{_esc(label)}</b>") for label, _ in counts], [p(_esc(value), s_count) for _, value in counts]],
+            colWidths=[width / len(counts)] * len(counts),
+            hAlign="LEFT",
+            style=[
+                ("GRID", (0, 0), (-1, -1), 0.4, grid),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e6ebf1")),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+            ],
+            spaceAfter=4,
+        )
+    )
+    alerts = _dossier_alerts(view)
+    if alerts:
+        story.append(p("Alertes de la machine sur le dossier", s_h1))
+        story += [p("• " + _esc(alert), s_body) for alert in alerts]
+
+    # Criterion tables: the machine's columns shaded blue-grey, the jury's pale yellow.
+    col = [0.29, 0.18, 0.15, 0.26, 0.12]
+    col_widths = [c * width for c in col]
+    for block in view.blocks:
+        title = f"Bloc {block.code}" + (f" — {block.title}" if block.title else "")
+        story.append(CondPageBreak(45 * mm))  # a heading and a few rows, or a new page
+        story.append(p(_esc(title), s_block))
+        data: list[list[Any]] = [
+            [
+                p("Critère du référentiel", s_head),
+                p("Proposition de la machine (aide, sans valeur de décision)", s_head),
+                p("Décision du jury", s_head),
+                "",
+                "",
+            ],
+            [
+                "",
+                "",
+                p("Décision", s_head),
+                p("Motif et commentaire", s_head),
+                p("Par, le", s_head),
+            ],
+        ]
+        commands: list[tuple[Any, ...]] = [
+            ("SPAN", (0, 0), (0, 1)),
+            ("SPAN", (1, 0), (1, 1)),
+            ("SPAN", (2, 0), (4, 0)),
+            ("BACKGROUND", (0, 0), (1, 1), colors.HexColor("#3b4a5c")),
+            ("BACKGROUND", (2, 0), (4, 1), colors.HexColor("#7a5b00")),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("GRID", (0, 0), (-1, -1), 0.4, grid),
+            ("TOPPADDING", (0, 0), (-1, -1), 2.5),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+            ("LEFTPADDING", (0, 0), (-1, -1), 3.5),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 3.5),
+        ]
+        group: str | None = None
+        for line in block.lines:
+            if line.group and line.group != group:
+                r = len(data)
+                data.append([p(_esc(line.group), s_group), "", "", "", ""])
+                commands += [
+                    ("SPAN", (0, r), (-1, r)),
+                    ("BACKGROUND", (0, r), (-1, r), colors.HexColor("#dde3ea")),
+                ]
+                row = _pdf_row(line, p, s_small)
+                height = max(cell.wrap(w - 7, 10**6)[1] for cell, w in zip(row, col_widths, strict=True))
+                if height < 250:  # keep the group heading with its first criterion, unless that one is huge
+                    commands.append(("NOSPLIT", (0, r), (-1, r + 1)))
+            group = line.group
+            r = len(data)
+            data.append(_pdf_row(line, p, s_small))
+            commands += [
+                ("BACKGROUND", (1, r), (1, r), machine_bg),
+                ("BACKGROUND", (2, r), (4, r), jury_bg),
+            ]
+        if not block.lines:
+            r = len(data)
+            data.append([p("Aucun critère pour ce bloc.", s_group), "", "", "", ""])
+            commands.append(("SPAN", (0, r), (-1, r)))
+        story.append(table(data, colWidths=col_widths, repeatRows=2, splitInRow=1, style=commands))
+        story.append(Spacer(1, 4))
+        story.append(
+            table(
+                [[p(_block_decision_markup(block), s_body)]],
+                colWidths=[width],
+                style=[
+                    ("BOX", (0, 0), (-1, -1), 0.8, ink if block.decision else red),
+                    ("BACKGROUND", (0, 0), (-1, -1), jury_bg),
+                ],
+                spaceAfter=4,
+            )
+        )
+
+    signature = [p("Signature", s_h1), p(_esc(_signature_text(view)), s_body)]
+    if view.signed:
+        signature.append(
+            p(
+                "La signature clôt cette révision : toute modification ultérieure fait l’objet d’une nouvelle "
+                "révision, qui remplace celle-ci.",
+                s_body,
+            )
+        )
+    else:
+        signature.append(p(_esc(UNSIGNED_MARK), s_banner))
+    story.append(KeepTogether(signature))
+
+    header_title = f"Grille du jury — {view.certification} — {summary.candidate} — révision {summary.revision}"
+
+    def on_page(canvas: Any, doc: Any) -> None:
+        canvas.saveState()
+        if not view.signed:  # a faint diagonal mark under the content
+            canvas.setFillColor(colors.Color(0.71, 0.14, 0.09, alpha=0.07))
+            canvas.setFont(bold, 64)
+            canvas.translate(page_w / 2, page_h / 2)
+            canvas.rotate(24)
+            canvas.drawCentredString(0, -20, "NON SIGNÉ")
+            canvas.rotate(-24)
+            canvas.translate(-page_w / 2, -page_h / 2)
+        y = page_h - 8 * mm
+        mark = UNSIGNED_MARK if not view.signed else ("RÉVISION REMPLACÉE" if view.superseded else "")
+        mark_w = 0.0
+        if mark:
+            canvas.setFont(bold, 9)
+            canvas.setFillColor(red)
+            canvas.drawRightString(page_w - margin, y, mark)
+            mark_w = canvas.stringWidth(mark, bold, 9) + 8 * mm
+        canvas.setFont(regular, 8)
+        canvas.setFillColor(ink)
+        canvas.drawString(margin, y, _fit(_clean(header_title), width - mark_w, canvas, regular, 8))
+        canvas.setStrokeColor(grid)
+        canvas.setLineWidth(0.5)
+        canvas.line(margin, y - 2.5 * mm, page_w - margin, y - 2.5 * mm)
+        footer = f"Revue {summary.id} — révision {summary.revision} — {_status_label(view)}"
+        canvas.setFont(regular, 7)
+        canvas.drawString(margin, 6 * mm, _fit(_clean(footer), width - 40 * mm, canvas, regular, 7))
+        canvas.restoreState()
+
+    class NumberedCanvas(Canvas):  # type: ignore[misc]
+        """Holds pages back until the end to write « page N / M » on each."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._pages: list[dict[str, Any]] = []
+
+        def showPage(self) -> None:  # reportlab's name
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            total = len(self._pages)
+            for state in self._pages:
+                self.__dict__.update(state)
+                self.setFont(regular, 7)
+                self.setFillColor(ink)
+                self.drawRightString(page_w - margin, 6 * mm, f"page {self._pageNumber} / {total}")
+                super().showPage()
+            super().save()
+
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=(page_w, page_h),
+        leftMargin=margin,
+        rightMargin=margin,
+        topMargin=15 * mm,
+        bottomMargin=12 * mm,
+        title=_clean(f"Grille d’évaluation du jury — {summary.candidate}"),
+        author="Assessor (proposition) et jury (décision)",
+        subject=_clean(f"{view.certification} — revue {summary.id}, révision {summary.revision}"),
+        creator="Assessor",
+        lang="fr-FR",
+        invariant=1,
+        initialFontName=regular,
+    )
+    doc.build(story, onFirstPage=on_page, onLaterPages=on_page, canvasmaker=NumberedCanvas)
+    return buffer.getvalue()
+
+
+def _fit(text: str, max_width: float, canvas: Any, font: str, size: float) -> str:
+    """The text, cut with an ellipsis to fit a width on the page."""
+    if canvas.stringWidth(text, font, size) <= max_width:
+        return text
+    while text and canvas.stringWidth(text + "…", font, size) > max_width:
+        text = text[:-1]
+    return text.rstrip() + "…"
+
+
+def _block_decision_markup(block: _Block) -> str:
+    head, justification = _block_decision_parts(block)
+    return f"<b>{_esc(head)}</b>" + (f"<br/>{_esc(justification)}" if justification else "")
+
+
+def _pdf_row(line: _Line, p: Callable[..., Any], s_small: Any) -> list[Any]:
+    criterion = p(f"<font size='7'>{_esc(line.criterion_id)}</font><br/>{_esc(line.criterion)}")
+    if line.result is None:
+        machine = p("<i>aucune proposition</i>")
+    else:
+        parts = [f"<b>{_esc(line.machine_outcome_label)}</b>", f"Statut : {_esc(line.machine_status_label)}"]
+        parts.append(f"Citations vérifiées : {line.verified} / {line.total}")
+        if line.flags:
+            parts.append("Alertes : " + _esc(" ; ".join(line.flag_labels)))
+        machine = p("<br/>".join(parts))
+    decision = [f"<i>{_esc(line.action_label)}</i>"]
+    if line.jury_outcome:
+        decision.append(f"<b>{_esc(line.jury_outcome_label)}</b>")
+    notes = []
+    if line.reason:
+        notes.append(f"<b>Motif :</b> {_esc(line.reason)}")
+    if line.comment:
+        notes.append(f"<b>Commentaire :</b> {_esc(line.comment)}")
+    who = [_esc(line.decided_by)] if line.decided_by else []
+    if line.decided_at:
+        who.append(_esc(_when(line.decided_at)))
+    return [criterion, machine, p("<br/>".join(decision)), p("<br/>".join(notes)), p("<br/>".join(who), s_small)]
+
+
+# --- DOCX -------------------------------------------------------------------------------------
+
+
+def _docx(view: _View) -> bytes:
+    from docx import Document
+    from docx.enum.section import WD_ORIENT
+    from docx.enum.table import WD_TABLE_ALIGNMENT
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+    from docx.shared import Cm, Pt, RGBColor
+
+    summary = view.state.summary
+    red = RGBColor(0xB4, 0x23, 0x18)
+    document = Document()
+    normal = document.styles["Normal"]
+    normal.font.name = "Calibri"
+    normal.font.size = Pt(9)
+
+    section = document.sections[0]
+    section.orientation = WD_ORIENT.LANDSCAPE
+    section.page_width, section.page_height = Cm(29.7), Cm(21.0)
+    for side in ("left_margin", "right_margin"):
+        setattr(section, side, Cm(1.4))
+    section.top_margin, section.bottom_margin = Cm(1.6), Cm(1.4)
+    width_cm = 29.7 - 2 * 1.4
+
+    properties = document.core_properties
+    properties.title = _clean(f"Grille d’évaluation du jury — {summary.candidate}")[:255]  # Word's limit
+    properties.subject = _clean(f"{view.certification} — revue {summary.id}, révision {summary.revision}")[:255]
+    properties.author = "Assessor (proposition) et jury (décision)"
+    properties.language = "fr-FR"
+    properties.created = summary.created_at
+    properties.modified = summary.signed_at or summary.updated_at
+
+    # Header and footer of every page: title, unsigned mark, page N / M.
+    header = section.header.paragraphs[0]
+    header.add_run(_clean(f"Grille du jury — {view.certification} — {summary.candidate} — révision {summary.revision}"))
+    header.runs[0].font.size = Pt(8)
+    mark = UNSIGNED_MARK if not view.signed else ("RÉVISION REMPLACÉE" if view.superseded else "")
+    if mark:
+        run = section.header.add_paragraph().add_run(mark)
+        run.bold, run.font.color.rgb, run.font.size = True, red, Pt(10)
+    footer = section.footer.paragraphs[0]
+    footer.add_run(_clean(f"Revue {summary.id} — révision {summary.revision} — {_status_label(view)} — page "))
+    _field(footer, "PAGE", OxmlElement, qn)
+    footer.add_run(" / ")
+    _field(footer, "NUMPAGES", OxmlElement, qn)
+    for run in footer.runs:
+        run.font.size = Pt(7)
+
+    def shade(cell: Any, fill: str) -> None:
+        properties = cell._tc.get_or_add_tcPr()
+        for old in properties.findall(qn("w:shd")):  # a merged cell comes back once per grid column
+            properties.remove(old)
+        shading = OxmlElement("w:shd")
+        shading.set(qn("w:val"), "clear")
+        shading.set(qn("w:color"), "auto")
+        shading.set(qn("w:fill"), fill)
+        properties.append(shading)
+
+    def write(cell: Any, parts: Iterable[tuple[str, str]], size: float = 8.5) -> None:
+        """Cell text from (style, text) parts: style is '', 'b', 'i' or 'small'; '\n' starts a line."""
+        paragraph = cell.paragraphs[0]
+        paragraph.paragraph_format.space_after = Pt(0)
+        for kind, text in parts:
+            run = paragraph.add_run(_clean(text))
+            run.bold = True if kind == "b" else None
+            run.italic = True if kind == "i" else None
+            run.font.size = Pt(7.5 if kind == "small" else size)
+
+    def banner(text: str) -> None:
+        paragraph = document.add_paragraph()
+        run = paragraph.add_run(text)
+        run.bold, run.font.color.rgb, run.font.size = True, red, Pt(14)
+
+    if not view.signed:
+        banner(UNSIGNED_MARK)
+    elif view.superseded:
+        banner(SUPERSEDED_MARK)
+    document.add_heading("Grille d’évaluation du jury", 0)
+    document.add_paragraph(_clean(f"{view.certification} — candidat : {summary.candidate}"))
+
+    fields = _header_fields(view)
+    half = (len(fields) + 1) // 2
+    info = document.add_table(rows=half, cols=4)
+    info.style = "Table Grid"
+    for i, (label, value) in enumerate(fields):
+        row, col = (i, 0) if i < half else (i - half, 2)
+        write(info.cell(row, col), [("b", label)])
+        write(info.cell(row, col + 1), [("", value)])
+    _widths(info, [0.13, 0.37, 0.13, 0.37], width_cm, Cm)
+
+    document.add_heading("Transparence et contrôle humain", 1)
+    for text in _notice(view):
+        document.add_paragraph(_clean(text))
+    document.add_heading("Synthèse", 1)
+    document.add_paragraph(_counts_text(view))
+    alerts = _dossier_alerts(view)
+    if alerts:
+        document.add_heading("Alertes de la machine sur le dossier", 1)
+        for alert in alerts:
+            document.add_paragraph(_clean(alert), style="List Bullet")
+
+    for block in view.blocks:
+        document.add_heading(_clean(f"Bloc {block.code}" + (f" — {block.title}" if block.title else "")), 1)
+        table = document.add_table(rows=2, cols=5)
+        table.style = "Table Grid"
+        table.alignment = WD_TABLE_ALIGNMENT.CENTER
+        top, sub = table.rows[0].cells, table.rows[1].cells
+        write(top[0], [("b", "Critère du référentiel")])
+        write(top[1], [("b", "Proposition de la machine (aide, sans valeur de décision)")])
+        write(top[2], [("b", "Décision du jury")])
+        write(sub[2], [("b", "Décision")])
+        write(sub[3], [("b", "Motif et commentaire")])
+        write(sub[4], [("b", "Par, le")])
+        top[0].merge(sub[0])
+        top[1].merge(sub[1])
+        top[2].merge(top[4])
+        for row in table.rows:
+            _repeat_header(row, OxmlElement, qn)
+            for cell in row.cells:
+                shade(cell, "D5DCE5")
+        group: str | None = None
+        for line in block.lines:
+            if line.group and line.group != group:
+                cells = table.add_row().cells
+                merged = cells[0].merge(cells[4])
+                write(merged, [("i", line.group)])
+                shade(merged, "E8ECF1")
+            group = line.group
+            row = table.add_row()
+            _cant_split(row, OxmlElement, qn)
+            cells = row.cells
+            write(cells[0], [("small", line.criterion_id + "\n"), ("", line.criterion)])
+            if line.result is None:
+                write(cells[1], [("i", "aucune proposition")])
+            else:
+                machine = [
+                    ("b", line.machine_outcome_label),
+                    ("", f"\nStatut : {line.machine_status_label}"),
+                    ("", f"\nCitations vérifiées : {line.verified} / {line.total}"),
+                ]
+                if line.flags:
+                    machine.append(("", "\nAlertes : " + " ; ".join(line.flag_labels)))
+                write(cells[1], machine)
+            shade(cells[1], "EEF2F7")
+            decision = [("i", line.action_label)]
+            if line.jury_outcome:
+                decision.append(("b", "\n" + line.jury_outcome_label))
+            write(cells[2], decision)
+            notes: list[tuple[str, str]] = []
+            if line.reason:
+                notes += [("b", "Motif : "), ("", line.reason)]
+            if line.comment:
+                notes += [("b", ("\n" if notes else "") + "Commentaire : "), ("", line.comment)]
+            write(cells[3], notes)
+            who = "\n".join(x for x in (line.decided_by, _when(line.decided_at)) if x)
+            write(cells[4], [("small", who)])
+            for cell in cells[2:]:
+                shade(cell, "FFF8E1")
+        _widths(table, [0.29, 0.18, 0.15, 0.26, 0.12], width_cm, Cm)
+        paragraph = document.add_paragraph()
+        paragraph.paragraph_format.space_before = Pt(4)
+        run = paragraph.add_run(_clean(_block_decision_text(block)))
+        run.bold = block.decision is None
+
+    document.add_heading("Signature", 1)
+    document.add_paragraph(_clean(_signature_text(view)))
+    if view.signed:
+        document.add_paragraph(
+            "La signature clôt cette révision : toute modification ultérieure fait l’objet d’une nouvelle "
+            "révision, qui remplace celle-ci."
+        )
+    else:
+        banner(UNSIGNED_MARK)
+
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def _widths(table: Any, fractions: list[float], width_cm: float, cm: Callable[[float], Any]) -> None:
+    """Column widths as fractions of the page: on the grid and on every cell (Word reads the cells)."""
+    table.autofit = False
+    for column, fraction in zip(table.columns, fractions, strict=True):
+        column.width = cm(width_cm * fraction)
+    for row in table.rows:
+        start = 0
+        for tc in row._tr.tc_lst:
+            span = tc.grid_span
+            tc.width = cm(width_cm * sum(fractions[start : start + span]))
+            start += span
+
+
+def _repeat_header(row: Any, element: Callable[[str], Any], qn: Callable[[str], str]) -> None:
+    """Marks a row as a header row, repeated at the top of each page the table spans."""
+    properties = row._tr.get_or_add_trPr()
+    tag = element("w:tblHeader")
+    tag.set(qn("w:val"), "true")
+    properties.append(tag)
+
+
+def _cant_split(row: Any, element: Callable[[str], Any], qn: Callable[[str], str]) -> None:
+    properties = row._tr.get_or_add_trPr()
+    tag = element("w:cantSplit")
+    tag.set(qn("w:val"), "true")
+    properties.append(tag)
+
+
+def _field(paragraph: Any, code: str, element: Callable[[str], Any], qn: Callable[[str], str]) -> None:
+    """A Word field (PAGE, NUMPAGES) that the reader's word processor computes."""
+    field = element("w:fldSimple")
+    field.set(qn("w:instr"), f" {code} ")
+    run = element("w:r")
+    text = element("w:t")
+    text.text = "1"
+    run.append(text)
+    field.append(run)
+    paragraph._p.append(field)
