@@ -8,6 +8,11 @@
    each answer verified (``assessment``), cached on (prompt version, model, settings,
    criterion, evidence);
 4. the report, with usage, cost and timings.
+
+A batch run (``assessor.batch``) assesses many dossiers at once: it passes one ``executor``
+and one ``limiter`` to every call, so that the bound on concurrent model calls and the rate
+limit hold across dossiers. ``current_criterion`` names the criterion a worker thread is
+assessing, for chat models that need it (the OpenAI Batch API's requests are named by it).
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ import json
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -48,6 +54,9 @@ from assessor.retrieval import Retriever
 
 CriterionProgress = Callable[[int, int, str], None]
 """progress(done, total, criterion_id), called after each criterion."""
+
+current_criterion: ContextVar[str | None] = ContextVar("assessor_current_criterion", default=None)
+"""The id of the criterion being assessed in this thread (None outside an assessment)."""
 
 EVIDENCE_ONLY_NOTICE = (
     "Pré-lecture automatique par repérage de passages, sans modèle de langage : aucun critère n'est jugé. "
@@ -125,11 +134,17 @@ def assess_dossier(
     chat_model: tuple[BaseChatModel, ModelSpec] | None = None,
     prompts: PromptLibrary | None = None,
     progress: CriterionProgress | None = None,
+    executor: Executor | None = None,
+    limiter: RateLimiter | None = None,
+    cache: ResultCache | None = None,
 ) -> Report:
     """Pre-assess every criterion of the chosen blocks (all blocks when none is given).
 
     ``chat_model`` injects a model (tests, batch runs); otherwise ``llm.model`` names one, and
-    ``baseline`` (the default) means the evidence-only assessor alone.
+    ``baseline`` (the default) means the evidence-only assessor alone. ``executor`` runs the
+    criteria instead of a pool of ``llm.concurrency`` threads of this call's own, and
+    ``limiter`` replaces this call's own rate limiter: a batch shares both between dossiers.
+    ``cache`` replaces the result cache of the data folder.
     """
     started = time.perf_counter()
     llm = llm or LLMSettings()
@@ -168,8 +183,8 @@ def assess_dossier(
     else:
         chat, spec = model
         assert prompts is not None
-        cache = ResultCache(store.settings.data_dir / "cache" / "assessments")
-        limiter = RateLimiter(llm.requests_per_minute)
+        cache = cache or ResultCache(store.settings.data_dir / "cache" / "assessments")
+        limiter = limiter or RateLimiter(llm.requests_per_minute)
         reported: list[DossierFlag] = []
         pseudonymiser = Pseudonymiser() if llm.pseudonymise and spec.remote else None
         if pseudonymiser:  # before the threads: the pseudonymiser's mapping grows as it reads
@@ -179,6 +194,13 @@ def assess_dossier(
             }
 
         def one(criterion: Criterion) -> None:
+            token = current_criterion.set(criterion.id)
+            try:
+                assess_one(criterion)
+            finally:
+                current_criterion.reset(token)
+
+        def assess_one(criterion: Criterion) -> None:
             fallback = fallbacks[criterion.id]
             if not criterion.written_assessable and not llm.assess_oral:
                 finish(criterion, fallback)  # never sent to a model: not assessable in writing
@@ -227,8 +249,11 @@ def assess_dossier(
                 cache.put(key, result)
             finish(criterion, result)
 
-        with ThreadPoolExecutor(max_workers=llm.concurrency, thread_name_prefix="assessor-llm") as pool:
-            list(pool.map(one, criteria))
+        if executor is not None:
+            list(executor.map(one, criteria))
+        else:
+            with ThreadPoolExecutor(max_workers=llm.concurrency, thread_name_prefix="assessor-llm") as pool:
+                list(pool.map(one, criteria))
         known = {(f.file, f.page, f.excerpt) for f in flags}
         flags += [f for f in reported if (f.file, f.page, f.excerpt) not in known]
     injected_pages = {(f.file, f.page) for f in flags}

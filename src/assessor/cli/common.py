@@ -99,17 +99,22 @@ def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
-@contextmanager
-def progress_bar(first: str) -> Iterator[Callable[[str, int, int], None]]:
-    """A transient progress bar on stderr; yields update(description, done, total)."""
-    with Progress(
+def new_progress() -> Progress:
+    """The look of every progress display: description, bar, done/total, elapsed time; on stderr, transient."""
+    return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=err_console,
         transient=True,
-    ) as bar:
+    )
+
+
+@contextmanager
+def progress_bar(first: str) -> Iterator[Callable[[str, int, int], None]]:
+    """A transient progress bar on stderr; yields update(description, done, total)."""
+    with new_progress() as bar:
         task = bar.add_task(first, total=None)
 
         def update(description: str, done: int, total: int) -> None:
