@@ -15,6 +15,7 @@ from assessor.llm import LLMError, LLMSettings, ModelSpec, make_chat_model, pars
 from assessor.pipeline import assess_dossier, budgeted
 from assessor.prompts import PromptLibrary
 from assessor.referential import Criterion, Referential
+from assessor.report import ReportFormat, render
 from assessor.results import CriterionResult, DossierFlag, Flag, Mode, Status
 from assessor.settings import Settings
 from fakes import FunctionChatModel, answer, assess_criterion, passages_in, quoting_first_passage
@@ -144,6 +145,14 @@ def test_the_pipeline_with_a_model(dossier: tuple[DossierStore, Referential]) ->
     again = assess_dossier(store, "omni", ref, blocks=["B1"], chat_model=(model, SPEC), llm=LLMSettings())
     assert model.calls == 23 and all(r.cached for r in again.criteria)  # re-running costs nothing
     assert again.usage.model_calls == 0
+    # Every model proposal sits next to the evidence-only baseline, in the data and in the reports.
+    baseline = assess_dossier(store, "omni", ref, blocks=["B1"])
+    assert [r.baseline_outcome for r in report.criteria] == [r.outcome for r in baseline.criteria]
+    assert all(r.baseline_outcome is None for r in baseline.criteria)
+    markdown = render(report, ReportFormat.MD)
+    assert "Repérage sans IA" in markdown and "| Partiellement acquis | proposition | À examiner |" in markdown
+    assert "<th>Repérage sans IA</th>" in render(report, ReportFormat.HTML)
+    assert "Repérage sans IA" not in render(baseline, ReportFormat.MD).split("## Bloc")[1]
 
 
 def test_oral_criteria_never_reach_the_model(tmp_path: Path) -> None:

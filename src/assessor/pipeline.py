@@ -267,6 +267,8 @@ def assess_dossier(
             result = result.model_copy(
                 update={"flags": [*result.flags, Flag.SUSPECTED_INJECTION], "status": Status.NEEDS_REVIEW}
             )
+        if model is not None:  # every model proposal sits next to the evidence-only baseline
+            result = result.model_copy(update={"baseline_outcome": fallbacks[criterion.id].outcome})
         ordered.append(result)
     finished = time.perf_counter()
     model_id = model[1].id if model else evidence_only.MODEL_NAME

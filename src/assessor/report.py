@@ -36,6 +36,12 @@ def _label(report: Report, result: CriterionResult) -> str:
     return report.outcome_labels.get(result.outcome, result.outcome)
 
 
+def _baseline(report: Report, result: CriterionResult) -> str:
+    """The evidence-only outcome of a criterion in a model run, for comparison."""
+    code = result.baseline_outcome
+    return report.outcome_labels.get(code, code) if code else "—"
+
+
 def summary(report: Report) -> Counter[str]:
     return Counter(_label(report, r) for r in report.criteria)
 
@@ -66,11 +72,24 @@ def _markdown(report: Report) -> str:
         lines.append("")
     for block in report.referential.blocks:
         results = [r for r in report.criteria if r.block == block]
-        lines += [f"## Bloc {block}", "", "| Critère | Proposition | Statut |", "|---|---|---|"]
-        lines += [
-            f"| `{r.criterion_id}` {_md(r.criterion_text)} | {_label(report, r)} | {STATUS_LABELS[r.status]} |"
-            for r in results
-        ]
+        if report.evidence_only:
+            lines += [f"## Bloc {block}", "", "| Critère | Proposition | Statut |", "|---|---|---|"]
+            lines += [
+                f"| `{r.criterion_id}` {_md(r.criterion_text)} | {_label(report, r)} | {STATUS_LABELS[r.status]} |"
+                for r in results
+            ]
+        else:  # a model run is shown next to the evidence-only baseline
+            lines += [
+                f"## Bloc {block}",
+                "",
+                "| Critère | Proposition du modèle | Statut | Repérage sans IA |",
+                "|---|---|---|---|",
+            ]
+            lines += [
+                f"| `{r.criterion_id}` {_md(r.criterion_text)} | {_label(report, r)} | {STATUS_LABELS[r.status]} "
+                f"| {_baseline(report, r)} |"
+                for r in results
+            ]
         lines.append("")
         for r in results:
             lines += [
@@ -131,11 +150,13 @@ def _html(report: Report) -> str:
         parts.append("</ul>")
     for block in report.referential.blocks:
         results = [r for r in report.criteria if r.block == block]
-        parts.append(f"<h2>Bloc {e(block)}</h2><table><tr><th>Critère</th><th>Proposition</th></tr>")
+        baseline_head = "" if report.evidence_only else "<th>Repérage sans IA</th>"
+        parts.append(f"<h2>Bloc {e(block)}</h2><table><tr><th>Critère</th><th>Proposition</th>{baseline_head}</tr>")
         for r in results:
+            baseline = "" if report.evidence_only else f"<td>{e(_baseline(report, r))}</td>"
             parts.append(
                 f"<tr><td><a href='#{e(r.criterion_id)}'>{e(r.criterion_id)}</a><br>{e(r.criterion_text)}</td>"
-                f"<td><span class='badge {e(r.outcome)}'>{e(_label(report, r))}</span></td></tr>"
+                f"<td><span class='badge {e(r.outcome)}'>{e(_label(report, r))}</span></td>{baseline}</tr>"
             )
         parts.append("</table>")
         for r in results:

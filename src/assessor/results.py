@@ -121,6 +121,10 @@ class CriterionResult(BaseModel):
     output_tokens: int = 0
     cost_eur: float = 0.0
     cached: bool = False
+    baseline_outcome: str | None = Field(
+        default=None,
+        description="In a model run, what the evidence-only assessor (the baseline) gave for this criterion.",
+    )
 
 
 class DossierFileRef(BaseModel):
