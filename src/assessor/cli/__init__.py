@@ -13,9 +13,13 @@ import typer
 
 from assessor import __version__
 from assessor.cli.assess import assess, demo, report_schema
+from assessor.cli.batch import batch
 from assessor.cli.common import overrides
 from assessor.cli.dossiers import dossiers_app, ingest, search
+from assessor.cli.evaluate import eval_app
 from assessor.cli.referentials import referential_schema, referentials_app
+from assessor.cli.users import users_app
+from assessor.cli.webapp import app_command
 
 app = typer.Typer(
     name="assessor",
@@ -27,11 +31,15 @@ app = typer.Typer(
 )
 app.add_typer(referentials_app, name="referentials")
 app.add_typer(dossiers_app, name="dossiers")
+app.add_typer(users_app, name="users")
+app.add_typer(eval_app, name="eval")
 app.command("ingest")(ingest)
 app.command("search")(search)
 app.command("assess")(assess)
 app.command("demo")(demo)
 app.command("report-schema")(report_schema)
+app.command("app")(app_command)
+app.command("batch")(batch)
 
 
 def _version_callback(value: bool) -> None:

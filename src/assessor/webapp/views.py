@@ -1,0 +1,363 @@
+"""HTML of the review screens, built on the server from a ``ReviewState``.
+
+Every text that comes from a dossier, a model or a person (quotes, rationales, reasons,
+candidate names, file names) goes through :func:`html.escape`: a dossier containing
+``<script>`` shows it as text and runs nothing. Only this module's own markup is HTML.
+
+The grid is a list of ``<button data-cid=...>`` rows; the app's JavaScript turns a click (or
+the keyboard) into a selection event carrying the criterion id, nothing else.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from assessor.chunking import Chunk
+from assessor.citations import verify_quote
+from assessor.referential import Criterion, Referential
+from assessor.results import (
+    EVIDENCE_TO_EXAMINE,
+    FLAG_LABELS,
+    STATUS_LABELS,
+    CriterionResult,
+    Flag,
+    Status,
+)
+from assessor.review.domain import (
+    BLOCK_VERDICT_LABELS,
+    CRITERION_ACTION_LABELS,
+    REVIEW_STATUS_LABELS,
+    CriterionAction,
+    ReviewState,
+    ReviewSummary,
+)
+
+OUTCOME_CLASSES: dict[str, str] = {
+    "acquis": "ok",
+    "partiellement_acquis": "partial",
+    "non_acquis": "ko",
+    "preuves_insuffisantes": "insufficient",
+    "non_evaluable_ecrit": "oral",
+    EVIDENCE_TO_EXAMINE: "examine",
+}
+"""Badge colour per outcome code; custom scales fall back to a neutral badge."""
+
+MODALITY_LABELS = {"written": "écrit", "oral": "oral", "role_play": "mise en situation", "mixed": "mixte"}
+
+FLAG_ICONS: dict[Flag, str] = {
+    Flag.UNVERIFIED_CITATION: "❗ citation non vérifiée",
+    Flag.POSITIVE_WITHOUT_EVIDENCE: "❗ verdict sans preuve",
+    Flag.SUSPECTED_INJECTION: "⚠ injection suspectée",
+    Flag.NOT_ASSESSABLE_IN_WRITING: "🗣 oral",
+    Flag.OCR_PAGE: "🔍 page OCR",
+    Flag.MODEL_ERROR: "❗ erreur du modèle",
+    Flag.EVIDENCE_ONLY: "sans IA",
+}
+
+CSS = """
+.as-grid { font-size: 14px; }
+.as-grid h3 { margin: 14px 0 4px; font-size: 15px; }
+.as-grid h4 { margin: 10px 0 2px; font-size: 13px; font-weight: 600; color: var(--body-text-color-subdued); }
+.as-row { display: flex; gap: 8px; align-items: flex-start; width: 100%; text-align: left; padding: 6px 8px;
+  border: 1px solid var(--border-color-primary); border-radius: 6px; margin: 3px 0; cursor: pointer;
+  background: var(--background-fill-primary); color: var(--body-text-color); font: inherit; }
+.as-row:hover { border-color: #5b7bd5; }
+.as-row.selected { outline: 3px solid #5b7bd5; }
+.as-row .num { min-width: 2.2em; color: var(--body-text-color-subdued); }
+.as-row .txt { flex: 1; }
+.as-row .marks { display: flex; flex-direction: column; gap: 2px; align-items: flex-end; min-width: 11em; }
+.as-badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600;
+  white-space: nowrap; border: 1px solid transparent; }
+.as-badge.ok { background: #d8f3dc; color: #1b5e20; }
+.as-badge.partial { background: #fff1c2; color: #7a4f00; }
+.as-badge.ko { background: #fddede; color: #9b1c1c; }
+.as-badge.insufficient { background: #ece4f7; color: #4a2c7a; }
+.as-badge.oral { background: #e7e7e7; color: #333; }
+.as-badge.examine { background: #dcebff; color: #0b3d91; }
+.as-badge.neutral { background: #eee; color: #333; }
+.as-badge.jury { border-color: #333; }
+.as-flag { font-size: 11px; color: #9b1c1c; white-space: nowrap; }
+.as-flag.info { color: var(--body-text-color-subdued); }
+.as-detail { font-size: 14px; line-height: 1.45; }
+.as-detail .crit { font-size: 15px; font-weight: 600; margin: 4px 0 8px; }
+.as-detail section { margin: 10px 0; }
+.as-detail h4 { margin: 0 0 4px; font-size: 13px; text-transform: uppercase; letter-spacing: .03em;
+  color: var(--body-text-color-subdued); }
+.as-cite { border-left: 4px solid #5b7bd5; padding: 6px 10px; margin: 6px 0;
+  background: var(--background-fill-secondary); }
+.as-cite.failed { border-left-color: #c62828; }
+.as-cite .where { font-size: 12px; color: var(--body-text-color-subdued); margin-bottom: 4px; }
+.as-cite .passage { white-space: pre-wrap; }
+.as-cite mark { background: #ffe066; color: #000; padding: 0 1px; }
+.as-notice { font-size: 12px; color: var(--body-text-color-subdued); border: 1px dashed var(--border-color-primary);
+  padding: 6px 8px; border-radius: 6px; }
+.as-header { display: flex; flex-wrap: wrap; gap: 6px 18px; font-size: 14px; }
+.as-header b { font-weight: 600; }
+.as-msg { padding: 6px 10px; border-radius: 6px; font-size: 14px; }
+.as-msg.ok { background: #d8f3dc; color: #1b5e20; }
+.as-msg.error { background: #fddede; color: #9b1c1c; }
+.as-msg.info { background: #dcebff; color: #0b3d91; }
+.as-counts { font-size: 13px; color: var(--body-text-color-subdued); }
+"""
+
+
+def esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def badge(outcome: str | None, labels: dict[str, str], *, jury: bool = False) -> str:
+    if outcome is None:
+        return ""
+    css = OUTCOME_CLASSES.get(outcome, "neutral")
+    prefix = "Jury : " if jury else ""
+    return f'<span class="as-badge {css}{" jury" if jury else ""}">{esc(prefix + labels.get(outcome, outcome))}</span>'
+
+
+def needs_attention(state: ReviewState, criterion_id: str) -> bool:
+    """A criterion nobody has decided yet: the jury's next stop."""
+    decision = state.decisions.get(criterion_id)
+    return decision is None or decision.action is None
+
+
+def attention_order(state: ReviewState) -> list[str]:
+    """Criteria to look at first: the ones flagged for review, then the others, in grid order."""
+    undecided = [r for r in state.report.criteria if needs_attention(state, r.criterion_id)]
+    first = [r.criterion_id for r in undecided if r.status is Status.NEEDS_REVIEW]
+    return first + [r.criterion_id for r in undecided if r.status is not Status.NEEDS_REVIEW]
+
+
+def next_attention(state: ReviewState, current: str | None) -> str | None:
+    """The next undecided criterion after ``current`` in grid order (wrapping), or None."""
+    ids = [r.criterion_id for r in state.report.criteria]
+    if not ids:
+        return None
+    start = ids.index(current) + 1 if current in ids else 0
+    for cid in ids[start:] + ids[:start]:
+        if cid != current and needs_attention(state, cid):
+            return cid
+    return None
+
+
+def _short(text: str, limit: int = 180) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _flag_marks(result: CriterionResult) -> str:
+    marks = []
+    for flag in result.flags:
+        icon = FLAG_ICONS.get(flag, flag.value)
+        info = flag in (Flag.EVIDENCE_ONLY, Flag.NOT_ASSESSABLE_IN_WRITING)
+        marks.append(
+            f'<span class="as-flag{" info" if info else ""}" title="{esc(FLAG_LABELS[flag])}">{esc(icon)}</span>'
+        )
+    if result.status is Status.NEEDS_REVIEW:
+        marks.append('<span class="as-flag" title="Un point doit être vérifié par le jury">❗ à revoir</span>')
+    return "".join(marks)
+
+
+@dataclass(frozen=True)
+class GridRow:
+    criterion: Criterion
+    result: CriterionResult
+
+
+def _sets(
+    referential: Referential, block: str, results: dict[str, CriterionResult]
+) -> Iterable[tuple[str, list[GridRow]]]:
+    """Criteria of a block grouped by their criteria set, headed by the competencies they assess."""
+    current: str | None = None
+    rows: list[GridRow] = []
+    for criterion in referential.criteria_of(block):
+        result = results.get(criterion.id)
+        if result is None:
+            continue
+        heading = " · ".join(
+            f"{code} {statement}"
+            for code, statement in zip(criterion.competencies, criterion.competency_statements, strict=False)
+        )
+        if heading != current and rows:
+            yield current or "", rows
+            rows = []
+        current = heading
+        rows.append(GridRow(criterion, result))
+    if rows:
+        yield current or "", rows
+
+
+def grid_html(state: ReviewState, referential: Referential, selected: str | None) -> str:
+    """The evaluation grid: blocks, competencies, criteria with badges and flags."""
+    report = state.report
+    labels = report.outcome_labels
+    results = {r.criterion_id: r for r in report.criteria}
+    decided = sum(1 for r in report.criteria if not needs_attention(state, r.criterion_id))
+    parts = [
+        '<div class="as-grid" role="listbox" aria-label="Grille d\'évaluation">',
+        f'<div class="as-counts">{decided} / {len(report.criteria)} critères décidés par le jury · '
+        "touches <kbd>j</kbd> / <kbd>k</kbd> : critère suivant / précédent à examiner</div>",
+    ]
+    for block in report.referential.blocks:
+        title = next((b.title for b in referential.blocks if b.code == block), "")
+        verdict = state.block_decisions.get(block)
+        decision = f" — bloc {esc(BLOCK_VERDICT_LABELS[verdict.verdict])} par le jury" if verdict else ""
+        parts.append(f"<h3>{esc(block)} · {esc(_short(title, 120))}{decision}</h3>")
+        for heading, rows in _sets(referential, block, results):
+            parts.append(f"<h4>{esc(_short(heading, 200))}</h4>")
+            for row in rows:
+                cid = row.criterion.id
+                jury = state.final_outcome(cid)
+                attention = needs_attention(state, cid)
+                parts.append(
+                    f'<button type="button" class="as-row{" selected" if cid == selected else ""}" '
+                    f'data-cid="{esc(cid)}" data-attention="{1 if attention else 0}" '
+                    f'aria-selected="{"true" if cid == selected else "false"}">'
+                    f'<span class="num">{esc(row.criterion.set_key)}/{row.criterion.number}</span>'
+                    f'<span class="txt">{esc(_short(row.criterion.text))}</span>'
+                    f'<span class="marks">{badge(row.result.outcome, labels)}{badge(jury, labels, jury=True)}'
+                    f"{_flag_marks(row.result)}</span></button>"
+                )
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _highlighted(passage: str, quote: str) -> str:
+    """The passage, escaped, with the quoted words in <mark> when they are found there."""
+    check = verify_quote(quote, passage)
+    if check.start is None or check.end is None:
+        return esc(passage)
+    return (
+        f"{esc(passage[: check.start])}<mark>{esc(passage[check.start : check.end])}</mark>{esc(passage[check.end :])}"
+    )
+
+
+def criterion_html(state: ReviewState, criterion: Criterion, result: CriterionResult) -> str:
+    """The criterion, the machine's proposal and the jury's decision so far (passages: ``citations_html``)."""
+    report = state.report
+    labels = report.outcome_labels
+    source = "repérage automatique, sans IA" if report.evidence_only else f"modèle {report.model}"
+    modalities = ", ".join(MODALITY_LABELS.get(k.value, k.value) for k in criterion.modality_kinds)
+    parts = [
+        '<div class="as-detail">',
+        f"<div>{esc(criterion.id)} · modalité : {esc(modalities)}</div>",
+        f'<div class="crit">{esc(criterion.text)}</div>',
+    ]
+    if criterion.group:
+        parts.append(f"<div><i>{esc(criterion.group)}</i></div>")
+    confidence = f" · confiance {result.confidence:.0%}".replace("%", " %") if result.confidence is not None else ""
+    parts.append(
+        f"<section><h4>Proposition de la machine ({esc(source)})</h4>{badge(result.outcome, labels)} "
+        f"<span>{esc(STATUS_LABELS[result.status])}{esc(confidence)}</span>"
+        f"<div>{''.join(f'<div class=as-flag>{esc(FLAG_LABELS[f])}</div>' for f in result.flags)}</div></section>"
+    )
+    if result.baseline_outcome:
+        parts.append(
+            f"<section><h4>Repérage sans IA (pour comparaison)</h4>{badge(result.baseline_outcome, labels)}</section>"
+        )
+    decision = state.decisions.get(criterion.id)
+    if decision and decision.action:
+        reason = f" — motif : {esc(decision.reason)}" if decision.reason else ""
+        parts.append(
+            f"<section><h4>Décision du jury</h4>{badge(decision.outcome, labels, jury=True)} "
+            f"{esc(CRITERION_ACTION_LABELS[decision.action])} par {esc(decision.decided_by or '?')}{reason}</section>"
+        )
+    if decision and decision.comment:
+        parts.append(f"<section><h4>Commentaire</h4>{esc(decision.comment)}</section>")
+    parts.append(f"<section><h4>Justification proposée</h4>{esc(result.rationale)}</section>")
+    if result.missing:
+        items = "".join(f"<li>{esc(m)}</li>" for m in result.missing)
+        parts.append(f"<section><h4>Éléments attendus non trouvés</h4><ul>{items}</ul></section>")
+    if result.feedback:
+        parts.append(f"<section><h4>Conseils</h4>{esc(result.feedback)}</section>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def citations_html(result: CriterionResult, chunks: dict[str, Chunk]) -> str:
+    """Each cited passage, its quote highlighted, with its file, page and verification."""
+    if not result.citations:
+        return '<div class="as-detail"><section><h4>Passages cités</h4>Aucun passage cité.</section></div>'
+    parts = [f'<div class="as-detail"><section><h4>Passages cités ({len(result.citations)})</h4>']
+    for number, citation in enumerate(result.citations, start=1):
+        chunk = chunks.get(citation.chunk_id)
+        state_label = "✓ vérifiée" if citation.verified else "✗ NON VÉRIFIÉE"
+        ocr = " · lue par OCR" if citation.ocr else ""
+        passage = _highlighted(chunk.text, citation.quote) if chunk else f"<mark>{esc(citation.quote)}</mark>"
+        parts.append(
+            f'<div class="as-cite{"" if citation.verified else " failed"}" data-chunk="{esc(citation.chunk_id)}">'
+            f'<div class="where">[{number}] {esc(citation.file)}, {esc(citation.locator)}{ocr} · {state_label} '
+            f"({esc(citation.verification)})</div>"
+            f'<div class="passage">{passage}</div>'
+            + ("" if citation.verified else f"<div><b>Citation proposée :</b> « {esc(citation.quote)} »</div>")
+            + "</div>"
+        )
+    parts.append("</section></div>")
+    return "".join(parts)
+
+
+def header_html(state: ReviewState, referential: Referential) -> str:
+    s = state.summary
+    report = state.report
+    model = "repérage automatique, sans IA" if report.evidence_only else report.model
+    signed = (
+        f"<span><b>Signée par</b> {esc(s.signed_by_name or s.signed_by or '')} le {esc(_when(s.signed_at))}</span>"
+        if s.signed_at
+        else ""
+    )
+    return (
+        '<div class="as-header">'
+        f"<span><b>Candidat</b> {esc(s.candidate)}</span>"
+        f"<span><b>Référentiel</b> {esc(referential.title)} ({esc(s.referential_id)}, "
+        f"blocs {esc(', '.join(s.blocks))})</span>"
+        f"<span><b>Mode</b> {esc(s.mode)}</span><span><b>Proposé par</b> {esc(model)}</span>"
+        f"<span><b>Statut</b> {esc(REVIEW_STATUS_LABELS[s.status])} · révision {s.revision}</span>{signed}</div>"
+        f'<div class="as-notice">{esc(report.notice)}</div>' + _dossier_alerts(state)
+    )
+
+
+def _dossier_alerts(state: ReviewState) -> str:
+    if not state.report.flags:
+        return ""
+    items = "".join(
+        f"<li>{esc(f.file)}, page {esc(f.page or '?')} : « {esc(f.excerpt)} »</li>" for f in state.report.flags
+    )
+    return (
+        '<div class="as-msg error"><b>Alerte : le dossier contient un texte qui tente de donner des consignes à '
+        f"l'outil.</b> Les propositions concernées sont à revoir.<ul>{items}</ul></div>"
+    )
+
+
+def _when(value: object) -> str:
+    from datetime import datetime
+
+    if isinstance(value, datetime):
+        return value.astimezone().strftime("%d/%m/%Y %H:%M")
+    return ""
+
+
+def sessions_rows(summaries: Sequence[ReviewSummary]) -> list[list[str]]:
+    """The list of review sessions, as table rows."""
+    return [
+        [
+            s.id,
+            s.candidate,
+            s.referential_title,
+            ", ".join(s.blocks),
+            s.mode,
+            REVIEW_STATUS_LABELS[s.status],
+            str(s.revision),
+            _when(s.updated_at),
+        ]
+        for s in summaries
+    ]
+
+
+SESSION_COLUMNS = ["id", "Candidat", "Référentiel", "Blocs", "Mode", "Statut", "Révision", "Mis à jour"]
+
+
+def message(text: str, kind: str = "info") -> str:
+    return f'<div class="as-msg {esc(kind)}" role="status">{esc(text)}</div>'
+
+
+def decision_label(action: CriterionAction | None) -> str:
+    return CRITERION_ACTION_LABELS[action]

@@ -1,0 +1,147 @@
+"""The review app without a browser: its screens' HTML, upload checks, roles and the run itself.
+
+The whole flow in a real browser is ``test_app_browser.py``; these tests pin the rules the
+screens rely on, on a real database, index and sample dossier.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assessor.review.auth import UsersFile
+from assessor.review.domain import CriterionAction, CriterionDecision, ReviewState, ReviewSummary, Role, User
+from assessor.settings import AppSettings, Settings
+from assessor.webapp import views
+from assessor.webapp.app import AppError, ReviewApp
+from reviewdata import SAMPLE, evidence_report, model_report, referential
+
+JURY = User(username="jmartin", display_name="Jeanne Martin", role=Role.JURY)
+
+
+def _state(report_dir: Path, hostile: str = "") -> ReviewState:
+    report = evidence_report(report_dir)
+    if hostile:
+        first = report.criteria[0]
+        citation = first.citations[0].model_copy(update={"quote": hostile})
+        report.criteria[0] = first.model_copy(update={"rationale": hostile, "citations": [citation]})
+    summary = ReviewSummary.model_validate(
+        {
+            "id": "r1",
+            "candidate": hostile or "Camille",
+            "referential_id": report.referential.id,
+            "referential_title": report.referential.title,
+            "blocks": report.referential.blocks,
+            "mode": "jury",
+            "model": report.model,
+            "status": "en_cours",
+            "revision": 1,
+            "created_by": "jmartin",
+            "created_at": report.created_at,
+            "updated_at": report.created_at,
+        }
+    )
+    return ReviewState(summary=summary, version=1, report=report)
+
+
+def test_dossier_text_is_always_escaped(tmp_path: Path) -> None:
+    hostile = '<script>alert("x")</script> <img src=x onerror=alert(1)> texte du candidat'
+    state = _state(tmp_path, hostile)
+    ref = referential()
+    result = state.report.criteria[0]
+    criterion = next(c for c in ref.criteria if c.id == result.criterion_id)
+    pages = [
+        views.header_html(state, ref),
+        views.grid_html(state, ref, result.criterion_id),
+        views.criterion_html(state, criterion, result),
+        views.citations_html(result, {}),
+    ]
+    for page in pages:
+        assert "<script>" not in page and "<img" not in page
+    assert "&lt;script&gt;" in pages[0] and "&lt;script&gt;" in pages[2] and "&lt;script&gt;" in pages[3]
+
+
+def test_next_criterion_to_examine_skips_decided_ones_and_wraps(tmp_path: Path) -> None:
+    state = _state(tmp_path)
+    ids = [r.criterion_id for r in state.report.criteria]
+    assert views.next_attention(state, None) == ids[0]
+    assert views.next_attention(state, ids[0]) == ids[1]
+    state.decisions[ids[1]] = CriterionDecision(criterion_id=ids[1], action=CriterionAction.ACCEPTED, outcome="acquis")
+    assert views.next_attention(state, ids[0]) == ids[2]  # decided: skipped
+    assert views.next_attention(state, ids[-1]) == ids[0]  # wraps around
+    for cid in ids:
+        state.decisions[cid] = CriterionDecision(criterion_id=cid, action=CriterionAction.ACCEPTED, outcome="acquis")
+    assert views.next_attention(state, ids[0]) is None
+    grid = views.grid_html(state, referential(), ids[0])
+    assert grid.count('data-attention="0"') == len(ids) and "Jury : Acquis" in grid
+
+
+def test_a_model_run_shows_the_baseline_beside_the_proposal(tmp_path: Path) -> None:
+    report = model_report(tmp_path)
+    state = _state(tmp_path).model_copy(update={"report": report})
+    result = report.criteria[0]
+    criterion = next(c for c in referential().criteria if c.id == result.criterion_id)
+    detail = views.criterion_html(state, criterion, result)
+    assert "Repérage sans IA (pour comparaison)" in detail and "modèle fake:quoting" in detail
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> ReviewApp:
+    settings = Settings(data_dir=tmp_path / "data", app=AppSettings(max_upload_mb=1))
+    users = UsersFile(settings.resolved_users_file)
+    users.add("jmartin", "Jeanne Martin", "jury", "mot-de-passe-1")
+    users.add("camille", "Camille Élève", "candidate", "mot-de-passe-2")
+    return ReviewApp(settings)
+
+
+def no_progress(done: int, total: int, label: str) -> None:
+    return None
+
+
+def test_uploads_are_checked_by_type_and_size(app: ReviewApp, tmp_path: Path) -> None:
+    with pytest.raises(AppError, match="au moins un fichier"):
+        app.check_uploads([])
+    script = tmp_path / "dossier.exe"
+    script.write_bytes(b"MZ")
+    with pytest.raises(AppError, match="Type de fichier refusé"):
+        app.check_uploads([str(script)])
+    big = tmp_path / "gros.txt"
+    big.write_bytes(b"a" * (1024 * 1024 + 1))
+    with pytest.raises(AppError, match=r"trop volumineux.*limite 1 Mo"):
+        app.check_uploads([str(big)])
+    assert app.check_uploads([str(SAMPLE)]) == [SAMPLE]
+
+
+def test_a_run_creates_a_review_and_logs_every_proposal(app: ReviewApp) -> None:
+    jury = app.users.get("jmartin")
+    assert jury is not None
+    seen: list[tuple[int, int]] = []
+    state = app.run(
+        jury, [str(SAMPLE)], "Camille Exemple", "dev-commercial-omnicanal", ["B1"], "jury", None, None, "",
+        lambda done, total, label: seen.append((done, total)),
+    )  # fmt: skip
+    assert len(state.report.criteria) == 23 and state.report.evidence_only
+    assert (23, 23) in seen  # the progress bar advanced per criterion up to the last one
+    proposals = [e for e in app.store.audit_log(state.summary.id) if e.action == "proposal"]
+    assert len(proposals) == 23
+    with pytest.raises(AppError, match="mode"):
+        app.run(jury, [str(SAMPLE)], "X", "dev-commercial-omnicanal", ["B1"], "candidate", None, None, "", no_progress)
+
+
+def test_a_candidate_self_checks_without_seeing_anyone_else(app: ReviewApp) -> None:
+    jury, candidate = app.users.get("jmartin"), app.users.get("camille")
+    assert jury is not None and candidate is not None
+    app.run(jury, [str(SAMPLE)], "Autre candidat", "dev-commercial-omnicanal", ["B1"], "jury", None, None, "",
+            no_progress)  # fmt: skip
+    mine = app.run(candidate, [str(SAMPLE)], "", "dev-commercial-omnicanal", ["B1"], None, None, None, "", no_progress)
+    assert mine.summary.mode == "candidate" and mine.summary.candidate_username == "camille"
+    assert [s.id for s in app.store.list_reviews(candidate)] == [mine.summary.id]
+    assert "Traité dans le dossier" in mine.report.outcome_labels.values()  # coverage words, no grades
+
+
+def test_login_attempts_are_audited(app: ReviewApp) -> None:
+    assert app.authenticate("jmartin", "mot-de-passe-1")
+    assert not app.authenticate("jmartin", "mauvais")
+    actions = [(e.actor, e.action) for e in app.store.audit_log()]
+    assert ("jmartin", "login") in actions and ("inconnu:jmartin", "login_failed") in actions
