@@ -119,6 +119,24 @@ def test_a_truncated_answer_is_asked_again(dossier: tuple[DossierStore, Referent
     assert "tronquée" in result.attempt_log[0].errors[0]
 
 
+def test_a_retry_that_cannot_reach_the_model_keeps_the_first_answer_flagged_and_uncached(
+    dossier: tuple[DossierStore, Referential],
+) -> None:
+    class APIConnectionError(Exception):
+        pass
+
+    def script(messages: list[BaseMessage], number: int) -> str | Exception:
+        if number == 1:
+            return answer("acquis", [(next(iter(passages_in(messages))), "une phrase jamais écrite par le candidat")])
+        return APIConnectionError("connection reset")
+
+    (result, _), _ = run_one(dossier, FunctionChatModel(script=script))
+    assert result.status is Status.NEEDS_REVIEW and Flag.MODEL_ERROR in result.flags
+    assert result.outcome == "preuves_insuffisantes" and not result.citations[0].verified  # shown, never trusted
+    assert "serveur du modèle injoignable" in result.attempt_log[-1].errors[0]
+    # The pipeline never caches a result flagged MODEL_ERROR: running again asks the model again.
+
+
 def test_a_provider_error_is_reported_without_the_key(dossier: tuple[DossierStore, Referential]) -> None:
     class APITimeoutError(Exception):
         pass

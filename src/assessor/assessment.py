@@ -284,6 +284,10 @@ def assess_with_model(
             }
         ), []
     flags: list[Flag] = []
+    if failure is not None and attempts[-1].raw_output == "":
+        # A retry failed to reach the model: the earlier answer is shown, flagged, and never cached,
+        # so that running again asks the model again.
+        flags.append(Flag.MODEL_ERROR)
     outcome = answer.outcome
     rationale = answer.rationale
     if any(not c.verified for c in citations):
