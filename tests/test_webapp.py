@@ -145,3 +145,40 @@ def test_login_attempts_are_audited(app: ReviewApp) -> None:
     assert not app.authenticate("jmartin", "mauvais")
     actions = [(e.actor, e.action) for e in app.store.audit_log()]
     assert ("jmartin", "login") in actions and ("inconnu:jmartin", "login_failed") in actions
+
+
+def test_a_signed_grid_exported_by_the_app_becomes_evaluation_labels(app: ReviewApp, tmp_path: Path) -> None:
+    """The review app's CSV export is what ``assessor eval import`` reads: the two must agree."""
+    from assessor.evaluation.datasets import DatasetError, import_review_grid
+    from assessor.review.domain import BlockVerdict
+    from assessor.review.exports import ExportFormat
+
+    jury = app.users.get("jmartin")
+    assert jury is not None
+    state = app.run(
+        jury, [str(SAMPLE)], "Camille Exemple", "dev-commercial-omnicanal", ["B1"], "jury", None, None, "", no_progress
+    )
+    first, second = (r.criterion_id for r in state.report.criteria[:2])
+    store, rid = app.store, state.summary.id
+    state = store.decide_criterion(
+        rid, jury, first, expected_version=state.version, accept=False, outcome="acquis",
+        reason="Sources variées et justifiées.", comment="Très bon tableau des sources.",
+    )  # fmt: skip
+    state = store.decide_criterion(
+        rid, jury, second, expected_version=state.version, accept=False, outcome="non_acquis",
+        reason="Aucun choix justifié.",
+    )  # fmt: skip
+    state = store.decide_block(
+        rid, jury, "B1", expected_version=state.version, verdict=BlockVerdict.NOT_VALIDATED,
+        justification="Critères essentiels non acquis.",
+    )  # fmt: skip
+    grid = app.export(jury, rid, ExportFormat.CSV)
+    with pytest.raises(DatasetError, match="sign"):  # an unsigned grid is not a jury's decision yet
+        import_review_grid(grid)
+    store.sign(rid, jury, expected_version=state.version, signer_name="Jeanne Martin")
+    grid = app.export(jury, rid, ExportFormat.CSV)
+    imported = import_review_grid(grid, dossier_key="camille")
+    labels = {c.criterion_id: c for entry in imported.entries for c in entry.criteria}
+    assert labels[first].outcome == "acquis" and labels[first].comment == "Très bon tableau des sources."
+    assert labels[second].outcome == "non_acquis"
+    assert len(labels) == 2  # the 21 criteria nobody decided are left out, not guessed
