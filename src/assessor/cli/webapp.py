@@ -35,6 +35,11 @@ def app_command(
         from assessor.webapp.app import AppError
     except ImportError as error:  # pragma: no cover - gradio is a dependency
         fail(f"l'application a besoin de gradio : {error}")
+    if not current.resolved_users_file.exists():
+        fail(
+            f"aucun compte : le fichier {current.resolved_users_file} n'existe pas. Créez un premier compte avec "
+            '« assessor users add NOM --role jury --name "Prénom Nom" ».'
+        )
     try:
         err_console.print(f"Espace du jury : http://{current.app.host}:{current.app.port}{current.app.root_path}/")
         serve(current)
