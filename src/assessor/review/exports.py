@@ -1076,6 +1076,7 @@ def _docx(view: _View) -> bytes:
             _repeat_header(row, OxmlElement, qn)
             for cell in row.cells:
                 shade(cell, "D5DCE5")
+                _keep_with_next(cell)  # never a header alone at the foot of a page
         group: str | None = None
         for line in block.lines:
             if line.group and line.group != group:
@@ -1083,6 +1084,7 @@ def _docx(view: _View) -> bytes:
                 merged = cells[0].merge(cells[4])
                 write(merged, [("i", line.group)])
                 shade(merged, "E8ECF1")
+                _keep_with_next(merged)  # a group heading stays with its first criterion
             group = line.group
             row = table.add_row()
             _cant_split(row, OxmlElement, qn)
@@ -1154,6 +1156,11 @@ def _repeat_header(row: Any, element: Callable[[str], Any], qn: Callable[[str], 
     tag = element("w:tblHeader")
     tag.set(qn("w:val"), "true")
     properties.append(tag)
+
+
+def _keep_with_next(cell: Any) -> None:
+    for paragraph in cell.paragraphs:
+        paragraph.paragraph_format.keep_with_next = True
 
 
 def _cant_split(row: Any, element: Callable[[str], Any], qn: Callable[[str], str]) -> None:
