@@ -154,6 +154,18 @@ def test_whole_jury_flow_survives_a_restart(data_dir: Path, tmp_path: Path) -> N
         assert NAME in page.locator("#as-header").inner_text()
         assert not page.locator("#as-save").is_visible()
 
+        # A change after signing goes into a new, recorded revision; the signed one stays as it was.
+        page.locator("#as-rev-reason textarea, #as-rev-reason input").first.fill("Pièce complémentaire reçue.")
+        page.locator("#as-revise").click()
+        wait_message(page, "Révision 2 créée")
+        header = page.locator("#as-header").inner_text()
+        assert "révision 2" in header and "en cours" in header
+        assert "Jury : Partiellement acquis" in page.locator(f'#as-grid .as-row[data-cid="{cid}"]').inner_text()
+        assert page.locator("#as-save").is_visible()
+        page.get_by_role("tab", name="Mes revues").click()
+        page.locator("#as-refresh").click()
+        page.locator("#as-sessions [role=gridcell]", has_text="remplacée").first.wait_for(timeout=15000)
+
 
 def test_hostile_dossier_is_shown_as_text(data_dir: Path, tmp_path: Path) -> None:
     hostile = tmp_path / "dossier-piege.txt"

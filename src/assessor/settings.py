@@ -36,7 +36,6 @@ class AppSettings(BaseModel):
     port: int = Field(default=7860, ge=1, le=65535)
     root_path: str = Field(default="", description="URL prefix when served behind a reverse proxy (e.g. /assessor).")
     max_upload_mb: int = Field(default=50, ge=1, description="Largest file accepted for upload, in MB.")
-    language: str = Field(default="fr", pattern="^(fr|en)$", description="Interface language: fr or en.")
 
 
 class Settings(BaseSettings):

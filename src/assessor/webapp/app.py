@@ -277,7 +277,7 @@ def build(app: ReviewApp) -> gr.Blocks:
             who = gr.HTML(elem_id="as-who")
         with gr.Tabs(selected="sessions") as tabs:
             with gr.Tab("Mes revues", id="sessions"):
-                refresh = gr.Button("Actualiser la liste", size="sm")
+                refresh = gr.Button("Actualiser la liste", size="sm", elem_id="as-refresh")
                 table = gr.Dataframe(
                     headers=views.SESSION_COLUMNS,
                     interactive=False,
