@@ -70,6 +70,12 @@ class LLMSettings(BaseModel):
     price_input_per_mtok: float = Field(default=0.0, ge=0, description="€ per million input tokens, for costs.")
     price_output_per_mtok: float = Field(default=0.0, ge=0, description="€ per million output tokens.")
 
+    def overridden(self, **changes: object) -> LLMSettings:
+        """These settings with ``changes`` applied (a None value keeps the setting), validated again:
+        the values come from a command line or a form."""
+        kept = {name: value for name, value in changes.items() if value is not None}
+        return LLMSettings.model_validate({**self.model_dump(), **kept})
+
 
 @dataclass(frozen=True)
 class ModelSpec:

@@ -133,16 +133,13 @@ def assess(
         fail("donnez les fichiers du dossier, ou --dossier ID d'un dossier déjà ingéré.", code=2)
     with user_errors():
         current = settings()
-        updates: dict[str, object] = {
-            k: v
-            for k, v in {"model": llm, "base_url": llm_base_url, "concurrency": concurrency}.items()
-            if v is not None
-        }
-        if local_only:
-            updates["local_only"] = True
-        if assess_oral:
-            updates["assess_oral"] = True
-        llm_settings = LLMSettings.model_validate({**current.llm.model_dump(), **updates})
+        llm_settings = current.llm.overridden(
+            model=llm,
+            base_url=llm_base_url,
+            concurrency=concurrency,
+            local_only=local_only or None,  # a flag left off keeps the configured value
+            assess_oral=assess_oral or None,
+        )
         if llm_settings.model != BASELINE:
             make_chat_model(llm_settings)  # a missing key or a bad name fails before any work
         store = DossierStore(current)

@@ -16,7 +16,7 @@ from rich.table import Table
 from assessor.batch import BatchError, BatchOptions, BatchSummary, ManifestError, load_manifest, run_batch
 from assessor.cli.common import console, err_console, fail, new_progress, settings, user_errors
 from assessor.library import Library
-from assessor.llm import BASELINE, LLMSettings, make_chat_model
+from assessor.llm import BASELINE, make_chat_model
 from assessor.results import STATUS_LABELS, Mode, Status
 
 
@@ -139,21 +139,14 @@ def batch(
     sortie est alors 1."""
     with user_errors():
         current = settings()
-        updates: dict[str, object] = {
-            k: v
-            for k, v in {
-                "model": llm,
-                "base_url": llm_base_url,
-                "concurrency": concurrency,
-                "requests_per_minute": rpm,
-            }.items()
-            if v is not None
-        }
-        if local_only:
-            updates["local_only"] = True
-        if assess_oral:
-            updates["assess_oral"] = True
-        llm_settings = LLMSettings.model_validate({**current.llm.model_dump(), **updates})
+        llm_settings = current.llm.overridden(
+            model=llm,
+            base_url=llm_base_url,
+            concurrency=concurrency,
+            requests_per_minute=rpm,
+            local_only=local_only or None,  # a flag left off keeps the configured value
+            assess_oral=assess_oral or None,
+        )
         library = Library.from_settings(current)
         try:
             loaded = load_manifest(manifest, library)

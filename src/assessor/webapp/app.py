@@ -22,7 +22,7 @@ from assessor.chunking import Chunk
 from assessor.dossiers import DossierError, DossierStore
 from assessor.ingest.errors import IngestError
 from assessor.library import Library, ReferentialError, ReferentialNotFound
-from assessor.llm import BASELINE, LLMError, LLMSettings
+from assessor.llm import BASELINE, LLMError
 from assessor.pipeline import assess_dossier
 from assessor.referential import Criterion, Referential
 from assessor.results import EVIDENCE_TO_EXAMINE, CriterionResult, Mode
@@ -208,8 +208,7 @@ class ReviewApp:
             for path in paths:
                 if path.resolve().is_relative_to(uploads):
                     path.unlink(missing_ok=True)
-        llm = self.settings.llm.model_copy(update={"model": (model or BASELINE).strip() or BASELINE})
-        llm = LLMSettings.model_validate(llm.model_dump())  # re-validated: the model name was typed by a user
+        llm = self.settings.llm.overridden(model=(model or BASELINE).strip() or BASELINE)
         report = assess_dossier(
             self.dossiers,
             dossier_id,
