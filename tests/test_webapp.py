@@ -193,3 +193,15 @@ def test_the_app_refuses_to_start_without_accounts(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "aucun compte" in result.stderr and "assessor users add" in " ".join(result.stderr.split())
     assert "Traceback" not in result.output
+
+
+def test_the_app_explains_a_review_database_it_cannot_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from assessor.cli import app as cli
+
+    UsersFile(tmp_path / "users.yaml").add("jmartin", "Jeanne Martin", "jury", "mot-de-passe-1")
+    monkeypatch.setenv("ASSESSOR_DATABASE_URL", "mysql://jury@127.0.0.1/revues")
+    result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "app", "--port", "7999"])
+    assert result.exit_code == 1
+    assert "SQLite ou PostgreSQL" in " ".join(result.stderr.split()) and "Traceback" not in result.output

@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from assessor.cli.common import err_console, fail, settings
+from assessor.cli.common import fail, settings
+from assessor.review.domain import ReviewError
 from assessor.settings import AppSettings
 
 
@@ -32,18 +33,8 @@ def app_command(
         merged = AppSettings.model_validate({**current.app.model_dump(), **updates})
         current = current.model_copy(update={"app": merged})
     try:
-        from assessor.webapp.app import AppError
-    except ImportError as error:  # pragma: no cover - gradio is a dependency
-        fail(f"l'application a besoin de gradio : {error}")
-    if not current.resolved_users_file.exists():
-        fail(
-            f"aucun compte : le fichier {current.resolved_users_file} n'existe pas. Créez un premier compte avec "
-            '« assessor users add NOM --role jury --name "Prénom Nom" ».'
-        )
-    try:
-        err_console.print(f"Espace du jury : http://{current.app.host}:{current.app.port}{current.app.root_path}/")
         serve(current)
-    except AppError as error:
+    except ReviewError as error:  # no account, or a database that cannot be opened
         fail(str(error))
     except OSError as error:
         fail(f"impossible d'écouter sur {current.app.host}:{current.app.port} : {error.strerror or error}")

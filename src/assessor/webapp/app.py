@@ -737,11 +737,6 @@ def build(app: ReviewApp) -> gr.Blocks:
 
 def launch(settings: Settings, *, prevent_thread_lock: bool = False) -> tuple[gr.Blocks, ReviewApp]:
     """Start the app on the configured host and port (127.0.0.1:7860 by default)."""
-    if not settings.resolved_users_file.exists():
-        raise AppError(
-            f"Aucun compte : le fichier {settings.resolved_users_file} n'existe pas. Créez un premier compte avec "
-            '« assessor users add NOM --role jury --name "Prénom Nom" ».'
-        )
     app = ReviewApp(settings)
     demo: gr.Blocks = build(app)
     demo.queue(default_concurrency_limit=8)
