@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from assessor.chunking import Chunk
 from assessor.citations import verify_quote
@@ -29,7 +30,6 @@ from assessor.review.domain import (
     BLOCK_VERDICT_LABELS,
     CRITERION_ACTION_LABELS,
     REVIEW_STATUS_LABELS,
-    CriterionAction,
     ReviewState,
     ReviewSummary,
 )
@@ -119,13 +119,6 @@ def needs_attention(state: ReviewState, criterion_id: str) -> bool:
     """A criterion nobody has decided yet: the jury's next stop."""
     decision = state.decisions.get(criterion_id)
     return decision is None or decision.action is None
-
-
-def attention_order(state: ReviewState) -> list[str]:
-    """Criteria to look at first: the ones flagged for review, then the others, in grid order."""
-    undecided = [r for r in state.report.criteria if needs_attention(state, r.criterion_id)]
-    first = [r.criterion_id for r in undecided if r.status is Status.NEEDS_REVIEW]
-    return first + [r.criterion_id for r in undecided if r.status is not Status.NEEDS_REVIEW]
 
 
 def next_attention(state: ReviewState, current: str | None) -> str | None:
@@ -327,12 +320,8 @@ def _dossier_alerts(state: ReviewState) -> str:
     )
 
 
-def _when(value: object) -> str:
-    from datetime import datetime
-
-    if isinstance(value, datetime):
-        return value.astimezone().strftime("%d/%m/%Y %H:%M")
-    return ""
+def _when(value: datetime | None) -> str:
+    return value.astimezone().strftime("%d/%m/%Y %H:%M") if value else ""
 
 
 def sessions_rows(summaries: Sequence[ReviewSummary]) -> list[list[str]]:
@@ -357,7 +346,3 @@ SESSION_COLUMNS = ["id", "Candidat", "Référentiel", "Blocs", "Mode", "Statut",
 
 def message(text: str, kind: str = "info") -> str:
     return f'<div class="as-msg {esc(kind)}" role="status">{esc(text)}</div>'
-
-
-def decision_label(action: CriterionAction | None) -> str:
-    return CRITERION_ACTION_LABELS[action]
