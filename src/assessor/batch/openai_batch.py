@@ -43,7 +43,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
-from assessor.batch.runner import BatchError, BatchRun, ChatModel, Outcome, _pool, describe, unanswered
+from assessor.batch.runner import BatchError, BatchRun, ChatModel, Outcome, _pool, describe, unanswered_error
 from assessor.batch.runstore import DossierRow
 from assessor.llm import LLMError, LLMSettings, ModelSpec, environment, parse_spec
 from assessor.pipeline import RateLimiter, ResultCache, current_criterion
@@ -283,12 +283,7 @@ def _replay(run: BatchRun, spec: ModelSpec, template: dict[str, Any], llm: LLMSe
                         collected.extend(replay.pending)
                 else:
                     outcome.report = report
-                    failures = unanswered(report)
-                    if failures:
-                        outcome.error = (
-                            f"le lot OpenAI n'a pas répondu pour {len(failures)} critère(s) sur "
-                            f"{len(report.criteria)} ({failures[0]})"
-                        )
+                    outcome.error = unanswered_error(report, "le lot OpenAI")
             except Exception as exc:
                 outcome.error = describe(exc)
             run.settle(row, outcome, time.perf_counter() - started, count_criteria=not outcome.deferred)

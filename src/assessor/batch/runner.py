@@ -153,8 +153,9 @@ def settings_differences(before: dict[str, Any], after: dict[str, Any]) -> list[
     return changed
 
 
-def unanswered(report: Report) -> list[str]:
-    """Criteria whose model call got no answer at all (server unreachable, HTTP error, timeout…)."""
+def unanswered_error(report: Report, source: str) -> str | None:
+    """Why the dossier failed when some criteria got no answer at all from ``source`` (server
+    unreachable, HTTP error, timeout…), naming the first; None when every call was answered."""
     reasons = []
     for result in report.criteria:
         if Flag.MODEL_ERROR not in result.flags or not result.attempt_log:
@@ -162,7 +163,9 @@ def unanswered(report: Report) -> list[str]:
         last = result.attempt_log[-1]
         if not last.raw_output and not last.input_tokens and not last.output_tokens:
             reasons.append(f"{result.criterion_id} : {last.errors[0] if last.errors else 'aucune réponse'}")
-    return reasons
+    if not reasons:
+        return None
+    return f"{source} n'a pas répondu pour {len(reasons)} critère(s) sur {len(report.criteria)} ({reasons[0]})"
 
 
 def describe(exc: BaseException) -> str:
@@ -356,12 +359,7 @@ class BatchRun:
                         limiter=limiter,
                         live_progress=True,
                     )
-                    failures = unanswered(outcome.report)
-                    if failures:
-                        outcome.error = (
-                            f"le modèle n'a pas répondu pour {len(failures)} critère(s) sur "
-                            f"{len(outcome.report.criteria)} ({failures[0]})"
-                        )
+                    outcome.error = unanswered_error(outcome.report, "le modèle")
                 except Exception as exc:
                     outcome.error = describe(exc)
                 self.settle(row, outcome, time.perf_counter() - started, count_criteria=False)
