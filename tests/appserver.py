@@ -9,16 +9,13 @@ network and chromium's own connections would only be refused.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from servers import free_port, serving
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("ASSESSOR_CHROMIUM", "/usr/bin/chromium")
@@ -45,12 +42,6 @@ def chromium_missing() -> str | None:
     return None
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def add_user(data_dir: Path, username: str, password: str, role: str, name: str, **extra: Any) -> None:
     from assessor.review.auth import UsersFile
 
@@ -72,33 +63,10 @@ def running_app(
         **(env or {}),
     }
     log = log or data_dir / f"app-{port}.log"
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=out
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the app exited ({process.returncode}):\n{log.read_text(errors='replace')[-3000:]}")
-            try:
-                with urllib.request.urlopen(url + "/", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the app did not answer on {url}:\n{log.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.3)
+    command = [sys.executable, str(ROOT / "app.py"), "--port", str(port)]
+    with serving(command, url=url + "/", log=log, env=env, cwd=ROOT):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @contextmanager

@@ -6,6 +6,8 @@ quotes the first passage it is given (so verified citations and model attempts e
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from assessor.dossiers import DossierStore
@@ -14,6 +16,8 @@ from assessor.llm import ModelSpec
 from assessor.pipeline import assess_dossier
 from assessor.referential import Referential
 from assessor.results import Mode, Report
+from assessor.review.domain import ConflictError, User
+from assessor.review.store import ReviewStore
 from assessor.settings import Settings
 from fakes import FunctionChatModel, quoting_first_passage
 
@@ -43,3 +47,30 @@ def model_report(data_dir: Path, *, mode: Mode = Mode.JURY) -> Report:
     spec = ModelSpec("fake", "quoting", remote=False)
     model = FunctionChatModel(script=quoting_first_passage("acquis"))
     return assess_dossier(_store(data_dir), "omni", referential(), blocks=["B1"], mode=mode, chat_model=(model, spec))
+
+
+def race(
+    stores: Sequence[ReviewStore], review_id: str, user: User, criterion_ids: Sequence[str], expected_version: int
+) -> list[str]:
+    """Each store accepts its criterion at the same moment, against the same version.
+
+    Returns each writer's fate, ``ok`` or ``conflict``, sorted: optimistic locking must give
+    ``["conflict", "ok"]`` for two writers.
+    """
+    barrier = threading.Barrier(len(stores))
+    outcomes: list[str] = []
+
+    def write(store: ReviewStore, criterion_id: str) -> None:
+        barrier.wait()
+        try:
+            store.decide_criterion(review_id, user, criterion_id, expected_version=expected_version, accept=True)
+            outcomes.append("ok")
+        except ConflictError:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=write, args=pair) for pair in zip(stores, criterion_ids, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return sorted(outcomes)

@@ -4,28 +4,19 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from assessor.dossiers import DossierError, DossierStore
 from assessor.index import IndexError_
 from assessor.retrieval import RetrievalMode
 from assessor.settings import Settings
+from servers import free_port, serving
 
 START_TIMEOUT = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def chroma_executable() -> str | None:
@@ -47,37 +38,10 @@ def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "ANONYMIZED_TELEMETRY": "False",
         "NO_PROXY": "127.0.0.1,localhost",
     }
-    with (folder / "server.log").open("wb") as log:
-        process = subprocess.Popen(
-            [executable, "run", "--path", str(folder / "db"), "--host", "127.0.0.1", "--port", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-        )
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                tail = (folder / "server.log").read_text(errors="replace")[-2000:]
-                pytest.fail(f"chroma run stopped with code {process.returncode}:\n{tail}")
-            try:
-                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1.0, trust_env=False).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                tail = (folder / "server.log").read_text(errors="replace")[-2000:]
-                pytest.fail(f"chroma run did not answer on {url} within {START_TIMEOUT:.0f} s:\n{tail}")
-            time.sleep(0.1)
+    command = [executable, "run", "--path", str(folder / "db"), "--host", "127.0.0.1", "--port", str(port)]
+    heartbeat = f"{url}/api/v2/heartbeat"
+    with serving(command, url=heartbeat, log=folder / "server.log", env=env, timeout=START_TIMEOUT):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 SECTIONS = {

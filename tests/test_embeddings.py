@@ -27,6 +27,7 @@ from assessor.embeddings import (
     OpenAICompatibleEmbedder,
     make_embedder,
 )
+from servers import free_port
 
 STUB_DIM = 8
 KEY = "sk-test"
@@ -41,13 +42,6 @@ def stub_vector(text: str) -> list[float]:
 def cosine(a: list[float], b: list[float]) -> float:
     dot = sum(x * y for x, y in zip(a, b, strict=True))
     return dot / (math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b)))
-
-
-def closed_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on (bound then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- the stub server ------------------------------------------------------------------------------
@@ -268,7 +262,7 @@ def test_a_rejected_key_is_a_clear_error_without_the_key(stub: Stub) -> None:
 
 
 def test_an_unreachable_server_is_injoignable() -> None:
-    url = f"http://127.0.0.1:{closed_port()}/v1"
+    url = f"http://127.0.0.1:{free_port()}/v1"
     embedder = make_embedder("openai:text-embedding-3-small", base_url=url, env={"OPENAI_API_KEY": KEY})
     with pytest.raises(EmbeddingError) as caught:
         embedder.embed_documents(["texte"])
@@ -332,7 +326,7 @@ def test_ollama_server_error_names_the_status(stub: Stub) -> None:
 
 
 def test_ollama_unreachable(stub: Stub) -> None:
-    url = f"http://127.0.0.1:{closed_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(EmbeddingError) as caught:
         make_embedder("ollama:nomic-embed-text", base_url=url).embed_documents(["texte"])
     message = str(caught.value)

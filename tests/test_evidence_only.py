@@ -77,6 +77,23 @@ def test_the_injection_in_the_dossier_is_flagged_with_its_page(activites: tuple[
     )
 
 
+def one_page_chunk(text: str, page: int) -> Chunk:
+    return Chunk(
+        id="c1",
+        file="f.pdf",
+        file_sha256="0" * 64,
+        page_start=page,
+        page_end=page,
+        paged=True,
+        locator=f"page {page}",
+        char_start=0,
+        char_end=len(text),
+        heading_path=[],
+        text=text,
+        ocr=False,
+    )
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -87,20 +104,7 @@ def test_the_injection_in_the_dossier_is_flagged_with_its_page(activites: tuple[
     ],
 )
 def test_injection_patterns(text: str) -> None:
-    chunk = Chunk(
-        id="c1",
-        file="f.pdf",
-        file_sha256="0" * 64,
-        page_start=3,
-        page_end=3,
-        paged=True,
-        locator="page 3",
-        char_start=0,
-        char_end=len(text),
-        heading_path=[],
-        text=text,
-        ocr=False,
-    )
+    chunk = one_page_chunk(text, page=3)
     flags = suspected_injections([chunk])
     assert len(flags) == 1 and flags[0].page == 3
 
@@ -114,20 +118,7 @@ def test_injection_patterns(text: str) -> None:
     ],
 )
 def test_ordinary_sentences_are_not_injections(text: str) -> None:
-    chunk = Chunk(
-        id="c1",
-        file="f.pdf",
-        file_sha256="0" * 64,
-        page_start=1,
-        page_end=1,
-        paged=True,
-        locator="page 1",
-        char_start=0,
-        char_end=len(text),
-        heading_path=[],
-        text=text,
-        ocr=False,
-    )
+    chunk = one_page_chunk(text, page=1)
     assert suspected_injections([chunk]) == []
 
 

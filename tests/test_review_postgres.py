@@ -9,10 +9,8 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC
@@ -30,7 +28,8 @@ from assessor.review.domain import (
     User,
 )
 from assessor.review.store import ReviewStore, head_revision
-from reviewdata import model_report
+from reviewdata import model_report, race
+from servers import free_port
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'assessor[postgres]')")
 
@@ -45,13 +44,6 @@ def _binary(name: str) -> str | None:
         return found
     versions = [p for p in Path("/usr/lib/postgresql").glob(f"*/bin/{name}") if p.parts[-3].isdigit()]
     return str(max(versions, key=lambda p: int(p.parts[-3]))) if versions else None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -95,7 +87,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     else:
         base = tmp_path_factory.mktemp("pg")
     data, log = base / "data", base / "server.log"
-    port = _free_port()
+    port = free_port()
     prefix = _run_as(account)
     subprocess.run(
         [*prefix, initdb, "-D", str(data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--no-locale", "-N"],
@@ -188,24 +180,8 @@ def test_stale_and_racing_writers_conflict(url: str, report: Report) -> None:
             stores[0].decide_criterion(review, JURY, report.criteria[1].criterion_id, expected_version=1, accept=True)
         assert caught.value.current.version == 2
 
-        barrier = threading.Barrier(2)
-        outcomes: list[str] = []
-
-        def write(index: int) -> None:
-            barrier.wait()
-            try:
-                crit = report.criteria[index + 2].criterion_id
-                stores[index].decide_criterion(review, JURY, crit, expected_version=2, accept=True)
-                outcomes.append("ok")
-            except ConflictError:
-                outcomes.append("conflict")
-
-        threads = [threading.Thread(target=write, args=(i,)) for i in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-        assert sorted(outcomes) == ["conflict", "ok"]
+        crits = [c.criterion_id for c in report.criteria[2:4]]
+        assert race(stores, review, JURY, crits, expected_version=2) == ["conflict", "ok"]
         assert stores[0].get(review, JURY).version == 3
         assert stores[0].verify_audit_chain() == []
     finally:
