@@ -16,7 +16,7 @@ from assessor.llm import ModelSpec
 from assessor.pipeline import assess_dossier
 from assessor.referential import Referential
 from assessor.results import Mode, Report
-from assessor.review.domain import ConflictError, User
+from assessor.review.domain import ConflictError, ReviewState, User
 from assessor.review.store import ReviewStore
 from assessor.settings import Settings
 from fakes import FunctionChatModel, quoting_first_passage
@@ -74,3 +74,22 @@ def race(
     for thread in threads:
         thread.join(timeout=60)
     return sorted(outcomes)
+
+
+def decide_block_criteria(store: ReviewStore, state: ReviewState, user: User, block: str = "B1") -> ReviewState:
+    """Every undecided criterion of the block decided: the proposals that can be accepted as they
+    stand in one action, the others overridden with a reason."""
+    accepted, left = store.remaining_proposals(state, block)
+    if accepted:
+        state, _, left = store.accept_remaining(state.summary.id, user, block, expected_version=state.version)
+    for criterion_id, _ in left:
+        state = store.decide_criterion(
+            state.summary.id,
+            user,
+            criterion_id,
+            expected_version=state.version,
+            accept=False,
+            outcome="non_acquis",
+            reason="Lu par le jury : insuffisant.",
+        )
+    return state

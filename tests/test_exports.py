@@ -26,15 +26,17 @@ from assessor.referential import Referential
 from assessor.results import DossierFlag, Flag, Report
 from assessor.review import exports
 from assessor.review.domain import (
+    AuditAnchor,
     BlockDecision,
     BlockVerdict,
     CriterionAction,
     CriterionDecision,
+    ReviewError,
     ReviewState,
     ReviewStatus,
     ReviewSummary,
 )
-from assessor.review.exports import CSV_COLUMNS, ExportFormat, export_filename, export_review
+from assessor.review.exports import CSV_COLUMNS, ExportFormat, export_filename, export_review, read_anchor
 from reviewdata import evidence_report, model_report, referential
 
 REASON = "<script>alert(1)</script> & « guillemets »"
@@ -168,7 +170,7 @@ def test_csv_has_one_row_per_criterion_in_referential_order(
     report = reports[kind]
     header, rows = csv_rows(export_review(make_state(report, signed=True), ref, ExportFormat.CSV))
     assert header == list(CSV_COLUMNS)
-    assert len(CSV_COLUMNS) == 28
+    assert len(CSV_COLUMNS) == 32
     assert [r["criterion_id"] for r in rows] == [c.id for c in ref.criteria_of("B1")]
     assert len(rows) == 23
     first, second, third, last = rows[0], rows[1], rows[2], rows[-1]
@@ -455,3 +457,43 @@ def test_dossier_alerts_are_shown_as_text(reports: dict[str, Report], ref: Refer
 def test_every_flag_has_a_short_label() -> None:
     assert set(exports.FLAG_SHORT_LABELS) == set(Flag)
     assert all(len(label) <= 30 for label in exports.FLAG_SHORT_LABELS.values())
+
+
+# --- The audit anchor ---------------------------------------------------------------------------
+
+ANCHOR = AuditAnchor(
+    review_id="rev-0042", entry_id=57, entry_hash="ab" * 32, review_entries=31, key_id="0123456789abcdef"
+)
+
+
+@pytest.mark.parametrize("fmt", list(ExportFormat))
+def test_every_format_carries_the_audit_anchor_and_gives_it_back(
+    reports: dict[str, Report], ref: Referential, fmt: ExportFormat, tmp_path: Path
+) -> None:
+    """``assessor review verify --against`` reads the anchor back from any exported grid."""
+    path = tmp_path / f"grille.{fmt.value}"
+    path.write_bytes(export_review(make_state(reports["model"], signed=True), ref, fmt, anchor=ANCHOR))
+    assert read_anchor(path) == ANCHOR
+    unsealed = tmp_path / f"ancienne.{fmt.value}"
+    unsealed.write_bytes(export_review(make_state(reports["model"], signed=True), ref, fmt))
+    with pytest.raises(ReviewError, match="sceau du journal d’audit"):
+        read_anchor(unsealed)
+
+
+def test_a_signed_grid_with_undecided_criteria_says_the_signature_covers_only_the_decisions(
+    reports: dict[str, Report], ref: Referential
+) -> None:
+    """Reviews signed before every criterion needed a decision: the export must not read as if the jury
+    had decided each one."""
+    text = " ".join(pdf_pages(export_review(make_state(reports["model"], signed=True), ref, ExportFormat.PDF)))
+    undecided = len(reports["model"].criteria) - 2
+    assert f"Attention : {undecided} critères n’ont pas de décision du jury" in text
+    decided = {
+        c.criterion_id: CriterionDecision(
+            criterion_id=c.criterion_id, action=CriterionAction.ACCEPTED, outcome=c.outcome, decided_by="jury1"
+        )
+        for c in reports["model"].criteria
+    }
+    state = make_state(reports["model"], signed=True, decisions=decided)
+    text = " ".join(pdf_pages(export_review(state, ref, ExportFormat.PDF)))
+    assert "Attention" not in text and "sans décision du jury" not in text

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from assessor.results import Report
+from assessor.review.audit import AuditKey
 from assessor.review.domain import (
     BlockVerdict,
     ConflictError,
@@ -28,12 +29,13 @@ from assessor.review.domain import (
     User,
 )
 from assessor.review.store import ReviewStore, head_revision
-from reviewdata import model_report, race
+from reviewdata import decide_block_criteria, model_report, race
 from servers import free_port
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'assessor[postgres]')")
 
 JURY = User(username="jury1", display_name="Dupont Marie", role=Role.JURY)
+KEY = AuditKey.from_text("clé-d-audit-des-tests-postgresql-0123456789", "tests")
 JURY2 = User(username="jury2", display_name="Durand Luc", role=Role.JURY)
 SUPERUSER = "assessor"
 
@@ -124,7 +126,7 @@ def url(server: Server) -> str:
 
 @pytest.fixture
 def store(url: str) -> Iterator[ReviewStore]:
-    review_store = ReviewStore(url)
+    review_store = ReviewStore(url, audit_key=KEY)
     yield review_store
     review_store.dispose()
 
@@ -134,10 +136,10 @@ def _raw(url: str) -> psycopg.Connection[tuple[object, ...]]:
 
 
 def test_migrates_to_head_and_reopening_is_a_no_op(url: str, report: Report) -> None:
-    first = ReviewStore(url)
+    first = ReviewStore(url, audit_key=KEY)
     state = first.create_review(report, user=JURY, candidate="Candidat 042")
     first.dispose()
-    second = ReviewStore(url)
+    second = ReviewStore(url, audit_key=KEY)
     try:
         assert second.get(state.summary.id, JURY) == state
     finally:
@@ -145,33 +147,49 @@ def test_migrates_to_head_and_reopening_is_a_no_op(url: str, report: Report) -> 
     with _raw(url) as raw:
         assert raw.execute("SELECT version_num FROM alembic_version").fetchall() == [(head_revision(),)]
         triggers = {row[0] for row in raw.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")}
-    assert {"audit_log_no_update_delete", "audit_log_no_truncate", "reviews_report_immutable"} <= triggers
+    expected = {
+        f"{table}_append_only" for table in ("audit_log", "criterion_decisions", "block_decisions", "signatures")
+    }
+    assert expected | {"audit_log_chain", "reviews_fixed", "audit_log_no_truncate"} <= triggers
 
 
 def test_database_refuses_to_rewrite_the_audit_log(store: ReviewStore, url: str, report: Report) -> None:
-    store.create_review(report, user=JURY, candidate="Candidat 042")
+    state = store.create_review(report, user=JURY, candidate="Candidat 042")
+    state = store.decide_criterion(
+        state.summary.id, JURY, report.criteria[0].criterion_id, expected_version=1, accept=True
+    )
     statements = [
         "UPDATE audit_log SET actor = 'mallory'",
         "DELETE FROM audit_log",
         "TRUNCATE audit_log",
+        "INSERT INTO audit_log SELECT * FROM audit_log WHERE id = 1 ON CONFLICT (id) DO UPDATE SET actor = 'mallory'",
         "UPDATE reviews SET report = '{}'",
+        "DELETE FROM reviews",
+        "UPDATE criterion_decisions SET outcome = 'non_acquis'",
+        "DELETE FROM criterion_decisions",
+        "INSERT INTO criterion_decisions SELECT * FROM criterion_decisions "
+        "ON CONFLICT (review_id, criterion_id, audit_id) DO UPDATE SET outcome = 'non_acquis'",
+        "TRUNCATE criterion_decisions",
     ]
     with _raw(url) as raw:
         for statement in statements:
-            with pytest.raises(psycopg.errors.InsufficientPrivilege, match=r"ajout seul|rapport"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match=r"ajout seul|journal|revue"):
                 raw.execute(statement)
-    assert len(store.audit_log()) == 1 + len(report.criteria)
-    assert store.verify_audit_chain() == []
+    assert len(store.audit_log()) == 2 + len(report.criteria)
+    assert store.verify() == []
 
     with _raw(url) as raw:
-        raw.execute("ALTER TABLE audit_log DISABLE TRIGGER USER")
+        for table in ("audit_log", "criterion_decisions"):
+            raw.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
         raw.execute("UPDATE audit_log SET actor = 'mallory' WHERE id = 3")
-    problems = store.verify_audit_chain()
-    assert len(problems) == 1 and problems[0].startswith("Entrée 3 du journal d'audit")
+        raw.execute("UPDATE criterion_decisions SET outcome = 'non_acquis'")
+    problems = store.verify()
+    assert len(problems) == 2 and problems[0].startswith("Entrée 3 du journal (proposition de la machine")
+    assert "modifiée hors de l'outil" in problems[1] and "non_acquis" in problems[1]
 
 
 def test_stale_and_racing_writers_conflict(url: str, report: Report) -> None:
-    stores = [ReviewStore(url), ReviewStore(url)]
+    stores = [ReviewStore(url, audit_key=KEY), ReviewStore(url, audit_key=KEY)]
     try:
         state = stores[0].create_review(report, user=JURY, candidate="Candidat 042", assigned_jury=["jury2"])
         review = state.summary.id
@@ -183,7 +201,7 @@ def test_stale_and_racing_writers_conflict(url: str, report: Report) -> None:
         crits = [c.criterion_id for c in report.criteria[2:4]]
         assert race(stores, review, JURY, crits, expected_version=2) == ["conflict", "ok"]
         assert stores[0].get(review, JURY).version == 3
-        assert stores[0].verify_audit_chain() == []
+        assert stores[0].verify() == []
     finally:
         for review_store in stores:
             review_store.dispose()
@@ -198,14 +216,15 @@ def test_full_review_flow(store: ReviewStore, url: str, report: Report) -> None:
         review, JURY2, crit[1], expected_version=2, accept=False, outcome="non_acquis", reason="Hors sujet."
     )
     state = store.comment_criterion(review, JURY, crit[1], expected_version=3, comment="À l'oral.")
+    state = decide_block_criteria(store, state, JURY)
     state = store.decide_block(
-        review, JURY, "B1", expected_version=4, verdict=BlockVerdict.VALIDATED, justification="Complet."
+        review, JURY, "B1", expected_version=state.version, verdict=BlockVerdict.VALIDATED, justification="Complet."
     )
-    state = store.sign(review, JURY2, expected_version=5, signer_name="Luc Durand")
+    state = store.sign(review, JURY2, expected_version=state.version, signer_name="Luc Durand")
     assert state.summary.status is ReviewStatus.SIGNED and state.summary.signed_at is not None
     assert state.summary.signed_at.tzinfo is UTC and state.decisions[crit[1]].comment == "À l'oral."
     with pytest.raises(ReadOnlyReview):
-        store.comment_criterion(review, JURY, crit[2], expected_version=6, comment="x")
+        store.comment_criterion(review, JURY, crit[2], expected_version=state.version, comment="x")
 
     revision = store.new_revision(review, JURY, reason="Erreur sur C1.")
     assert revision.summary.parent_id == review and revision.decisions == state.decisions
@@ -214,23 +233,24 @@ def test_full_review_flow(store: ReviewStore, url: str, report: Report) -> None:
 
     log = store.audit_log(review)
     assert log[1].details["attempts"][0]["raw_output"] == report.criteria[0].attempt_log[0].raw_output
-    assert [e.action for e in log if e.action != "proposal"] == [
+    assert [e.action for e in log if e.action != "proposal" and e.criterion_id in (None, *crit[:2])] == [
         "review_created",
         "criterion_accepted",
         "criterion_overridden",
         "criterion_commented",
+        "block_remaining_accepted",
         "block_decided",
         "review_signed",
         "review_superseded",
         "export",
     ]
     assert all(entry.at.tzinfo is UTC for entry in log)
-    assert store.verify_audit_chain() == []
+    assert store.verify() == []
 
     store.dispose()
-    reopened = ReviewStore(url)
+    reopened = ReviewStore(url, audit_key=KEY)
     try:
         assert reopened.get(revision.summary.id, JURY) == revision
-        assert reopened.verify_audit_chain() == []
+        assert reopened.verify() == []
     finally:
         reopened.dispose()

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from alembic import command
 
 from assessor.results import EVIDENCE_TO_EXAMINE, CriterionResult, Mode, Report
+from assessor.review.audit import AuditKey
 from assessor.review.domain import (
     BlockVerdict,
     ConflictError,
@@ -29,7 +30,7 @@ from assessor.review.domain import (
     User,
 )
 from assessor.review.store import ReviewStore, alembic_config, head_revision
-from reviewdata import evidence_report, model_report, race
+from reviewdata import decide_block_criteria, evidence_report, model_report, race
 
 JURY = User(username="jury1", display_name="Dupont Marie", role=Role.JURY)
 JURY2 = User(username="jury2", display_name="Durand Luc", role=Role.JURY)
@@ -81,6 +82,7 @@ def signed(store: ReviewStore, report: Report) -> ReviewState:
     state = jury_review(store, report)
     crit = verdict_criterion(report).criterion_id
     state = store.decide_criterion(state.summary.id, JURY, crit, expected_version=state.version, accept=True)
+    state = decide_block_criteria(store, state, JURY)
     state = store.decide_block(
         state.summary.id, JURY, "B1", expected_version=state.version, verdict=BlockVerdict.VALIDATED, justification="ok"
     )
@@ -143,7 +145,7 @@ def test_create_validates_candidate_and_jury(store: ReviewStore, reports: dict[s
 )
 def test_bad_database_urls_give_french_messages(url: str, message: str) -> None:
     with pytest.raises(ReviewError, match=message) as caught:
-        ReviewStore(url)
+        ReviewStore(url, audit_key=AuditKey.ephemeral())
     assert "secret" not in str(caught.value)
 
 
@@ -151,7 +153,7 @@ def test_in_memory_database_works_for_quick_trials(reports: dict[str, Report]) -
     store = ReviewStore("sqlite://")
     try:
         state = jury_review(store, reports["evidence"])
-        assert store.get(state.summary.id, JURY) == state and store.verify_audit_chain() == []
+        assert store.get(state.summary.id, JURY) == state and store.verify() == []
     finally:
         store.dispose()
 
@@ -168,7 +170,7 @@ def test_restart_keeps_everything(db_url: str, reports: dict[str, Report]) -> No
         assert again == state
         assert again.summary.signed_at is not None and again.summary.signed_at.tzinfo is UTC
         assert second.audit_log() == log
-        assert second.verify_audit_chain() == []
+        assert second.verify() == []
     finally:
         second.dispose()
 
@@ -256,10 +258,12 @@ def test_block_decisions(store: ReviewStore, reports: dict[str, Report]) -> None
     review = state.summary.id
     with pytest.raises(InvalidDecision, match="B7"):
         store.decide_block(review, JURY, "B7", expected_version=1, verdict=BlockVerdict.VALIDATED, justification="x")
+    state = decide_block_criteria(store, state, JURY)
+    v = state.version
     with pytest.raises(InvalidDecision, match="Justifiez"):
-        store.decide_block(review, JURY, "B1", expected_version=1, verdict=BlockVerdict.VALIDATED, justification=" ")
+        store.decide_block(review, JURY, "B1", expected_version=v, verdict=BlockVerdict.VALIDATED, justification=" ")
     state = store.decide_block(
-        review, JURY2, "B1", expected_version=1, verdict=BlockVerdict.NOT_VALIDATED, justification="Preuves minces."
+        review, JURY2, "B1", expected_version=v, verdict=BlockVerdict.NOT_VALIDATED, justification="Preuves minces."
     )
     block = state.block_decisions["B1"]
     assert (block.verdict, block.justification, block.decided_by) == (
@@ -268,9 +272,9 @@ def test_block_decisions(store: ReviewStore, reports: dict[str, Report]) -> None
         "jury2",
     )
     state = store.decide_block(
-        review, JURY, "B1", expected_version=2, verdict=BlockVerdict.VALIDATED, justification="Après oral."
+        review, JURY, "B1", expected_version=v + 1, verdict=BlockVerdict.VALIDATED, justification="Après oral."
     )
-    assert state.block_decisions["B1"].verdict is BlockVerdict.VALIDATED and state.version == 3
+    assert state.block_decisions["B1"].verdict is BlockVerdict.VALIDATED and state.version == v + 2
 
 
 def test_sign_requires_every_block_and_a_name(store: ReviewStore, reports: dict[str, Report]) -> None:
@@ -278,16 +282,17 @@ def test_sign_requires_every_block_and_a_name(store: ReviewStore, reports: dict[
     review = state.summary.id
     with pytest.raises(InvalidDecision, match="sans décision : B1"):
         store.sign(review, JURY, expected_version=1, signer_name="Marie Dupont")
+    state = decide_block_criteria(store, state, JURY)
     state = store.decide_block(
-        review, JURY, "B1", expected_version=1, verdict=BlockVerdict.VALIDATED, justification="Complet."
+        review, JURY, "B1", expected_version=state.version, verdict=BlockVerdict.VALIDATED, justification="Complet."
     )
     with pytest.raises(InvalidDecision, match="nom"):
-        store.sign(review, JURY, expected_version=2, signer_name="  ")
-    state = store.sign(review, JURY2, expected_version=2, signer_name=" Luc Durand ")
+        store.sign(review, JURY, expected_version=state.version, signer_name="  ")
+    state = store.sign(review, JURY2, expected_version=state.version, signer_name=" Luc Durand ")
     summary = state.summary
     assert (summary.status, summary.signed_by, summary.signed_by_name) == (ReviewStatus.SIGNED, "jury2", "Luc Durand")
     assert summary.signed_at is not None and summary.signed_at.tzinfo is UTC and state.read_only
-    assert state.decisions == {}  # criteria without a decision are allowed
+    assert all(state.final_outcome(c.criterion_id) for c in reports["evidence"].criteria)
 
 
 def test_signed_review_is_read_only(store: ReviewStore, reports: dict[str, Report]) -> None:
@@ -347,6 +352,7 @@ def test_new_revision_copies_decisions_and_supersedes_the_signed_one(
         new.summary.id, JURY, crit, expected_version=1, accept=False, outcome="partiellement_acquis", reason="Revu."
     )
     assert store.get(old.summary.id, JURY).final_outcome(crit) == "acquis"
+    assert new.final_outcome(crit) == "partiellement_acquis"
     new = store.sign(new.summary.id, JURY, expected_version=2, signer_name="Marie Dupont")
     assert new.summary.status is ReviewStatus.SIGNED
 
@@ -477,7 +483,7 @@ def test_two_writers_racing_on_the_same_version(db_url: str, reports: dict[str, 
             assert outcomes == ["conflict", "ok"], f"round {round_number}"
             final = stores[1].get(state.summary.id, JURY)
             assert final.version == 2 and len(final.decisions) == 1
-        assert stores[0].verify_audit_chain() == []
+        assert stores[0].verify() == []
     finally:
         for review_store in stores:
             review_store.dispose()
@@ -517,22 +523,31 @@ def test_every_human_action_is_logged_with_before_and_after(store: ReviewStore, 
     store.decide_criterion(
         review, JURY2, crit, expected_version=2, accept=False, outcome="non_acquis", reason="Faible."
     )
-    store.comment_criterion(review, JURY, crit, expected_version=3, comment="Vu en oral.")
-    store.decide_block(review, JURY, "B1", expected_version=4, verdict=BlockVerdict.VALIDATED, justification="Ok.")
-    store.sign(review, JURY, expected_version=5, signer_name="Marie Dupont")
+    state = store.comment_criterion(review, JURY, crit, expected_version=3, comment="Vu en oral.")
+    state = decide_block_criteria(store, state, JURY2)
+    store.decide_block(
+        review, JURY, "B1", expected_version=state.version, verdict=BlockVerdict.VALIDATED, justification="Ok."
+    )
+    store.sign(review, JURY, expected_version=state.version + 1, signer_name="Marie Dupont")
     entry = store.record("jury1", "export", review_id=review, details={"format": "pdf"})
     assert entry.action == "export" and entry.details == {"format": "pdf"}
 
-    human = [e for e in store.audit_log(review) if e.action not in {"review_created", "proposal"}]
+    human = [
+        e
+        for e in store.audit_log(review)
+        if e.action not in {"review_created", "proposal"} and e.criterion_id in (None, crit)
+    ]
     assert [(e.actor, e.action) for e in human] == [
         ("jury1", "criterion_accepted"),
         ("jury2", "criterion_overridden"),
         ("jury1", "criterion_commented"),
+        ("jury2", "block_remaining_accepted"),
         ("jury1", "block_decided"),
         ("jury1", "review_signed"),
         ("jury1", "export"),
     ]
-    accepted, overridden, commented, block, signing, _ = human
+    accepted, overridden, commented, bulk, block, signing, _ = human
+    assert bulk.details["block"] == "B1" and crit not in [a["criterion_id"] for a in bulk.details["accepted"]]
     assert accepted.before is None and accepted.after is not None and accepted.after["outcome"] == "acquis"
     assert overridden.before == accepted.after
     assert overridden.after is not None and overridden.after["reason"] == "Faible."
@@ -541,9 +556,10 @@ def test_every_human_action_is_logged_with_before_and_after(store: ReviewStore, 
     assert block.after is not None and block.after["verdict"] == "valide" and block.details["block"] == "B1"
     assert signing.before == {"status": "en_cours"}
     assert signing.after is not None and signing.after["signed_by_name"] == "Marie Dupont"
-    assert crit not in signing.details["criteria_without_decision"]
-    assert len(signing.details["criteria_without_decision"]) == len(report.criteria) - 1
-    assert store.verify_audit_chain() == []
+    assert signing.details["decisions"][crit] == "non_acquis" and len(signing.details["decisions"]) == len(
+        report.criteria
+    )
+    assert store.verify() == []
 
 
 def test_app_events_join_the_chain(store: ReviewStore) -> None:
@@ -552,7 +568,7 @@ def test_app_events_join_the_chain(store: ReviewStore) -> None:
     assert [e.action for e in store.audit_log()] == ["login_failed", "login"]
     assert entry.id == 2 and entry.review_id is None and entry.at.tzinfo is UTC
     assert store.audit_log()[-1] == entry
-    assert store.verify_audit_chain() == []
+    assert store.verify() == []
 
 
 def _raw(db_url: str) -> sqlite3.Connection:
@@ -567,36 +583,36 @@ def test_database_refuses_to_update_or_delete_audit_entries(
         for statement in ["UPDATE audit_log SET actor = 'mallory'", "DELETE FROM audit_log WHERE id = 1"]:
             with pytest.raises(sqlite3.IntegrityError, match="ajout seul"):
                 raw.execute(statement)
-        with pytest.raises(sqlite3.IntegrityError, match="rapport"):
+        with pytest.raises(sqlite3.IntegrityError, match="une revue ne se modifie pas"):
             raw.execute("UPDATE reviews SET report = '{}'")
     raw.close()
-    assert store.audit_log()[0].actor == "jury1" and store.verify_audit_chain() == []
+    assert store.audit_log()[0].actor == "jury1" and store.verify() == []
 
 
 def test_chain_detects_tampering(store: ReviewStore, db_url: str, reports: dict[str, Report]) -> None:
+    """Even with the protecting triggers dropped, a changed or deleted entry and a changed report show."""
     state = jury_review(store, reports["model"])
     store.decide_criterion(
         state.summary.id, JURY, reports["model"].criteria[0].criterion_id, expected_version=1, accept=True
     )
-    assert store.verify_audit_chain() == []
+    assert store.verify() == []
     raw = _raw(db_url)
     with raw:
-        raw.execute("DROP TRIGGER audit_log_no_update")
-        raw.execute("DROP TRIGGER audit_log_no_delete")
-        raw.execute("DROP TRIGGER reviews_report_immutable")
+        for (name,) in raw.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+            raw.execute(f"DROP TRIGGER {name}")
         raw.execute("UPDATE audit_log SET details = json_set(details, '$.outcome', 'non_acquis') WHERE id = 2")
-    problems = store.verify_audit_chain()
-    assert len(problems) == 1 and problems[0].startswith("Entrée 2 du journal d'audit (proposal")
+    problems = store.verify()
+    assert len(problems) == 1 and problems[0].startswith("Entrée 2 du journal (proposition de la machine")
     assert "modifié" in problems[0]
 
     with raw:
         raw.execute("DELETE FROM audit_log WHERE id = 5")
         raw.execute("UPDATE reviews SET report = replace(report, 'acquis', 'non_acquis')")
-    problems = store.verify_audit_chain()
+    problems = store.verify()
     assert any("Entrées 5 à 5 absentes" in p for p in problems)
     assert any("Entrée 6" in p and "lien" in p for p in problems)
     assert any(
-        p == f"Revue {state.summary.id} : le rapport enregistré a été modifié depuis sa création." for p in problems
+        p.startswith(f"Revue {state.summary.id} : le rapport de la machine ne correspond plus") for p in problems
     )
     raw.close()
 
@@ -614,18 +630,18 @@ def _alembic_versions(db_url: str) -> list[str]:
 def test_fresh_database_is_migrated_to_head_and_reopening_is_a_no_op(db_url: str, reports: dict[str, Report]) -> None:
     store = ReviewStore(db_url)
     assert Path(sa.make_url(db_url).database or "").is_file()  # parent folder created
-    assert _alembic_versions(db_url) == [head_revision()] == ["0001_initial"]
+    assert _alembic_versions(db_url) == [head_revision()] == ["0002_keyed_append_only"]
     state = jury_review(store, reports["evidence"])
     store.dispose()
     with _raw(db_url) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')")}
     raw.close()
-    assert {"reviews", "criterion_decisions", "block_decisions", "audit_log", "audit_log_no_update"} <= tables
+    assert {"reviews", "criterion_decisions", "block_decisions", "signatures", "audit_log", "audit_log_chain"} <= tables
 
     again = ReviewStore(db_url)
     try:
-        assert _alembic_versions(db_url) == ["0001_initial"]
+        assert _alembic_versions(db_url) == ["0002_keyed_append_only"]
         assert again.get(state.summary.id, JURY) == state
     finally:
         again.dispose()
@@ -649,5 +665,5 @@ def test_an_older_database_is_brought_up_to_date(db_url: str) -> None:
 def test_foreign_keys_are_enforced(store: ReviewStore) -> None:
     with pytest.raises(sa.exc.IntegrityError), store._engine.begin() as connection:  # the store's own connections
         connection.execute(
-            sa.text("INSERT INTO block_decisions VALUES ('ghost', 'B1', 'valide', 'x', 'u', '2025-01-01')")
+            sa.text("INSERT INTO block_decisions VALUES ('ghost', 'B1', 1, 'valide', 'x', 'u', '2025-01-01')")
         )

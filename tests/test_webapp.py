@@ -15,7 +15,7 @@ from assessor.review.domain import CriterionAction, CriterionDecision, ReviewSta
 from assessor.settings import AppSettings, Settings
 from assessor.webapp import views
 from assessor.webapp.app import AppError, ReviewApp
-from reviewdata import SAMPLE, evidence_report, model_report, referential
+from reviewdata import SAMPLE, decide_block_criteria, evidence_report, model_report, referential
 
 JURY = User(username="jmartin", display_name="Jeanne Martin", role=Role.JURY)
 
@@ -168,6 +168,7 @@ def test_a_signed_grid_exported_by_the_app_becomes_evaluation_labels(app: Review
         rid, jury, second, expected_version=state.version, accept=False, outcome="non_acquis",
         reason="Aucun choix justifié.",
     )  # fmt: skip
+    state = decide_block_criteria(store, state, jury)
     state = store.decide_block(
         rid, jury, "B1", expected_version=state.version, verdict=BlockVerdict.NOT_VALIDATED,
         justification="Critères essentiels non acquis.",
@@ -181,7 +182,8 @@ def test_a_signed_grid_exported_by_the_app_becomes_evaluation_labels(app: Review
     labels = {c.criterion_id: c for entry in imported.entries for c in entry.criteria}
     assert labels[first].outcome == "acquis" and labels[first].comment == "Très bon tableau des sources."
     assert labels[second].outcome == "non_acquis"
-    assert len(labels) == 2  # the 21 criteria nobody decided are left out, not guessed
+    assert len(labels) == len(state.report.criteria)  # a signed grid: every criterion decided by the jury
+    assert labels[first].outcome == "acquis" and labels[first].comment == "Très bon tableau des sources."
 
 
 def test_the_app_refuses_to_start_without_accounts(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from assessor.chunking import ChunkSettings
@@ -67,6 +67,16 @@ class Settings(BaseSettings):
         description="YAML file of accounts with hashed passwords (assessor users add); default: users.yaml "
         "in the data folder.",
     )
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="Key of the audit log's chain (at least 32 characters); keep it outside the database host if "
+        "you can. Default: the key file (audit_key_file).",
+    )
+    audit_key_file: Path | None = Field(
+        default=None,
+        description="File holding the audit key, created on first use with owner-only permissions; default: "
+        "audit.key in the data folder.",
+    )
     app: AppSettings = Field(default_factory=AppSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     chunking: ChunkSettings = Field(default_factory=ChunkSettings)
@@ -79,6 +89,10 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'assessor.db').resolve()}"
+
+    @property
+    def resolved_audit_key_file(self) -> Path:
+        return self.audit_key_file or self.data_dir / "audit.key"
 
     @property
     def resolved_users_file(self) -> Path:

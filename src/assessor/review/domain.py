@@ -46,6 +46,10 @@ CSV_COLUMNS: tuple[str, ...] = (
     "signed_by",
     "signed_by_name",
     "signed_at",
+    "audit_entry_id",
+    "audit_entry_hash",
+    "audit_review_entries",
+    "audit_key_id",
 )
 """The review grid's CSV export header, in order (``review.exports`` writes it, ``evaluation`` imports it)."""
 
@@ -98,6 +102,11 @@ CRITERION_ACTION_LABELS: dict[CriterionAction | None, str] = {
     CriterionAction.ACCEPTED: "proposition acceptée",
     CriterionAction.OVERRIDDEN: "décision modifiée par le jury",
     None: "sans décision du jury",
+}
+
+CRITERION_ACTION_AUDIT: dict[CriterionAction, str] = {
+    CriterionAction.ACCEPTED: "criterion_accepted",
+    CriterionAction.OVERRIDDEN: "criterion_overridden",
 }
 
 
@@ -198,7 +207,45 @@ class AuditEntry(BaseModel):
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
     details: dict[str, Any] = Field(default_factory=dict)
-    entry_hash: str = Field(description="sha256 over the previous entry's hash and this entry: a tamper-evident chain.")
+    entry_hash: str = Field(
+        description="HMAC-SHA256, with the audit key, over the previous entry's hash and this entry: a chain "
+        "nobody without the key can recompute (plain SHA-256 for entries written before the key existed)."
+    )
+    key_id: str | None = Field(default=None, description="Fingerprint of the key that sealed the entry; None: legacy.")
+
+
+class AuditAnchor(BaseModel):
+    """What a signed export carries so that the audit log it came from can be checked later: the
+    entry that sealed the signature (or, for an unsigned export, the review's newest entry), its
+    hash, and how many entries the review had up to it. Deleting the tail of the log, which the
+    chain alone cannot reveal, then shows."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    review_id: str
+    entry_id: int = Field(ge=1)
+    entry_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    review_entries: int = Field(ge=1)
+    key_id: str = ""
+
+
+AUDIT_ACTION_LABELS: dict[str, str] = {
+    "review_created": "revue créée",
+    "revision_created": "révision créée",
+    "review_superseded": "revue remplacée par une révision",
+    "proposal": "proposition de la machine",
+    "criterion_accepted": "proposition acceptée",
+    "criterion_overridden": "décision modifiée",
+    "criterion_commented": "commentaire",
+    "block_remaining_accepted": "propositions restantes du bloc acceptées",
+    "block_decided": "décision sur le bloc",
+    "review_signed": "revue signée",
+    "export": "export de la grille",
+    "login": "connexion",
+    "login_failed": "échec de connexion",
+    "schema_migrated": "migration de la base",
+}
+"""French names of the audit actions, for people (the codes stay in the log)."""
 
 
 class ReviewError(Exception):

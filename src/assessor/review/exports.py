@@ -34,9 +34,11 @@ from assessor.review.domain import (
     CRITERION_ACTION_LABELS,
     CSV_COLUMNS,
     REVIEW_STATUS_LABELS,
+    AuditAnchor,
     BlockDecision,
     CriterionAction,
     CriterionDecision,
+    ReviewError,
     ReviewState,
     ReviewStatus,
 )
@@ -75,9 +77,15 @@ FLAG_SHORT_LABELS: dict[Flag, str] = {
 }
 
 
-def export_review(state: ReviewState, referential: Referential, fmt: ExportFormat) -> bytes:
-    """The review as a document of this format."""
-    view = _view(state, referential)
+def export_review(
+    state: ReviewState, referential: Referential, fmt: ExportFormat, *, anchor: AuditAnchor | None = None
+) -> bytes:
+    """The review as a document of this format.
+
+    ``anchor`` (``ReviewStore.anchor``) seals the document to the audit log: every format prints
+    it, and ``assessor review verify --against`` reads it back (:func:`read_anchor`).
+    """
+    view = _view(state, referential, anchor)
     renderers: dict[ExportFormat, Callable[[_View], bytes]] = {
         ExportFormat.PDF: _pdf,
         ExportFormat.DOCX: _docx,
@@ -153,6 +161,7 @@ class _View:
     state: ReviewState
     referential: Referential
     blocks: list[_Block]
+    anchor: AuditAnchor | None = None
 
     @property
     def lines(self) -> list[_Line]:
@@ -188,7 +197,7 @@ class _View:
         }
 
 
-def _view(state: ReviewState, referential: Referential) -> _View:
+def _view(state: ReviewState, referential: Referential, anchor: AuditAnchor | None = None) -> _View:
     report = state.report
     results: dict[str, CriterionResult] = {r.criterion_id: r for r in report.criteria}
     codes = list(
@@ -212,7 +221,7 @@ def _view(state: ReviewState, referential: Referential) -> _View:
         shown.update(line.criterion_id for line in lines)
         if lines or code in state.summary.blocks:
             blocks.append(_Block(code, title, lines, state.block_decisions.get(code)))
-    return _View(state, referential, blocks)
+    return _View(state, referential, blocks, anchor)
 
 
 def _line(
@@ -310,6 +319,81 @@ def _header_fields(view: _View) -> list[tuple[str, str]]:
     return fields
 
 
+SIGNATURE_CLOSES = (
+    "La signature clôt cette révision : toute modification ultérieure fait l’objet d’une nouvelle révision, "
+    "qui remplace celle-ci."
+)
+ANCHOR_TEXT = (
+    "Sceau du journal d’audit : entrée {entry_id}, empreinte {entry_hash}, {review_entries} entrées pour la "
+    "revue {review_id}, clé {key_id}"
+)
+ANCHOR_PATTERN = re.compile(
+    r"Sceau du journal d.audit : entrée (?P<entry_id>\d+), empreinte (?P<entry_hash>[0-9a-f\s]{64,}?), "
+    r"(?P<review_entries>\d+) entrées pour la revue (?P<review_id>[A-Za-z0-9_-]+), clé (?P<key_id>[0-9a-f]*)"
+)
+
+
+def anchor_text(anchor: AuditAnchor) -> str:
+    """The audit anchor as printed on a PDF or DOCX grid (one line, read back by :func:`read_anchor`)."""
+    return ANCHOR_TEXT.format(**anchor.model_dump())
+
+
+def _anchor_paragraphs(view: _View) -> list[str]:
+    if view.anchor is None:
+        return []
+    return [
+        anchor_text(view.anchor) + ".",
+        "Pour vérifier que la base de revue n’a rien perdu ni modifié depuis cette grille : "
+        "assessor review verify --against <ce fichier>.",
+    ]
+
+
+def read_anchor(path: Path) -> AuditAnchor:
+    """The audit anchor an exported grid carries (JSON, CSV, PDF or DOCX), for ``verify --against``."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".json":
+            document = json.loads(path.read_text(encoding="utf-8"))
+            held = document.get("audit") if isinstance(document, dict) else None
+            if not held:
+                raise ReviewError(f"{path.name} ne porte pas de sceau du journal d’audit (champ « audit » absent).")
+            return AuditAnchor.model_validate(held)
+        if suffix == ".csv":
+            rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig")), delimiter=";"))
+            if not rows or not rows[0].get("audit_entry_id"):
+                raise ReviewError(f"{path.name} ne porte pas de sceau du journal d’audit (colonnes audit_* vides).")
+            first = rows[0]
+            return AuditAnchor(
+                review_id=first["review_id"],
+                entry_id=int(first["audit_entry_id"]),
+                entry_hash=first["audit_entry_hash"],
+                review_entries=int(first["audit_review_entries"]),
+                key_id=first.get("audit_key_id", ""),
+            )
+        if suffix in (".pdf", ".docx"):
+            match = ANCHOR_PATTERN.search(" ".join(_document_text(path, suffix).split()))
+            if match is None:
+                raise ReviewError(f"{path.name} ne porte pas de sceau du journal d’audit lisible.")
+            values = match.groupdict()
+            values["entry_hash"] = "".join(values["entry_hash"].split())
+            return AuditAnchor.model_validate(values)
+    except (OSError, UnicodeDecodeError, ValueError, KeyError) as exc:
+        if isinstance(exc, ReviewError):
+            raise
+        raise ReviewError(f"Impossible de lire le sceau du journal d’audit dans {path.name} : {exc}") from exc
+    raise ReviewError(f"{path.name} : format non reconnu ; donnez la grille exportée en JSON, CSV, PDF ou DOCX.")
+
+
+def _document_text(path: Path, suffix: str) -> str:
+    if suffix == ".pdf":
+        import pypdf
+
+        return " ".join(page.extract_text() or "" for page in pypdf.PdfReader(path).pages)
+    from docx import Document
+
+    return " ".join(paragraph.text for paragraph in Document(str(path)).paragraphs)
+
+
 def _signature_text(view: _View) -> str:
     summary = view.state.summary
     if not view.signed:
@@ -343,6 +427,13 @@ def _notice(view: _View) -> list[str]:
         )
     if report.pseudonymised:
         paragraphs.append("Les données personnelles du dossier ont été pseudonymisées avant d’être lues par le modèle.")
+    undecided = view.counts()["undecided"]
+    if view.signed and undecided:
+        paragraphs.append(
+            f"Attention : {_plural(undecided, 'critère n’a', 'critères n’ont')} pas de décision du jury. Cette "
+            "révision a été signée avant que la décision de chaque critère soit exigée : la signature ne vaut que "
+            "pour les décisions inscrites dans les colonnes « Décision du jury »."
+        )
     if not view.signed:
         paragraphs.append(
             f"{UNSIGNED_MARK} : cette révision n’a pas été signée ; ses décisions peuvent encore changer "
@@ -463,6 +554,10 @@ def _csv(view: _View) -> bytes:
                 "signed_by": summary.signed_by or "",
                 "signed_by_name": summary.signed_by_name or "",
                 "signed_at": _iso(summary.signed_at),
+                "audit_entry_id": view.anchor.entry_id if view.anchor else "",
+                "audit_entry_hash": view.anchor.entry_hash if view.anchor else "",
+                "audit_review_entries": view.anchor.review_entries if view.anchor else "",
+                "audit_key_id": view.anchor.key_id if view.anchor else "",
             }
             writer.writerow([_cell(row[column]) for column in CSV_COLUMNS])
     return out.getvalue().encode("utf-8-sig")
@@ -513,6 +608,7 @@ def _json(view: _View) -> bytes:
             for b in view.blocks
         ],
         "counts": view.counts(),
+        "audit": view.anchor.model_dump() if view.anchor else None,
         "signature": {
             "signed": view.signed,
             "status": str(summary.status),
@@ -833,15 +929,10 @@ def _pdf(view: _View) -> bytes:
 
     signature = [p("Signature", s_h1), p(_esc(_signature_text(view)), s_body)]
     if view.signed:
-        signature.append(
-            p(
-                "La signature clôt cette révision : toute modification ultérieure fait l’objet d’une nouvelle "
-                "révision, qui remplace celle-ci.",
-                s_body,
-            )
-        )
+        signature.append(p(_esc(SIGNATURE_CLOSES), s_body))
     else:
         signature.append(p(_esc(UNSIGNED_MARK), s_banner))
+    signature += [p(_esc(text), s_small) for text in _anchor_paragraphs(view)]
     story.append(KeepTogether(signature))
 
     header_title = f"Grille du jury — {view.certification} — {summary.candidate} — révision {summary.revision}"
@@ -1125,12 +1216,12 @@ def _docx(view: _View) -> bytes:
     document.add_heading("Signature", 1)
     document.add_paragraph(_clean(_signature_text(view)))
     if view.signed:
-        document.add_paragraph(
-            "La signature clôt cette révision : toute modification ultérieure fait l’objet d’une nouvelle "
-            "révision, qui remplace celle-ci."
-        )
+        document.add_paragraph(SIGNATURE_CLOSES)
     else:
         banner(UNSIGNED_MARK)
+    for text in _anchor_paragraphs(view):
+        run = document.add_paragraph().add_run(_clean(text))
+        run.font.size = Pt(7.5)
 
     buffer = io.BytesIO()
     document.save(buffer)

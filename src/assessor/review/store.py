@@ -1,22 +1,24 @@
 """The review database: reviews, people's decisions, and a tamper-evident audit log.
 
 One ``ReviewStore`` per process, shared by threads. The machine's ``Report`` is stored whole
-and never modified; decisions live in their own tables. Every change:
+and never modified; what people decide is appended, never rewritten (``review.schema``). Every
+change:
 
 * checks who may make it (``can_see`` and the role's capabilities) and that the review is open;
 * increments the review's ``version`` with a conditional UPDATE (``WHERE version = expected``),
   so a change made against a stale screen is refused with ``ConflictError`` and nothing is written;
 * appends to ``audit_log`` in the same transaction, each entry chained to the previous one by
-  sha256, with appends serialised (SQLite ``BEGIN IMMEDIATE``; PostgreSQL ``LOCK TABLE``) so the
-  chain never forks.
+  an HMAC whose key lives outside the database (``review.audit``), with appends serialised
+  (SQLite ``BEGIN IMMEDIATE``; PostgreSQL ``LOCK TABLE``) so the chain never forks; the row a
+  change writes points at the entry that recorded it, so the log explains every row.
 
-SQLite (the default, one file in the data folder) and PostgreSQL are supported.
+A criterion is decided by a person (accepted or overridden with a reason) before its block is
+decided, and every block is decided before the review is signed: a signed grid states only what
+people decided. SQLite (the default, one file in the data folder) and PostgreSQL are supported.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -32,9 +34,12 @@ from alembic.script import ScriptDirectory
 from pydantic import BaseModel
 from sqlalchemy.pool import StaticPool
 
-from assessor.results import EVIDENCE_TO_EXAMINE, CriterionResult, Mode, Report
+from assessor.results import EVIDENCE_TO_EXAMINE, CriterionResult, Mode, Report, Status
+from assessor.review import audit
+from assessor.review.audit import AuditKey, AuditWriter
 from assessor.review.domain import (
     ROLE_LABELS,
+    AuditAnchor,
     AuditEntry,
     BlockDecision,
     BlockVerdict,
@@ -52,103 +57,14 @@ from assessor.review.domain import (
     Role,
     User,
 )
+from assessor.review.schema import audit_log, block_decisions, criterion_decisions, metadata, reviews, signatures
 from assessor.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 MIGRATION_LOCK_KEY = 0x61737365  # PostgreSQL advisory lock held while migrating ("asse")
-GENESIS_HASH = ""  # what the first audit entry is chained to
 
-
-class UTCDateTime(sa.TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes on every backend (SQLite keeps no timezone: store UTC, read back as UTC)."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: the review database only stores timezone-aware times")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-# The tables as the code sees them; the migrations (frozen copies) create them.
-metadata = sa.MetaData()
-
-reviews = sa.Table(
-    "reviews",
-    metadata,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("revision", sa.Integer, nullable=False),
-    sa.Column("parent_id", sa.String(32), sa.ForeignKey("reviews.id"), nullable=True),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("candidate", sa.Text, nullable=False),
-    sa.Column("candidate_username", sa.String(64), nullable=True),
-    sa.Column("referential_id", sa.String(200), nullable=False),
-    sa.Column("referential_title", sa.Text, nullable=False),
-    sa.Column("blocks", sa.JSON, nullable=False),
-    sa.Column("mode", sa.String(16), nullable=False),
-    sa.Column("model", sa.Text, nullable=False),
-    sa.Column("created_by", sa.String(64), nullable=False),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("updated_at", UTCDateTime, nullable=False),
-    sa.Column("signed_by", sa.String(64), nullable=True),
-    sa.Column("signed_by_name", sa.Text, nullable=True),
-    sa.Column("signed_at", UTCDateTime, nullable=True),
-    sa.Column("assigned_jury", sa.JSON, nullable=False),
-    sa.Column("report", sa.Text, nullable=False),
-)
-
-criterion_decisions = sa.Table(
-    "criterion_decisions",
-    metadata,
-    sa.Column("review_id", sa.String(32), sa.ForeignKey("reviews.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("criterion_id", sa.String(300), primary_key=True),
-    sa.Column("action", sa.String(16), nullable=True),
-    sa.Column("outcome", sa.String(64), nullable=True),
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("comment", sa.Text, nullable=False),
-    sa.Column("decided_by", sa.String(64), nullable=True),
-    sa.Column("decided_at", UTCDateTime, nullable=True),
-)
-
-block_decisions = sa.Table(
-    "block_decisions",
-    metadata,
-    sa.Column("review_id", sa.String(32), sa.ForeignKey("reviews.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("block", sa.String(64), primary_key=True),
-    sa.Column("verdict", sa.String(16), nullable=False),
-    sa.Column("justification", sa.Text, nullable=False),
-    sa.Column("decided_by", sa.String(64), nullable=False),
-    sa.Column("decided_at", UTCDateTime, nullable=False),
-)
-
-audit_log = sa.Table(
-    "audit_log",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("at", UTCDateTime, nullable=False),
-    sa.Column("actor", sa.String(200), nullable=False),
-    sa.Column("action", sa.String(64), nullable=False),
-    sa.Column("review_id", sa.String(32), nullable=True),
-    sa.Column("criterion_id", sa.String(300), nullable=True),
-    sa.Column("before", sa.JSON(none_as_null=True), nullable=True),
-    sa.Column("after", sa.JSON(none_as_null=True), nullable=True),
-    sa.Column("details", sa.JSON, nullable=False),
-    sa.Column("prev_hash", sa.String(64), nullable=False),
-    sa.Column("entry_hash", sa.String(64), nullable=False, unique=True),
-)
-
-_SUMMARY_COLUMNS = [column for column in reviews.c if column.name not in {"report", "version"}]
+__all__ = ["AuditKey", "ReviewStore", "metadata"]
 
 # -- permissions -----------------------------------------------------------------------------
 
@@ -242,19 +158,6 @@ def new_review_id() -> str:
     return secrets.token_urlsafe(9)
 
 
-def canonical_json(value: Any) -> str:
-    """The one serialisation the audit hashes are computed over (stable across backends)."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-def chain_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
-    return hashlib.sha256((prev_hash + canonical_json(fields)).encode("utf-8")).hexdigest()
-
-
-def report_sha256(report_json: str) -> str:
-    return hashlib.sha256(report_json.encode("utf-8")).hexdigest()
-
-
 def _dump(model: BaseModel | None) -> dict[str, Any] | None:
     return None if model is None else model.model_dump(mode="json")
 
@@ -266,12 +169,26 @@ def _required_text(value: str, message: str) -> str:
     return text
 
 
-def alembic_config(connection: sa.Connection | None = None) -> Config:
-    """Alembic's configuration without an alembic.ini: the migrations folder inside the package."""
+def _plural(count: int, singular: str, plural: str) -> str:
+    return f"{count} {singular if count == 1 else plural}"
+
+
+def _listed(ids: Sequence[str], limit: int = 6) -> str:
+    shown = ", ".join(ids[:limit])
+    return shown + (f" et {len(ids) - limit} autres" if len(ids) > limit else "")
+
+
+def alembic_config(connection: sa.Connection | None = None, key: AuditKey | None = None) -> Config:
+    """Alembic's configuration without an alembic.ini: the migrations folder inside the package.
+
+    The audit key goes to the migrations that must record what they carried over in the log.
+    """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if connection is not None:
         config.attributes["connection"] = connection
+    if key is not None:
+        config.attributes["audit_key"] = key
     return config
 
 
@@ -353,7 +270,13 @@ def _create_engine(url: sa.URL) -> sa.Engine:
 # -- rows to domain objects ------------------------------------------------------------------
 
 
-def _summary(row: sa.Row[Any]) -> ReviewSummary:
+def _summary(row: Any, signature: Any, superseded: bool) -> ReviewSummary:
+    """A review's summary; its status follows from its signature and from a newer revision."""
+    status = ReviewStatus.IN_REVIEW
+    if superseded:
+        status = ReviewStatus.SUPERSEDED
+    elif signature is not None:
+        status = ReviewStatus.SIGNED
     return ReviewSummary(
         id=row.id,
         candidate=row.candidate,
@@ -363,70 +286,25 @@ def _summary(row: sa.Row[Any]) -> ReviewSummary:
         blocks=list(row.blocks),
         mode=row.mode,
         model=row.model,
-        status=ReviewStatus(row.status),
+        status=status,
         revision=row.revision,
         parent_id=row.parent_id,
         created_by=row.created_by,
         created_at=row.created_at,
         updated_at=row.updated_at,
-        signed_by=row.signed_by,
-        signed_by_name=row.signed_by_name,
-        signed_at=row.signed_at,
+        signed_by=signature.signed_by if signature else None,
+        signed_by_name=signature.signed_by_name if signature else None,
+        signed_at=signature.signed_at if signature else None,
         assigned_jury=list(row.assigned_jury),
     )
 
 
-def _decision(row: sa.Row[Any]) -> CriterionDecision:
-    return CriterionDecision(
-        criterion_id=row.criterion_id,
-        action=CriterionAction(row.action) if row.action else None,
-        outcome=row.outcome,
-        reason=row.reason,
-        comment=row.comment,
-        decided_by=row.decided_by,
-        decided_at=row.decided_at,
-    )
-
-
-def _block_decision(row: sa.Row[Any]) -> BlockDecision:
-    return BlockDecision(
-        block=row.block,
-        verdict=BlockVerdict(row.verdict),
-        justification=row.justification,
-        decided_by=row.decided_by,
-        decided_at=row.decided_at,
-    )
-
-
-def _entry_fields(row: sa.Row[Any] | Mapping[str, Any]) -> dict[str, Any]:
-    """What an entry's hash covers: everything but the hashes themselves."""
-    values = row._mapping if isinstance(row, sa.Row) else row
-    return {
-        "id": values["id"],
-        "at": values["at"].astimezone(UTC).isoformat(),
-        "actor": values["actor"],
-        "action": values["action"],
-        "review_id": values["review_id"],
-        "criterion_id": values["criterion_id"],
-        "before": values["before"],
-        "after": values["after"],
-        "details": values["details"],
-    }
-
-
-def _entry(row: sa.Row[Any]) -> AuditEntry:
-    return AuditEntry(
-        id=row.id,
-        at=row.at,
-        actor=row.actor,
-        action=row.action,
-        review_id=row.review_id,
-        criterion_id=row.criterion_id,
-        before=row.before,
-        after=row.after,
-        details=row.details,
-        entry_hash=row.entry_hash,
-    )
+def _latest(rows: Sequence[sa.Row[Any]], key: str) -> dict[str, sa.Row[Any]]:
+    """The newest row (highest audit id) for each value of ``key``: the current decision."""
+    current: dict[str, sa.Row[Any]] = {}
+    for row in sorted(rows, key=lambda r: r.audit_id):
+        current[getattr(row, key)] = row
+    return current
 
 
 def proposal_details(result: CriterionResult) -> dict[str, Any]:
@@ -451,48 +329,19 @@ def proposal_details(result: CriterionResult) -> dict[str, Any]:
     }
 
 
-class _AuditWriter:
-    """Appends chained entries inside one write transaction (which already holds the append lock)."""
-
-    def __init__(self, connection: sa.Connection) -> None:
-        self._connection = connection
-        last = connection.execute(
-            sa.select(audit_log.c.id, audit_log.c.entry_hash).order_by(audit_log.c.id.desc()).limit(1)
-        ).first()
-        self._last_id: int = 0 if last is None else last.id
-        self._last_hash: str = GENESIS_HASH if last is None else last.entry_hash
-
-    def append(
-        self,
-        actor: str,
-        action: str,
-        *,
-        at: datetime,
-        review_id: str | None = None,
-        criterion_id: str | None = None,
-        before: dict[str, Any] | None = None,
-        after: dict[str, Any] | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> AuditEntry:
-        values: dict[str, Any] = {
-            "id": self._last_id + 1,
-            "at": at,
-            "actor": actor,
-            "action": action,
-            "review_id": review_id,
-            "criterion_id": criterion_id,
-            "before": before,
-            "after": after,
-            "details": details or {},
-        }
-        # Hash what the database will give back: JSON values as JSON would read them.
-        values.update({key: json.loads(canonical_json(values[key])) for key in ("before", "after", "details")})
-        entry_hash = chain_hash(self._last_hash, _entry_fields(values))
-        self._connection.execute(
-            sa.insert(audit_log).values(**values, prev_hash=self._last_hash, entry_hash=entry_hash)
-        )
-        self._last_id, self._last_hash = values["id"], entry_hash
-        return AuditEntry(**values, entry_hash=entry_hash)
+def _key_for(url: sa.URL, settings: Settings | None = None) -> AuditKey:
+    """The audit key: the setting, else the key file (created on first use), else a temporary key
+    for an in-memory database. A PostgreSQL database without settings needs the key given."""
+    if settings is not None and settings.audit_key is not None:
+        return AuditKey.from_text(settings.audit_key.get_secret_value(), "réglage ASSESSOR_AUDIT_KEY")
+    if settings is not None:
+        return AuditKey.load_or_create(settings.resolved_audit_key_file)
+    if url.get_backend_name() == "sqlite":
+        if _is_memory(url):
+            return AuditKey.ephemeral()
+        if url.database and not url.database.startswith("file:"):
+            return AuditKey.load_or_create(Path(url.database).parent / audit.KEY_FILE_NAME)
+    raise ReviewError("Indiquez la clé d'audit de cette base (réglage ASSESSOR_AUDIT_KEY ou ASSESSOR_AUDIT_KEY_FILE).")
 
 
 # -- the store -------------------------------------------------------------------------------
@@ -501,9 +350,10 @@ class _AuditWriter:
 class ReviewStore:
     """Reviews and their audit trail in one SQL database (SQLite file or PostgreSQL)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, audit_key: AuditKey | None = None) -> None:
         parsed = _parse_url(url)
         self._postgres = parsed.get_backend_name() == "postgresql"
+        self.audit_key = audit_key or _key_for(parsed)
         self._engine = _create_engine(parsed)
         try:
             self._migrate()
@@ -513,7 +363,8 @@ class ReviewStore:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ReviewStore:
-        return cls(settings.resolved_database_url)
+        url = settings.resolved_database_url
+        return cls(url, audit_key=_key_for(_parse_url(url), settings))
 
     def dispose(self) -> None:
         self._engine.dispose()
@@ -527,7 +378,7 @@ class ReviewStore:
             with connection.begin():
                 if self._postgres:
                     connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
-                command.upgrade(alembic_config(connection), "head")
+                command.upgrade(alembic_config(connection, self.audit_key), "head")
 
     @contextmanager
     def _reading(self) -> Iterator[sa.Connection]:
@@ -548,22 +399,29 @@ class ReviewStore:
                     connection.execute(sa.text("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE"))
                 yield connection
 
+    def _audit(self, connection: sa.Connection) -> AuditWriter:
+        return AuditWriter(connection, self.audit_key)
+
     # -- reading -----------------------------------------------------------------------------
 
     def _load(self, connection: sa.Connection, review_id: str) -> ReviewState:
         row = connection.execute(sa.select(reviews).where(reviews.c.id == review_id)).first()
         if row is None:
             raise NotFound(f"Aucune revue « {review_id[:40]} ».")
+        signature = connection.execute(sa.select(signatures).where(signatures.c.review_id == review_id)).first()
+        superseded = connection.execute(
+            sa.select(sa.func.count()).select_from(reviews).where(reviews.c.parent_id == review_id)
+        ).scalar_one()
         decisions = connection.execute(
             sa.select(criterion_decisions).where(criterion_decisions.c.review_id == review_id)
         ).all()
         blocks = connection.execute(sa.select(block_decisions).where(block_decisions.c.review_id == review_id)).all()
         return ReviewState(
-            summary=_summary(row),
+            summary=_summary(row, signature, superseded > 0),
             version=row.version,
             report=Report.model_validate_json(row.report),
-            decisions={d.criterion_id: _decision(d) for d in decisions},
-            block_decisions={b.block: _block_decision(b) for b in blocks},
+            decisions={cid: audit.decision(d) for cid, d in _latest(decisions, "criterion_id").items()},
+            block_decisions={code: audit.block_decision(b) for code, b in _latest(blocks, "block").items()},
         )
 
     def _open_change(
@@ -594,11 +452,17 @@ class ReviewStore:
         return state
 
     def list_reviews(self, user: User) -> list[ReviewSummary]:
-        query = sa.select(*_SUMMARY_COLUMNS).order_by(
-            reviews.c.updated_at.desc(), reviews.c.revision.desc(), reviews.c.id
+        columns = [column for column in reviews.c if column.name != "report"]
+        child = reviews.alias("child")
+        superseded = sa.exists().where(child.c.parent_id == reviews.c.id).label("superseded")
+        query = (
+            sa.select(*columns, signatures.c.signed_by, signatures.c.signed_by_name, signatures.c.signed_at, superseded)
+            .select_from(reviews.outerjoin(signatures, signatures.c.review_id == reviews.c.id))
+            .order_by(reviews.c.updated_at.desc(), reviews.c.revision.desc(), reviews.c.id)
         )
         with self._reading() as connection:
-            summaries = [_summary(row) for row in connection.execute(query)]
+            rows = connection.execute(query).all()
+        summaries = [_summary(row, row if row.signed_at is not None else None, bool(row.superseded)) for row in rows]
         return [summary for summary in summaries if can_see(user, summary)]
 
     # -- creating ----------------------------------------------------------------------------
@@ -619,60 +483,54 @@ class ReviewStore:
         candidate = _required_text(candidate, "Indiquez le nom ou la référence du candidat.")
         candidate_username = (candidate_username or "").strip() or None
         jury = _clean_jury(assigned_jury, report)
-        report_json = report.model_dump_json()
-        review_id = new_review_id()
         now = now_utc()
+        row: dict[str, Any] = {
+            "id": new_review_id(),
+            "revision": 1,
+            "parent_id": None,
+            "version": 1,
+            "candidate": candidate,
+            "candidate_username": candidate_username,
+            "referential_id": report.referential.id,
+            "referential_title": report.referential.title,
+            "blocks": list(report.referential.blocks),
+            "mode": report.mode.value,
+            "model": report.model,
+            "created_by": user.username,
+            "created_at": now,
+            "updated_at": now,
+            "assigned_jury": jury,
+            "report": report.model_dump_json(),
+        }
         with self._writing() as connection:
-            connection.execute(
-                sa.insert(reviews).values(
-                    id=review_id,
-                    revision=1,
-                    parent_id=None,
-                    status=ReviewStatus.IN_REVIEW.value,
-                    version=1,
-                    candidate=candidate,
-                    candidate_username=candidate_username,
-                    referential_id=report.referential.id,
-                    referential_title=report.referential.title,
-                    blocks=list(report.referential.blocks),
-                    mode=report.mode.value,
-                    model=report.model,
-                    created_by=user.username,
-                    created_at=now,
-                    updated_at=now,
-                    assigned_jury=jury,
-                    report=report_json,
-                )
-            )
-            audit = _AuditWriter(connection)
-            audit.append(
+            connection.execute(sa.insert(reviews).values(**row))
+            writer = self._audit(connection)
+            writer.append(
                 user.username,
                 "review_created",
                 at=now,
-                review_id=review_id,
-                details=_creation_details(report, report_json, candidate_username, jury),
+                review_id=row["id"],
+                details=_creation_details(report, row),
             )
             for result in report.criteria:
-                audit.append(
+                writer.append(
                     f"machine:{result.model}",
                     "proposal",
                     at=now,
-                    review_id=review_id,
+                    review_id=row["id"],
                     criterion_id=result.criterion_id,
                     details=proposal_details(result),
                 )
-            return self._load(connection, review_id)
+            return self._load(connection, row["id"])
 
     # -- changing ----------------------------------------------------------------------------
 
-    def _bump(
-        self, connection: sa.Connection, state: ReviewState, expected_version: int, now: datetime, **values: Any
-    ) -> None:
+    def _bump(self, connection: sa.Connection, state: ReviewState, expected_version: int, now: datetime) -> None:
         """The optimistic lock: the change goes through only if nobody saved since ``expected_version``."""
         result = connection.execute(
             sa.update(reviews)
             .where(reviews.c.id == state.summary.id, reviews.c.version == expected_version)
-            .values(version=reviews.c.version + 1, updated_at=now, **values)
+            .values(version=reviews.c.version + 1, updated_at=now)
         )
         if result.rowcount != 1:
             current = self._load(connection, state.summary.id)
@@ -683,22 +541,47 @@ class ReviewStore:
                 current,
             )
 
-    def _save_decision(
-        self, connection: sa.Connection, review_id: str, decision: CriterionDecision, exists: bool
-    ) -> None:
+    @staticmethod
+    def _insert_decision(connection: sa.Connection, review_id: str, decision: CriterionDecision, audit_id: int) -> None:
         values = decision.model_dump(exclude={"criterion_id"})
         values["action"] = decision.action.value if decision.action else None
-        table = criterion_decisions
-        if exists:
-            connection.execute(
-                sa.update(table)
-                .where(table.c.review_id == review_id, table.c.criterion_id == decision.criterion_id)
-                .values(**values)
+        connection.execute(
+            sa.insert(criterion_decisions).values(
+                review_id=review_id, criterion_id=decision.criterion_id, audit_id=audit_id, **values
             )
-        else:
-            connection.execute(
-                sa.insert(table).values(review_id=review_id, criterion_id=decision.criterion_id, **values)
-            )
+        )
+
+    @staticmethod
+    def _insert_block(connection: sa.Connection, review_id: str, decision: BlockDecision, audit_id: int) -> None:
+        values = decision.model_dump(exclude={"block"})
+        values["verdict"] = decision.verdict.value
+        connection.execute(
+            sa.insert(block_decisions).values(review_id=review_id, block=decision.block, audit_id=audit_id, **values)
+        )
+
+    def _record_decision(
+        self,
+        connection: sa.Connection,
+        writer: AuditWriter,
+        state: ReviewState,
+        user: User,
+        decision: CriterionDecision,
+        action: str,
+        details: dict[str, Any],
+    ) -> None:
+        """Append the entry that records ``decision``, then the row that points at it."""
+        before = state.decisions.get(decision.criterion_id)
+        entry = writer.append(
+            user.username,
+            action,
+            at=decision.decided_at or now_utc(),
+            review_id=state.summary.id,
+            criterion_id=decision.criterion_id,
+            before=_dump(before),
+            after=_dump(decision),
+            details=details,
+        )
+        self._insert_decision(connection, state.summary.id, decision, entry.id)
 
     def decide_criterion(
         self,
@@ -735,16 +618,14 @@ class ReviewStore:
                 decided_by=user.username,
                 decided_at=now,
             )
-            self._save_decision(connection, review_id, decision, exists=before is not None)
-            _AuditWriter(connection).append(
-                user.username,
+            self._record_decision(
+                connection,
+                self._audit(connection),
+                state,
+                user,
+                decision,
                 "criterion_accepted" if accept else "criterion_overridden",
-                at=now,
-                review_id=review_id,
-                criterion_id=criterion_id,
-                before=_dump(before),
-                after=_dump(decision),
-                details={"proposal_outcome": proposal.outcome, "version": expected_version + 1},
+                {"proposal_outcome": proposal.outcome, "version": expected_version + 1},
             )
             return self._load(connection, review_id)
 
@@ -759,8 +640,7 @@ class ReviewStore:
             decision = (before or CriterionDecision(criterion_id=criterion_id)).model_copy(
                 update={"comment": comment.strip()}
             )
-            self._save_decision(connection, review_id, decision, exists=before is not None)
-            _AuditWriter(connection).append(
+            entry = self._audit(connection).append(
                 user.username,
                 "criterion_commented",
                 at=now,
@@ -770,7 +650,90 @@ class ReviewStore:
                 after=_dump(decision),
                 details={"version": expected_version + 1},
             )
+            self._insert_decision(connection, review_id, decision, entry.id)
             return self._load(connection, review_id)
+
+    def remaining_proposals(self, state: ReviewState, block: str) -> tuple[list[str], list[tuple[str, str]]]:
+        """What « accepter les propositions restantes du bloc » would do: the criteria without a jury
+        decision whose proposal it would accept, and those it would leave, with why."""
+        if block not in state.report.referential.blocks:
+            raise InvalidDecision(_unknown_block(block, state.report))
+        accepted: list[str] = []
+        left: list[tuple[str, str]] = []
+        for result in state.report.criteria:
+            if result.block != block or state.final_outcome(result.criterion_id) is not None:
+                continue
+            why = _not_acceptable_in_bulk(state.report, result)
+            if why is None:
+                accepted.append(result.criterion_id)
+            else:
+                left.append((result.criterion_id, why))
+        return accepted, left
+
+    def accept_remaining(
+        self,
+        review_id: str,
+        user: User,
+        block: str,
+        *,
+        expected_version: int,
+        expected: Sequence[str] | None = None,
+    ) -> tuple[ReviewState, list[str], list[tuple[str, str]]]:
+        """Accept, in one audited action, the proposals of the block's undecided criteria that can be
+        accepted as they stand (« accepter les propositions restantes du bloc »).
+
+        ``expected`` is the list the user was shown: if what would be accepted differs, nothing is
+        written. Returns the new state, the criteria accepted and those left to decide by hand.
+        """
+        with self._writing() as connection:
+            now = now_utc()
+            state = self._open_change(connection, review_id, user, Capability.DECIDE, expected_version, now)
+            accepted, left = self.remaining_proposals(state, block)
+            if expected is not None and list(expected) != accepted:
+                raise InvalidDecision(
+                    "La liste des propositions à accepter a changé depuis son affichage : affichez-la de nouveau."
+                )
+            if not accepted:
+                rest = _plural(len(left), "critère reste", "critères restent")
+                rest = f" : {rest} à décider un par un" if left else ""
+                raise InvalidDecision(f"Aucune proposition du bloc {block} ne peut être acceptée telle quelle{rest}.")
+            writer = self._audit(connection)
+            summary = writer.append(
+                user.username,
+                "block_remaining_accepted",
+                at=now,
+                review_id=review_id,
+                details={
+                    "block": block,
+                    "accepted": [
+                        {"criterion_id": cid, "outcome": _criterion(state.report, cid).outcome} for cid in accepted
+                    ],
+                    "left": [{"criterion_id": cid, "why": why} for cid, why in left],
+                    "version": expected_version + 1,
+                },
+            )
+            for criterion_id in accepted:
+                proposal = _criterion(state.report, criterion_id)
+                before = state.decisions.get(criterion_id)
+                decision = CriterionDecision(
+                    criterion_id=criterion_id,
+                    action=CriterionAction.ACCEPTED,
+                    outcome=proposal.outcome,
+                    reason="",
+                    comment=before.comment if before else "",
+                    decided_by=user.username,
+                    decided_at=now,
+                )
+                self._record_decision(
+                    connection,
+                    writer,
+                    state,
+                    user,
+                    decision,
+                    "criterion_accepted",
+                    {"proposal_outcome": proposal.outcome, "with": summary.id, "version": expected_version + 1},
+                )
+            return self._load(connection, review_id), accepted, left
 
     def decide_block(
         self,
@@ -785,10 +748,19 @@ class ReviewStore:
         with self._writing() as connection:
             now = now_utc()
             state = self._open_change(connection, review_id, user, Capability.BLOCK, expected_version, now)
-            blocks = state.report.referential.blocks
-            if block not in blocks:
+            if block not in state.report.referential.blocks:
+                raise InvalidDecision(_unknown_block(block, state.report))
+            undecided = [
+                r.criterion_id
+                for r in state.report.criteria
+                if r.block == block and state.final_outcome(r.criterion_id) is None
+            ]
+            if undecided:
                 raise InvalidDecision(
-                    f"Le bloc « {block[:40]} » ne fait pas partie de cette revue (blocs : {', '.join(blocks)})."
+                    f"Avant de statuer sur le bloc {block}, décidez de chacun de ses critères : "
+                    f"{_plural(len(undecided), 'critère', 'critères')} sans décision du jury "
+                    f"({_listed(undecided)}). Acceptez ou modifiez chaque proposition, ou utilisez « accepter les "
+                    "propositions restantes du bloc »."
                 )
             decision = BlockDecision(
                 block=block,
@@ -797,31 +769,29 @@ class ReviewStore:
                 decided_by=user.username,
                 decided_at=now,
             )
-            before = state.block_decisions.get(block)
-            values = decision.model_dump(exclude={"block"})
-            values["verdict"] = decision.verdict.value
-            if before is None:
-                connection.execute(sa.insert(block_decisions).values(review_id=review_id, block=block, **values))
-            else:
-                connection.execute(
-                    sa.update(block_decisions)
-                    .where(block_decisions.c.review_id == review_id, block_decisions.c.block == block)
-                    .values(**values)
-                )
-            _AuditWriter(connection).append(
+            entry = self._audit(connection).append(
                 user.username,
                 "block_decided",
                 at=now,
                 review_id=review_id,
-                before=_dump(before),
+                before=_dump(state.block_decisions.get(block)),
                 after=_dump(decision),
                 details={"block": block, "version": expected_version + 1},
             )
+            self._insert_block(connection, review_id, decision, entry.id)
             return self._load(connection, review_id)
 
     def sign(self, review_id: str, user: User, *, expected_version: int, signer_name: str) -> ReviewState:
         with self._writing() as connection:
             now = now_utc()
+            # Nobody signs records that were changed behind the tool's back (checked before this change bumps
+            # the version the log is compared with).
+            problems = audit.verify(connection, self.audit_key, review_id=review_id)
+            if problems:
+                raise InvalidDecision(
+                    "Signature impossible : les enregistrements de cette revue ne correspondent plus au journal "
+                    f"d'audit ({problems[0].rstrip('.')}). Faites vérifier la base : assessor review verify."
+                )
             state = self._open_change(connection, review_id, user, Capability.SIGN, expected_version, now)
             if state.report.mode is not Mode.JURY:
                 raise InvalidDecision("Seule une revue en mode jury se signe.")
@@ -831,24 +801,28 @@ class ReviewStore:
                     "Avant de signer, statuez sur chaque bloc : "
                     f"{'bloc' if len(missing) == 1 else 'blocs'} sans décision : {', '.join(missing)}."
                 )
+            undecided = [c.criterion_id for c in state.report.criteria if state.final_outcome(c.criterion_id) is None]
+            if undecided:  # a block decision needs its criteria decided; this catches older reviews
+                raise InvalidDecision(
+                    "Avant de signer, décidez de chaque critère : "
+                    f"{_plural(len(undecided), 'critère', 'critères')} sans décision du jury ({_listed(undecided)})."
+                )
             name = _required_text(signer_name, "Indiquez vos nom et prénom pour signer.")
-            signature = {"status": ReviewStatus.SIGNED.value, "signed_by": user.username, "signed_by_name": name}
-            connection.execute(sa.update(reviews).where(reviews.c.id == review_id).values(**signature, signed_at=now))
-            _AuditWriter(connection).append(
+            signature = {"signed_by": user.username, "signed_by_name": name, "signed_at": now}
+            entry = self._audit(connection).append(
                 user.username,
                 "review_signed",
                 at=now,
                 review_id=review_id,
                 before={"status": state.summary.status.value},
-                after={**signature, "signed_at": now.isoformat()},
+                after={"status": ReviewStatus.SIGNED.value, **signature, "signed_at": now.isoformat()},
                 details={
                     "version": expected_version + 1,
                     "blocks": {b: d.verdict.value for b, d in state.block_decisions.items()},
-                    "criteria_without_decision": [
-                        c.criterion_id for c in state.report.criteria if state.final_outcome(c.criterion_id) is None
-                    ],
+                    "decisions": {cid: d.outcome for cid, d in sorted(state.decisions.items()) if d.action},
                 },
             )
+            connection.execute(sa.insert(signatures).values(review_id=review_id, audit_id=entry.id, **signature))
             return self._load(connection, review_id)
 
     def new_revision(self, review_id: str, user: User, *, reason: str) -> ReviewState:
@@ -861,51 +835,47 @@ class ReviewStore:
                 raise InvalidDecision(SUPERSEDED_READ_ONLY)
             why = _required_text(reason, "Indiquez le motif de la nouvelle révision.")
             now = now_utc()
-            self._bump(connection, old, old.version, now, status=ReviewStatus.SUPERSEDED.value)
-            new_id = self._copy_review(connection, old, now)
-            audit = _AuditWriter(connection)
-            audit.append(
+            self._bump(connection, old, old.version, now)
+            row = connection.execute(sa.select(reviews).where(reviews.c.id == review_id)).one()._asdict()
+            row.update(
+                id=new_review_id(),
+                revision=old.summary.revision + 1,
+                parent_id=review_id,
+                version=1,
+                created_at=now,
+                updated_at=now,
+            )
+            connection.execute(sa.insert(reviews).values(**row))
+            writer = self._audit(connection)
+            writer.append(
                 user.username,
                 "review_superseded",
                 at=now,
                 review_id=review_id,
                 before={"status": old.summary.status.value},
-                after={"status": ReviewStatus.SUPERSEDED.value, "replaced_by": new_id},
+                after={"status": ReviewStatus.SUPERSEDED.value, "replaced_by": row["id"]},
                 details={"reason": why, "version": old.version + 1},
             )
-            report_json = connection.execute(sa.select(reviews.c.report).where(reviews.c.id == new_id)).scalar_one()
-            audit.append(
+            carried = [_dump(d) for d in old.decisions.values()]
+            carried_blocks = [_dump(b) for b in old.block_decisions.values()]
+            entry = writer.append(
                 user.username,
                 "revision_created",
                 at=now,
-                review_id=new_id,
-                after={"status": ReviewStatus.IN_REVIEW.value, "revision": old.summary.revision + 1},
-                details={"parent_id": review_id, "reason": why, "report_sha256": report_sha256(report_json)},
+                review_id=row["id"],
+                after={"status": ReviewStatus.IN_REVIEW.value, "revision": row["revision"]},
+                details={
+                    **audit.review_json(row),
+                    "reason": why,
+                    "carried_decisions": carried,
+                    "carried_blocks": carried_blocks,
+                },
             )
-            return self._load(connection, new_id)
-
-    def _copy_review(self, connection: sa.Connection, old: ReviewState, now: datetime) -> str:
-        """A new open revision: same report (copied as stored), same people, decisions carried over."""
-        new_id = new_review_id()
-        row = connection.execute(sa.select(reviews).where(reviews.c.id == old.summary.id)).one()._asdict()
-        row.update(
-            id=new_id,
-            revision=old.summary.revision + 1,
-            parent_id=old.summary.id,
-            status=ReviewStatus.IN_REVIEW.value,
-            version=1,
-            created_at=now,
-            updated_at=now,
-            signed_by=None,
-            signed_by_name=None,
-            signed_at=None,
-        )
-        connection.execute(sa.insert(reviews).values(**row))
-        for table in (criterion_decisions, block_decisions):
-            rows = connection.execute(sa.select(table).where(table.c.review_id == old.summary.id)).all()
-            if rows:
-                connection.execute(sa.insert(table), [{**r._asdict(), "review_id": new_id} for r in rows])
-        return new_id
+            for decision in old.decisions.values():
+                self._insert_decision(connection, row["id"], decision, entry.id)
+            for block in old.block_decisions.values():
+                self._insert_block(connection, row["id"], block, entry.id)
+            return self._load(connection, row["id"])
 
     # -- audit -------------------------------------------------------------------------------
 
@@ -924,7 +894,7 @@ class ReviewStore:
         if not actor.strip() or not action.strip():
             raise ValueError("an audit entry needs an actor and an action")
         with self._writing() as connection:
-            return _AuditWriter(connection).append(
+            return self._audit(connection).append(
                 actor[:200],
                 action[:64],
                 at=now_utc(),
@@ -940,14 +910,64 @@ class ReviewStore:
         if review_id is not None:
             query = query.where(audit_log.c.review_id == review_id)
         with self._reading() as connection:
-            return [_entry(row) for row in connection.execute(query)]
+            return [audit.entry(row) for row in connection.execute(query)]
 
-    def verify_audit_chain(self) -> list[str]:
-        """Recompute every hash; also check each stored report against the hash logged at its creation."""
+    def verify(self, *, review_id: str | None = None, against: AuditAnchor | None = None) -> list[str]:
+        """Every break of the audit chain and every row the log does not explain (empty: intact).
+
+        ``against``: the anchor printed on a signed export, which also reveals a deleted tail.
+        """
         with self._reading() as connection:
-            problems = _chain_problems(connection.execute(sa.select(audit_log).order_by(audit_log.c.id)))
-            problems += _report_problems(connection)
+            problems = audit.verify(connection, self.audit_key, review_id=review_id)
+            if against is not None:
+                problems += audit.anchor_problems(connection, against, self.audit_key)
         return problems
+
+    def differences_from_export(self, document: Mapping[str, Any]) -> list[str]:
+        """Where the database no longer says what an exported JSON grid says (signature, decisions, blocks).
+
+        For an auditor holding the grid: no permission check, as for ``verify``.
+        """
+        review = document.get("review") or {}
+        review_id = str(review.get("id", ""))
+        with self._reading() as connection:
+            try:
+                state = self._load(connection, review_id)
+            except NotFound:
+                return [f"La revue {review_id} de la grille exportée n'existe plus dans la base."]
+        problems: list[str] = []
+        signature = document.get("signature") or {}
+        if signature.get("signed") and state.summary.signed_at is None:
+            problems.append(
+                f"La grille exportée est signée par {signature.get('signed_by_name')} ; la base n'a plus cette "
+                "signature."
+            )
+        for item in document.get("criteria", []):
+            jury = item.get("jury") or {}
+            criterion_id = str(item.get("criterion_id"))
+            decision = state.decisions.get(criterion_id)
+            held = (decision.action.value, decision.outcome) if decision and decision.action else (None, None)
+            if (jury.get("action"), jury.get("outcome")) != held:
+                problems.append(
+                    f"Critère {criterion_id} : la grille exportée porte « {jury.get('outcome') or 'sans décision'} », "
+                    f"la base « {held[1] or 'sans décision'} »."
+                )
+        for item in document.get("blocks", []):
+            block = state.block_decisions.get(str(item.get("block")))
+            held_verdict = block.verdict.value if block else None
+            if item.get("verdict") != held_verdict:
+                problems.append(
+                    f"Bloc {item.get('block')} : la grille exportée porte « {item.get('verdict') or 'sans décision'} »"
+                    f", la base « {held_verdict or 'sans décision'} »."
+                )
+        return problems
+
+    def anchor(self, review_id: str, user: User) -> AuditAnchor:
+        """The audit anchor an export of this review carries (see ``AuditAnchor``)."""
+        with self._reading() as connection:
+            state = self._load(connection, review_id)
+            _require(user, state.summary, None)
+            return audit.anchor(connection, review_id, self.audit_key)
 
 
 # -- validation helpers ----------------------------------------------------------------------
@@ -971,22 +991,19 @@ def _clean_jury(assigned_jury: Sequence[str], report: Report) -> list[str]:
     return jury
 
 
-def _creation_details(
-    report: Report, report_json: str, candidate_username: str | None, jury: list[str]
-) -> dict[str, Any]:
-    """What the review was made from. Not the candidate's name: the log is never erased, so it keeps
-    no more personal data than it must; the name stays in the review, which the review id points to."""
+def _creation_details(report: Report, row: dict[str, Any]) -> dict[str, Any]:
+    """What the review was made from, and the facts of its row that verification checks.
+
+    Not the candidate's name (its hash only): the log is never erased, so it keeps no more
+    personal data than it must; the name stays in the review, which the review id points to.
+    """
     return {
-        "candidate_username": candidate_username,
-        "assigned_jury": jury,
-        "mode": report.mode.value,
-        "model": report.model,
+        **audit.review_json(row),
         "evidence_only": report.evidence_only,
         "prompt_version": report.prompt_version,
         "referential": report.referential.model_dump(mode="json"),
         "dossier": report.dossier.model_dump(mode="json"),
         "report_created_at": report.created_at.isoformat(),
-        "report_sha256": report_sha256(report_json),
         "usage": report.usage.model_dump(mode="json"),
         "dossier_flags": [flag.model_dump(mode="json") for flag in report.flags],
     }
@@ -999,14 +1016,36 @@ def _criterion(report: Report, criterion_id: str) -> CriterionResult:
     raise NotFound(f"Le critère « {criterion_id[:80]} » ne fait pas partie de cette revue.")
 
 
-def _accepted_outcome(report: Report, proposal: CriterionResult, outcome: str | None) -> str:
-    """Accepting takes the proposal's outcome, which must be a verdict the jury can adopt."""
+def _unknown_block(block: str, report: Report) -> str:
+    blocks = report.referential.blocks
+    return f"Le bloc « {block[:40]} » ne fait pas partie de cette revue (blocs : {', '.join(blocks)})."
+
+
+def acceptance_refusal(report: Report, proposal: CriterionResult) -> str | None:
+    """Why the jury cannot adopt this proposal as it stands (None: it can)."""
     if proposal.outcome == EVIDENCE_TO_EXAMINE or proposal.outcome not in report.outcome_labels:
         label = report.outcome_labels.get(proposal.outcome, proposal.outcome)
-        raise InvalidDecision(
+        return (
             f"La proposition « {label} » n'est pas une décision (des passages à lire) : "
             "choisissez vous-même l'issue de ce critère et indiquez le motif."
         )
+    return None
+
+
+def _not_acceptable_in_bulk(report: Report, proposal: CriterionResult) -> str | None:
+    """Why a proposal must be decided on its own rather than accepted with the rest of its block."""
+    if acceptance_refusal(report, proposal) is not None:
+        return "des passages à lire, pas une proposition : choisissez l'issue"
+    if proposal.status is Status.NEEDS_REVIEW:
+        return "proposition à revoir (alerte) : examinez-la avant de l'accepter"
+    return None
+
+
+def _accepted_outcome(report: Report, proposal: CriterionResult, outcome: str | None) -> str:
+    """Accepting takes the proposal's outcome, which must be a verdict the jury can adopt."""
+    refusal = acceptance_refusal(report, proposal)
+    if refusal is not None:
+        raise InvalidDecision(refusal)
     if outcome is not None and outcome != proposal.outcome:
         raise InvalidDecision("Pour retenir une autre issue que la proposition, modifiez la décision avec un motif.")
     return proposal.outcome
@@ -1026,38 +1065,3 @@ def _verdict(verdict: BlockVerdict | str) -> BlockVerdict:
         return BlockVerdict(verdict)
     except ValueError:
         raise InvalidDecision("La décision sur un bloc est « validé » ou « non validé ».") from None
-
-
-def _chain_problems(rows: Iterator[sa.Row[Any]] | sa.CursorResult[Any]) -> list[str]:
-    problems: list[str] = []
-    prev_id, prev_hash = 0, GENESIS_HASH
-    for row in rows:
-        where = f"Entrée {row.id} du journal d'audit ({row.action}, {row.at:%d/%m/%Y %H:%M:%S} UTC)"
-        if row.id != prev_id + 1:
-            problems.append(f"Entrées {prev_id + 1} à {row.id - 1} absentes du journal d'audit : supprimées ?")
-        if row.prev_hash != prev_hash:
-            problems.append(f"{where} : le lien vers l'entrée précédente a été modifié.")
-        if chain_hash(prev_hash, _entry_fields(row)) != row.entry_hash:
-            problems.append(f"{where} : contenu modifié après coup (l'empreinte ne correspond plus).")
-        prev_id, prev_hash = row.id, row.entry_hash
-    return problems
-
-
-def _report_problems(connection: sa.Connection) -> list[str]:
-    """Each review's stored report must still hash to what its creation entry recorded."""
-    logged = {
-        row.review_id: row.details.get("report_sha256")
-        for row in connection.execute(
-            sa.select(audit_log.c.review_id, audit_log.c.details).where(
-                audit_log.c.action.in_(["review_created", "revision_created"])
-            )
-        )
-    }
-    problems = []
-    for row in connection.execute(sa.select(reviews.c.id, reviews.c.report).order_by(reviews.c.created_at)):
-        expected = logged.get(row.id)
-        if expected is None:
-            problems.append(f"Revue {row.id} : aucune entrée de création dans le journal d'audit.")
-        elif report_sha256(row.report) != expected:
-            problems.append(f"Revue {row.id} : le rapport enregistré a été modifié depuis sa création.")
-    return problems

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
-from assessor.review.store import metadata
+from assessor.review.schema import metadata
 
 
 def _migrate(connection: sa.Connection) -> None:

@@ -137,9 +137,21 @@ def upgrade() -> None:
     _create_reviews()
     _create_decisions()
     _create_audit_log()
+    _create_triggers()
+
+
+def _create_triggers() -> None:
     dialect = op.get_bind().dialect.name
     for statement in {"sqlite": SQLITE_TRIGGERS, "postgresql": POSTGRES_TRIGGERS}.get(dialect, []):
         op.execute(statement)
+
+
+def create_reviews_and_decisions() -> None:
+    """This schema's reviews and decision tables, and its triggers, beside an existing audit log
+    (for the downgrade of 0002, which keeps the log)."""
+    _create_reviews()
+    _create_decisions()
+    _create_triggers()
 
 
 def downgrade() -> None:
