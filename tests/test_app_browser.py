@@ -13,6 +13,7 @@ ASSESSOR_SCREENSHOTS=1 (how the README's pictures are made).
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -46,6 +47,34 @@ def start_review(page: Any, files: list[Path], candidate: str) -> None:
     page.locator("#as-blocks label", has_text="B1").first.click()
     page.locator("#as-run").click()
     page.wait_for_selector("#as-grid .as-row", timeout=120000)
+
+
+def cli(data_dir: Path, *args: str) -> str:
+    """``assessor review ...`` as the jury member, on the app's data folder; its output."""
+    from typer.testing import CliRunner
+
+    from assessor.cli import app as command
+
+    result = CliRunner().invoke(
+        command, ["--data-dir", str(data_dir), "review", *args, "--as", JURY], env={"ASSESSOR_PASSWORD": PASSWORD}
+    )
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def undecided_criteria(data_dir: Path) -> tuple[str, list[str]]:
+    """The newest review of the jury member, and its criteria without a jury decision (from ``review show``)."""
+    from assessor.review.domain import Role, User
+    from assessor.review.store import ReviewStore
+    from assessor.settings import Settings
+
+    store = ReviewStore.from_settings(Settings(data_dir=data_dir))
+    try:
+        review_id = store.list_reviews(User(username=JURY, display_name=NAME, role=Role.JURY))[0].id
+    finally:
+        store.dispose()
+    shown = json.loads(cli(data_dir, "show", review_id, "--json"))
+    return review_id, [c["criterion_id"] for c in shown["criteria"] if c["decision"] is None]
 
 
 def message(page: Any) -> str:
@@ -109,9 +138,41 @@ def test_whole_jury_flow_survives_a_restart(data_dir: Path, tmp_path: Path) -> N
             "cid => document.querySelector('#as-grid .as-row.selected')?.dataset.cid !== cid", arg=cid, timeout=10000
         )
 
+        # A criterion whose proposal is « à examiner » (passages to read) offers no « Accepter ».
+        assert page.locator("#as-action label", has_text="Accepter la proposition").count() == 0
+        assert page.locator("#as-action label", has_text="Retenir une autre décision").count() == 1
+
         # Sign before deciding the block: refused, with the reason.
         page.locator("#as-sign").click()
         wait_message(page, "B1")
+        choose(page, "#as-block", "B1")
+        page.locator("#as-verdict label", has_text="non validé").click()
+        page.locator("#as-justification textarea, #as-justification input").first.fill(
+            "Analyse concurrentielle incomplète."
+        )
+        # Deciding the block before its criteria: refused, with the criteria still to decide.
+        page.locator("#as-block-save").click()
+        wait_message(page, "sans décision du jury")
+
+        # « Accepter les propositions restantes du bloc »: listed first, written only once confirmed.
+        page.locator("#as-bulk").click()
+        page.wait_for_selector("#as-bulk-preview li", timeout=10000)
+        preview = page.locator("#as-bulk-preview").inner_text()
+        assert "sera acceptée" in preview and "à décider un par un" in preview
+        page.locator("#as-block").scroll_into_view_if_needed()
+        page.screenshot(path=str(shots / "05-accepter-restantes.png"), full_page=False)
+        page.locator("#as-bulk-confirm").click()
+        wait_message(page, "1 proposition acceptée dans le bloc B1")
+
+        # The other criteria are decided from the command line, on the same database, as an administrator
+        # scripting the jury's paper decisions would; the app then shows them.
+        review_id, undecided = undecided_criteria(data_dir)
+        for criterion_id in undecided:
+            cli(data_dir, "decide", review_id, criterion_id, "--outcome", "non_acquis", "--reason", "Lu : insuffisant.")
+        page.get_by_role("tab", name="Mes revues").click()
+        page.locator("#as-refresh").click()
+        page.locator("#as-sessions [role=gridcell]", has_text="Camille Exemple").first.click()
+        page.wait_for_selector(f'#as-grid .as-row[data-cid="{cid}"]', timeout=20000)
         choose(page, "#as-block", "B1")
         page.locator("#as-verdict label", has_text="non validé").click()
         page.locator("#as-justification textarea, #as-justification input").first.fill(

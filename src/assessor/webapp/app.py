@@ -28,9 +28,11 @@ from assessor.referential import Criterion, Referential
 from assessor.results import EVIDENCE_TO_EXAMINE, CriterionResult, Mode
 from assessor.review.auth import UsersFile
 from assessor.review.domain import (
+    AUDIT_ACTION_LABELS,
     ROLE_LABELS,
     BlockVerdict,
     ConflictError,
+    CriterionAction,
     ReviewError,
     ReviewState,
     ReviewStatus,
@@ -38,7 +40,7 @@ from assessor.review.domain import (
     User,
 )
 from assessor.review.exports import ExportFormat, export_filename, export_review
-from assessor.review.store import ReviewStore
+from assessor.review.store import ReviewStore, acceptance_refusal
 from assessor.settings import Settings
 from assessor.webapp import views
 from assessor.webapp.pages import render_page
@@ -59,6 +61,7 @@ MODE_LABELS = {
     Mode.CANDIDATE: "Candidat : auto-vérification, sans note",
 }
 ACCEPT = "Accepter la proposition"
+NOT_ACCEPTABLE = "Cette proposition n'est pas une décision (des passages à lire) : choisissez vous-même l'issue."
 OVERRIDE = "Retenir une autre décision"
 VERDICT_CHOICES = [("validé", BlockVerdict.VALIDATED.value), ("non validé", BlockVerdict.NOT_VALIDATED.value)]
 GRID_JS = """
@@ -231,7 +234,8 @@ class ReviewApp:
 
     def export(self, user: User, review_id: str, fmt: ExportFormat) -> Path:
         state = self.store.get(review_id, user)
-        data = export_review(state, self.referential(state.summary.referential_id), fmt)
+        anchor = self.store.anchor(review_id, user)
+        data = export_review(state, self.referential(state.summary.referential_id), fmt, anchor=anchor)
         folder = self.exports_dir / review_id
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / export_filename(state, fmt)
@@ -362,6 +366,16 @@ def build(app: ReviewApp) -> gr.Blocks:
                         verdict = gr.Radio(label="Décision du bloc", choices=VERDICT_CHOICES, elem_id="as-verdict")
                         justification = gr.Textbox(label="Justification", elem_id="as-justification")
                         block_save = gr.Button("Enregistrer la décision du bloc", elem_id="as-block-save")
+                    with gr.Row() as bulk_row:
+                        bulk = gr.Button("Accepter les propositions restantes du bloc…", size="sm", elem_id="as-bulk")
+                        bulk_confirm = gr.Button(
+                            "Confirmer l'acceptation de ces propositions",
+                            variant="primary",
+                            size="sm",
+                            visible=False,
+                            elem_id="as-bulk-confirm",
+                        )
+                    bulk_preview = gr.HTML(elem_id="as-bulk-preview")
                     with gr.Row() as sign_row:
                         signer = gr.Textbox(label="Nom du signataire", elem_id="as-signer")
                         sign = gr.Button("Signer la revue", variant="stop", elem_id="as-sign")
@@ -402,6 +416,9 @@ def build(app: ReviewApp) -> gr.Blocks:
                 decide_group: gr.update(visible=can_decide),
                 sign_group: gr.update(visible=can_sign),
                 open_rows: gr.update(visible=not state.read_only),
+                bulk_row: gr.update(visible=not state.read_only and can_decide),
+                bulk_confirm: gr.update(visible=False),
+                bulk_preview: "",
                 sign_row: gr.update(visible=not state.read_only),
                 revise_row: gr.update(visible=state.summary.status is ReviewStatus.SIGNED),
                 sign_msg: views.message(note, "ok") if note else "",
@@ -419,13 +436,22 @@ def build(app: ReviewApp) -> gr.Blocks:
             criterion, result = app.criterion(state, criterion_id)
             decision = state.decisions.get(criterion_id)
             choices = [(f"[{i + 1}] {c.file}, {c.locator}", i) for i, c in enumerate(result.citations)]
+            refusal = acceptance_refusal(state.report, result)
+            chosen = (
+                (ACCEPT if decision.action is CriterionAction.ACCEPTED else OVERRIDE)
+                if decision and decision.action
+                else None
+            )
             return {
                 detail: views.criterion_html(state, criterion, result),
                 passages: views.citations_html(result, app.chunks(state.report.dossier.id)),
                 cite: gr.update(choices=choices, value=0 if choices else None),
-                action: (ACCEPT if decision.action.value == "accepte" else OVERRIDE)
-                if decision and decision.action
-                else None,
+                # « Accepter » only where the proposal is a decision the jury can adopt as it stands.
+                action: gr.update(
+                    choices=[OVERRIDE] if refusal else [ACCEPT, OVERRIDE],
+                    value=chosen,
+                    info=NOT_ACCEPTABLE if refusal else None,
+                ),
                 outcome: decision.outcome if decision and decision.action else None,
                 reason: decision.reason if decision else "",
                 comment: decision.comment if decision else "",
@@ -439,7 +465,7 @@ def build(app: ReviewApp) -> gr.Blocks:
                     [
                         entry.at.astimezone().strftime("%d/%m/%Y %H:%M:%S"),
                         entry.actor,
-                        entry.action,
+                        AUDIT_ACTION_LABELS.get(entry.action, entry.action),
                         entry.criterion_id or "",
                         str(summary)[:160] if summary else "",  # a table cell is text, never HTML
                     ]
@@ -519,6 +545,9 @@ def build(app: ReviewApp) -> gr.Blocks:
             decide_group,
             sign_group,
             open_rows,
+            bulk_row,
+            bulk_confirm,
+            bulk_preview,
             sign_row,
             revise_row,
             sign_msg,
@@ -694,6 +723,43 @@ def build(app: ReviewApp) -> gr.Blocks:
             return review_outputs(user, state, data.get("selected"), f"Décision du bloc {block_} enregistrée.")
 
         block_save.click(on_block, [session, block, verdict, justification], all_review)
+
+        @guarded
+        def on_bulk(data: dict[str, Any], block_: str | None, request: gr.Request) -> dict[Any, Any]:
+            """Show what « accepter les propositions restantes du bloc » would accept, before anything is written."""
+            _, state = current(request, data)
+            if not block_:
+                raise AppError("Choisissez le bloc.")
+            accepted, left = app.store.remaining_proposals(state, block_)
+            preview = views.bulk_preview_html(state, block_, accepted, left)
+            return {
+                session: {**data, "version": state.version, "bulk": {"block": block_, "ids": accepted}},
+                bulk_preview: preview,
+                bulk_confirm: gr.update(visible=bool(accepted)),
+                sign_msg: "",
+            }
+
+        bulk.click(on_bulk, [session, block], [session, bulk_preview, bulk_confirm, sign_msg, msg])
+
+        @guarded
+        def on_bulk_confirm(data: dict[str, Any], request: gr.Request) -> dict[Any, Any]:
+            user, _ = current(request, data)
+            chosen = data.get("bulk") or {}
+            if not chosen.get("ids"):
+                raise AppError("Affichez d'abord les propositions à accepter.")
+            state, accepted, left = app.store.accept_remaining(
+                data["review"],
+                user,
+                chosen["block"],
+                expected_version=int(data["version"]),
+                expected=chosen["ids"],
+            )
+            done = f"{len(accepted)} proposition{'s acceptées' if len(accepted) > 1 else ' acceptée'}"
+            rest = f"{len(left)} critère{'s restent' if len(left) > 1 else ' reste'} à décider un par un"
+            note = f"{done} dans le bloc {chosen['block']}" + (f" ; {rest}." if left else ".")
+            return review_outputs(user, state, data.get("selected"), note)
+
+        bulk_confirm.click(on_bulk_confirm, [session], all_review)
 
         @guarded
         def on_sign(data: dict[str, Any], signer_: str, request: gr.Request) -> dict[Any, Any]:

@@ -346,3 +346,28 @@ SESSION_COLUMNS = ["id", "Candidat", "Référentiel", "Blocs", "Mode", "Statut",
 
 def message(text: str, kind: str = "info") -> str:
     return f'<div class="as-msg {esc(kind)}" role="status">{esc(text)}</div>'
+
+
+def bulk_preview_html(state: ReviewState, block: str, accepted: Sequence[str], left: Sequence[tuple[str, str]]) -> str:
+    """What « accepter les propositions restantes du bloc » would accept, and what it leaves, before it is confirmed."""
+    labels = state.report.outcome_labels
+    proposals = {r.criterion_id: r for r in state.report.criteria}
+    parts = [f'<div class="as-bulk"><p><b>Bloc {esc(block)}</b> : ']
+    if accepted:
+        parts.append(
+            f"{len(accepted)} proposition{'s' if len(accepted) > 1 else ''} "
+            f"{'seront acceptées' if len(accepted) > 1 else 'sera acceptée'} comme décision du jury :</p><ul>"
+        )
+        for criterion_id in accepted:
+            result = proposals[criterion_id]
+            text = esc(_short(result.criterion_text, 90))
+            parts.append(f"<li>{esc(criterion_id)} — {badge(result.outcome, labels)} {text}</li>")
+        parts.append("</ul>")
+    else:
+        parts.append("aucune proposition ne peut être acceptée telle quelle.</p>")
+    if left:
+        parts.append(f"<p>{len(left)} critère{'s' if len(left) > 1 else ''} à décider un par un :</p><ul>")
+        parts += [f"<li>{esc(criterion_id)} : {esc(why)}</li>" for criterion_id, why in left]
+        parts.append("</ul>")
+    parts.append("</div>")
+    return "".join(parts)
