@@ -18,6 +18,7 @@ from assessor.cli.common import overrides
 from assessor.cli.dossiers import dossiers_app, ingest, search
 from assessor.cli.evaluate import eval_app
 from assessor.cli.referentials import referential_schema, referentials_app
+from assessor.cli.review import review_app
 from assessor.cli.users import users_app
 from assessor.cli.webapp import app_command
 
@@ -32,6 +33,7 @@ app = typer.Typer(
 app.add_typer(referentials_app, name="referentials")
 app.add_typer(dossiers_app, name="dossiers")
 app.add_typer(users_app, name="users")
+app.add_typer(review_app, name="review")
 app.add_typer(eval_app, name="eval")
 app.command("ingest")(ingest)
 app.command("search")(search)

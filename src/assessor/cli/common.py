@@ -55,6 +55,18 @@ def print_problems(problems: list[Problem]) -> None:
 
 
 @contextmanager
+def refusals(*refused: type[Exception]) -> Iterator[None]:
+    """A refused or impossible action (one of ``refused``, or a file error) becomes one French message
+    and exit code 1."""
+    try:
+        yield
+    except refused as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{exc.filename or ''} : {exc.strerror or exc}")
+
+
+@contextmanager
 def user_errors() -> Iterator[None]:
     """Turn foreseeable failures into one readable message and exit code 1 (never a traceback)."""
     try:

@@ -6,15 +6,14 @@ printed; ``list`` never shows hashes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from assessor.cli.common import console, fail, settings
+from assessor.cli.common import console, refusals, settings
 from assessor.review.auth import AuthError, UsersFile
 from assessor.review.domain import ROLE_LABELS, Role
 
@@ -29,15 +28,9 @@ def _users_file() -> UsersFile:
     return UsersFile(settings().resolved_users_file)
 
 
-@contextmanager
-def _account_errors() -> Iterator[None]:
+def _account_errors() -> AbstractContextManager[None]:
     """A refused or impossible change becomes one French message and exit code 1."""
-    try:
-        yield
-    except AuthError as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"{exc.filename or ''} : {exc.strerror or exc}")
+    return refusals(AuthError)
 
 
 def _read_password(from_stdin: bool) -> str:
