@@ -137,3 +137,16 @@ def test_the_key_held_by_a_chat_model_is_found() -> None:
 
     model = ChatOpenAI(model="m", api_key=SecretStr("sk-held-by-the-model-42"), base_url="http://127.0.0.1:9/v1")
     assert "sk-held-by-the-model-42" in secrets_of(model)
+
+
+def test_headers_are_found_in_the_raw_text_of_a_json_answer() -> None:
+    unknown = "q7Rk2Lm9Xw4Zp8Vt3Ny6Bc1Df5Gh0Jk2"  # a Mistral-like key, not in the environment
+    raw = json.dumps({"rationale": f"En-têtes :\nAuthorization: Bearer {unknown}\nsk-proj-AbCdEfGhIjKlMnOpQrSt"})
+    masked = redact(raw)
+    assert unknown not in masked and "AbCdEfGh" not in masked
+    assert json.loads(masked)["rationale"] == f"En-têtes :\nAuthorization: Bearer {MASK}\n{MASK}"
+
+
+def test_json_keys_ending_like_labels_are_not_labels() -> None:
+    line = json.dumps({"dossier_key": "grands-comptes-b1", "input_tokens": 1200, "cle_dossier": "omnicanal-b1-2024"})
+    assert redact(line) == line

@@ -60,17 +60,22 @@ _SECRET_FIELD = re.compile(
 )
 # A token as headers carry them (RFC 7235 token68): no space, no quote, never the mask's « [ ».
 _TOKEN = r"[A-Za-z0-9._~+/\-]{8,}=*"
+# Where a header or parameter name starts: not inside a word, but possibly right after a JSON
+# escape (« …\nAuthorization: Bearer … » in the raw text of a JSON answer).
+_START = r"(?:(?<![A-Za-z0-9])|(?<=\\[nrt]))"
 _HEADER = re.compile(
-    r"(?i)(\b(?:proxy-)?authorization\b[\"']?\s*[:=]\s*[\"']?)(?:(bearer|basic|token|digest|apikey)\s+)?" + _TOKEN
+    r"(?i)(" + _START + r"(?:proxy-)?authorization\b[\"']?\s*[:=]\s*[\"']?)"
+    r"(?:(bearer|basic|token|digest|apikey)\s+)?" + _TOKEN
 )
-_BEARER = re.compile(r"(?i)\b(bearer\s+)(?=[A-Za-z._~+/\-]*\d)[A-Za-z0-9._~+/\-]{12,}=*")
+_BEARER = re.compile(r"(?i)" + _START + r"(bearer\s+)(?=[A-Za-z._~+/\-]*\d)[A-Za-z0-9._~+/\-]{12,}=*")
 _KEY_HEADER = re.compile(
-    r"(?i)((?<![A-Za-z0-9])(?:x-)?(?:api[-_]?key|goog-api-key|auth-token|ocp-apim-subscription-key))"
+    r"(?i)(" + _START + r"(?:x-)?(?:api[-_]?key|goog-api-key|auth[-_]token|access[-_]token|secret[-_]key"
+    r"|client[-_]secret|ocp-apim-subscription-key))"
     r"([\"']?\s*[:=]\s*[\"']?)" + _TOKEN
 )
 _URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s:/@\[\]\"'<>]+:)[^\s@/\[\]\"'<>]+@")
 _SHAPES = re.compile(
-    r"\b(?:"
+    _START + r"(?:"
     r"(?:sk|pk|rk)-[A-Za-z0-9_\-]{16,}"  # OpenAI, Anthropic (sk-ant-…), Stripe-like keys
     r"|hf_[A-Za-z0-9]{30,}"  # Hugging Face
     r"|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,}"  # GitHub
@@ -80,15 +85,16 @@ _SHAPES = re.compile(
     r"|eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}"  # JSON web token
     r")"
 )
-_LABELLED = re.compile(
-    r"(?i)((?<![A-Za-z0-9])(?:api[ _-]?key|key|token|secret|password|passwd|pwd|clé(?: d'api)?|cle|jeton"
-    r"|mot de passe)(?![A-Za-z0-9])[\"']?\s*[:=]\s*[\"']?)([A-Za-z0-9._~+/\-]{16,}=*)"
+_LABELLED = re.compile(  # a word on its own: « dossier_key » or « input_tokens » are not labels
+    r"(?i)((?:(?<![A-Za-z0-9_\-])|(?<=\\[nrt]))"
+    r"(?:api[ _-]?key|key|token|secret|password|passwd|pwd|clé(?: d'api)?|cle|jeton|mot de passe)(?![A-Za-z0-9])"
+    r"[\"']?\s*[:=]\s*[\"']?)([A-Za-z0-9._~+/\-]{16,}=*)"
 )
 
 
 def _high_entropy(token: str) -> bool:
-    """Letters and digits mixed, and varied enough to be random (not « 2024-2025-bilan-annuel »)."""
-    if not (re.search(r"[A-Za-z]", token) and re.search(r"\d", token)):
+    """Letters and digits mixed, and varied enough to be random (not « grands-comptes-b1 »)."""
+    if sum(c.isdigit() for c in token) < 3 or sum(c.isalpha() for c in token) < 3:
         return False
     counts = Counter(token)
     entropy = -sum(n / len(token) * math.log2(n / len(token)) for n in counts.values())
