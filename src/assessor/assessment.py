@@ -7,7 +7,9 @@ the passage it names. Otherwise the model is sent the precise errors and asked a
 citations shown as such: nothing is silently dropped. A positive outcome without at least one
 verified citation is never shown as such: it becomes « preuves insuffisantes » with a flag.
 A model that fails outright (timeout, refusal, truncated output…) leaves the evidence-only
-result in place, flagged and marked for review. Every attempt's raw output is kept.
+result in place, flagged and marked for review. Every attempt's raw output is kept, with any
+secret it repeats (an API key echoed from the request headers…) masked before anything else
+reads it (``assessor.redaction``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from assessor.chunking import Chunk
 from assessor.citations import errors_for_retry, verify_citations
 from assessor.prompts import PromptLibrary
+from assessor.redaction import Redactor, redactor
 from assessor.referential import Criterion, ScaleLevel
 from assessor.results import (
     CriterionResult,
@@ -66,17 +69,6 @@ class ModelAnswer(BaseModel):
 
 class ModelFailure(Exception):
     """The model gave no usable answer (transport error, refusal, truncation): not worth a retry."""
-
-
-_SECRET = re.compile(r"\b(?:sk|pk|key|mistral|anthropic)[-_][A-Za-z0-9_\-]{8,}", re.I)
-
-
-def redact(text: str, secrets: Sequence[str] = ()) -> str:
-    """Remove API keys from a message before it is shown or logged."""
-    for secret in secrets:
-        if len(secret) >= 8:
-            text = text.replace(secret, "[clé masquée]")
-    return _SECRET.sub("[clé masquée]", text)
 
 
 def _text(message: AIMessage) -> str:
@@ -145,7 +137,7 @@ def structured_output_hint(provider: str, schema: dict[str, Any], chunk_ids: Seq
 
 
 def _call(
-    model: BaseChatModel, messages: list[BaseMessage], secrets: Sequence[str], hint: Mapping[str, Any]
+    model: BaseChatModel, messages: list[BaseMessage], scrub: Redactor, hint: Mapping[str, Any]
 ) -> tuple[AIMessage, float]:
     started = time.perf_counter()
     try:
@@ -162,7 +154,7 @@ def _call(
             reason = "clé d'API refusée par le fournisseur"
         else:
             reason = f"erreur du fournisseur ({name})"
-        raise ModelFailure(redact(f"{reason} : {exc}", secrets)[:500]) from exc
+        raise ModelFailure(scrub.text(f"{reason} : {exc}")[:500]) from exc
     if not isinstance(reply, AIMessage):
         raise ModelFailure(f"réponse inattendue du modèle ({type(reply).__name__})")
     return reply, time.perf_counter() - started
@@ -199,8 +191,10 @@ def assess_with_model(
     """Ask the model about one criterion (see the module docstring).
 
     ``fallback`` is the evidence-only result, kept when the model gives no usable answer.
-    Returns the result and the injections the model reported.
+    ``secrets`` are masked in everything kept of the model's answers, with the environment's
+    (``assessor.redaction``). Returns the result and the injections the model reported.
     """
+    scrub = redactor(secrets)
     allowed = [lv.code for lv in scale_levels] + ["preuves_insuffisantes", "non_evaluable_ecrit"]
     positive = {lv.code for lv in scale_levels if lv.positive}
     chunks: dict[str, Chunk] = {c.id: c for c in passages}
@@ -215,12 +209,12 @@ def assess_with_model(
     failure: str | None = None
     for _ in range(max_attempts):
         try:
-            reply, seconds = _call(model, messages, secrets, hint)
+            reply, seconds = _call(model, messages, scrub, hint)
         except ModelFailure as exc:
             failure = str(exc)
             attempts.append(ModelAttempt(raw_output="", errors=[failure]))
             break
-        raw = _text(reply)
+        raw = scrub.text(_text(reply))
         usage: Mapping[str, Any] = reply.usage_metadata or {}
         attempt = ModelAttempt(
             raw_output=raw,
@@ -231,6 +225,7 @@ def assess_with_model(
         attempts.append(attempt)
         problem = _refusal_or_truncation(reply)
         if problem:
+            problem = scrub.text(problem)
             attempt.errors.append(problem)
             failure = problem
             if "tronquée" not in problem:
@@ -239,7 +234,8 @@ def assess_with_model(
             continue
         errors: list[str] = []
         try:
-            answer = ModelAnswer.model_validate(_json_object(raw))
+            # Masked again once parsed: a key may hide behind JSON escapes (\u0073k-…).
+            answer = scrub.model(ModelAnswer.model_validate(_json_object(raw)))
         except (ValueError, json.JSONDecodeError) as exc:
             errors.append(f"JSON invalide : {exc}")
             answer = None
@@ -255,6 +251,7 @@ def assess_with_model(
             errors += errors_for_retry(citations)
             if answer.outcome in positive and not any(c.verified for c in citations):
                 errors.append("un résultat positif exige au moins une citation exacte d'un passage fourni")
+        errors = [scrub.text(e) for e in errors]
         attempt.errors.extend(errors)
         failure = None
         if not errors:

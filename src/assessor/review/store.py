@@ -32,6 +32,7 @@ from alembic.script import ScriptDirectory
 from pydantic import BaseModel
 from sqlalchemy.pool import StaticPool
 
+from assessor.redaction import redact_json
 from assessor.results import EVIDENCE_TO_EXAMINE, CriterionResult, Mode, Report
 from assessor.review.domain import (
     ROLE_LABELS,
@@ -481,9 +482,9 @@ class _AuditWriter:
             "action": action,
             "review_id": review_id,
             "criterion_id": criterion_id,
-            "before": before,
-            "after": after,
-            "details": details or {},
+            # Secrets masked before hashing (a model's raw output may repeat an API key): the chain
+            # covers exactly what is stored.
+            **redact_json({"before": before, "after": after, "details": details or {}}),
         }
         # Hash what the database will give back: JSON values as JSON would read them.
         values.update({key: json.loads(canonical_json(values[key])) for key in ("before", "after", "details")})
