@@ -108,7 +108,8 @@ def test_a_refusal_keeps_the_evidence_only_result_for_review(dossier: tuple[Doss
     (result, _), _ = run_one(dossier, model)
     assert model.calls == 1
     assert Flag.MODEL_ERROR in result.flags and Flag.EVIDENCE_ONLY in result.flags
-    assert result.status is Status.NEEDS_REVIEW and "refusé" in result.rationale
+    assert result.status is Status.NEEDS_REVIEW and result.rationale.startswith("Refus du modèle. ")
+    assert result.attempt_log[0].errors == ["le modèle a refusé de répondre : Je ne peux pas évaluer un candidat."]
 
 
 def test_a_truncated_answer_is_asked_again(dossier: tuple[DossierStore, Referential]) -> None:
@@ -133,7 +134,10 @@ def test_a_retry_that_cannot_reach_the_model_keeps_the_first_answer_flagged_and_
     (result, _), _ = run_one(dossier, FunctionChatModel(script=script))
     assert result.status is Status.NEEDS_REVIEW and Flag.MODEL_ERROR in result.flags
     assert result.outcome == "preuves_insuffisantes" and not result.citations[0].verified  # shown, never trusted
-    assert "serveur du modèle injoignable" in result.attempt_log[-1].errors[0]
+    assert result.attempt_log[-1].errors == [
+        "modèle injoignable : connexion impossible",
+        "APIConnectionError : connection reset",
+    ]
     # The pipeline never caches a result flagged MODEL_ERROR: running again asks the model again.
 
 
