@@ -15,6 +15,7 @@ writes fragments of those (raw HTTP bodies, before any redaction) into the index
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 import os
@@ -101,7 +102,7 @@ def forms(key: str) -> dict[str, bytes]:
 
 def sqlite_values(path: Path) -> Iterator[tuple[str, bytes]]:
     """(table, value) for every value of every row of every table of a SQLite file."""
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
         tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         for table in tables:
             for row in db.execute(f'SELECT * FROM "{table}"'):
