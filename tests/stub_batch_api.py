@@ -13,6 +13,8 @@ scripts what happens to the next batches: ``"expire"`` (the first ``expire_answe
 are answered, the others are in the error file as ``batch_expired``) or ``"fail"`` (refused
 at validation). A batch's ``in_progress`` transition can be slowed with ``in_progress_polls``;
 ``dropped`` leaves the first requests out of both output files (a misbehaving provider).
+``last_headers`` holds the headers of the last request (API key included), for an ``answer``
+that echoes them as a misbehaving model or proxy would.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from email.parser import BytesParser
 from email.policy import default as default_policy
@@ -72,7 +74,7 @@ class _Handler(BaseHTTPRequestHandler):
         api = self.server.api
         path = self.path.split("?", 1)[0]
         body = self._body()
-        api._log("POST", path)
+        api._log("POST", path, self.headers.items())
         if path == "/v1/files":
             parts = _multipart(self.headers.get("Content-Type", ""), body)
             if parts.get("purpose", (None, b""))[1] != b"batch" or "file" not in parts:
@@ -94,7 +96,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         api = self.server.api
         path = self.path.split("?", 1)[0]
-        api._log("GET", path)
+        api._log("GET", path, self.headers.items())
         parts = path.strip("/").split("/")
         if parts[:2] == ["v1", "files"] and len(parts) == 4 and parts[3] == "content" and parts[2] in api.files:
             self._send(200, api.files[parts[2]]["content"])
@@ -131,6 +133,7 @@ class StubBatchAPI:
         self.hold = False
         self.in_progress_polls = 1
         self.log: list[tuple[str, str]] = []
+        self.last_headers = ""
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
         self._httpd = _Server(("127.0.0.1", 0), _Handler)
@@ -167,9 +170,10 @@ class StubBatchAPI:
 
     # Called from the handler threads.
 
-    def _log(self, method: str, path: str) -> None:
+    def _log(self, method: str, path: str, headers: Iterable[tuple[str, str]]) -> None:
         with self._lock:
             self.log.append((method, path))
+            self.last_headers = "\n".join(f"{name}: {value}" for name, value in headers)
 
     def _next(self, prefix: str) -> str:
         with self._lock:

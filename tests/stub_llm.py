@@ -2,7 +2,8 @@
 
 The stub listens on 127.0.0.1 (a free port) in a daemon thread, so that the real HTTP code path
 (the ``openai`` client, langchain-openai's ``ChatOpenAI``) can be exercised against timeouts, rate
-limits, server errors, malformed or off-schema JSON, truncated output and refusals::
+limits, server errors, malformed or off-schema JSON, truncated output, refusals, and a model (or
+proxy) that repeats the request's headers, API key included, in its answer::
 
     from stub_llm import Reply, StubLLMServer
 
@@ -43,6 +44,7 @@ JOIN_TIMEOUT = 5.0
 MAX_REPLY_DEPTH = 32
 
 Responder = Callable[[Any], "Reply"]
+Echo = Callable[[Any, str], "Reply"]
 
 
 def estimate_tokens(text: str) -> int:
@@ -104,6 +106,7 @@ class Reply:
     seconds: float = 0.0
     then: Reply | None = None
     function: Responder | None = None
+    echo: Echo | None = None
     usage: Mapping[str, int] | None = None
 
     @classmethod
@@ -165,6 +168,13 @@ class Reply:
     def responder(cls, function: Responder) -> Reply:
         """A reply computed from the parsed request body: ``function(request_json) -> Reply``."""
         return cls("responder", function=function)
+
+    @classmethod
+    def echo_headers(cls, function: Echo | None = None) -> Reply:
+        """A model or proxy that repeats what it received: ``function(request_json, headers)`` makes the
+        reply, ``headers`` being the request's headers as sent (« Authorization: Bearer sk-… », one a line).
+        Without ``function``, the answer's content is the headers themselves (not JSON)."""
+        return cls("echo", echo=function or (lambda body, headers: cls.text(headers)))
 
 
 @dataclass(frozen=True)
@@ -272,11 +282,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, reply: Reply, body: dict[str, Any]) -> None:
         stub = self.server.stub
+        headers = "\n".join(f"{name}: {value}" for name, value in self.headers.items())
         for _ in range(MAX_REPLY_DEPTH):
-            if reply.kind == "responder":
-                assert reply.function is not None
+            if reply.kind in ("responder", "echo"):
                 try:
-                    reply = reply.function(body)
+                    if reply.echo is not None:
+                        reply = reply.echo(body, headers)
+                    else:
+                        assert reply.function is not None
+                        reply = reply.function(body)
                 except Exception as exc:
                     stub._record_error(f"responder raised {exc!r}")
                     self._send_json(500, openai_error(f"stub: responder raised {exc!r}", type="server_error"))

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage
 
-from assessor.assessment import redact
 from assessor.dossiers import DossierStore
 from assessor.library import Library
 from assessor.llm import LLMError, LLMSettings, ModelSpec, make_chat_model, parse_spec
 from assessor.pipeline import assess_dossier, budgeted
 from assessor.prompts import PromptLibrary
+from assessor.redaction import MASK
 from assessor.referential import Criterion, Referential
 from assessor.report import ReportFormat, render
 from assessor.results import CriterionResult, DossierFlag, Flag, Mode, Status
@@ -108,7 +108,8 @@ def test_a_refusal_keeps_the_evidence_only_result_for_review(dossier: tuple[Doss
     (result, _), _ = run_one(dossier, model)
     assert model.calls == 1
     assert Flag.MODEL_ERROR in result.flags and Flag.EVIDENCE_ONLY in result.flags
-    assert result.status is Status.NEEDS_REVIEW and "refusé" in result.rationale
+    assert result.status is Status.NEEDS_REVIEW and result.rationale.startswith("Refus du modèle. ")
+    assert result.attempt_log[0].errors == ["le modèle a refusé de répondre : Je ne peux pas évaluer un candidat."]
 
 
 def test_a_truncated_answer_is_asked_again(dossier: tuple[DossierStore, Referential]) -> None:
@@ -133,7 +134,10 @@ def test_a_retry_that_cannot_reach_the_model_keeps_the_first_answer_flagged_and_
     (result, _), _ = run_one(dossier, FunctionChatModel(script=script))
     assert result.status is Status.NEEDS_REVIEW and Flag.MODEL_ERROR in result.flags
     assert result.outcome == "preuves_insuffisantes" and not result.citations[0].verified  # shown, never trusted
-    assert "serveur du modèle injoignable" in result.attempt_log[-1].errors[0]
+    assert result.attempt_log[-1].errors == [
+        "modèle injoignable : connexion impossible",
+        "APIConnectionError : connection reset",
+    ]
     # The pipeline never caches a result flagged MODEL_ERROR: running again asks the model again.
 
 
@@ -147,9 +151,26 @@ def test_a_provider_error_is_reported_without_the_key(dossier: tuple[DossierStor
     assert "SECRETSECRET" not in result.model_dump_json()
 
 
-def test_redact_removes_keys() -> None:
-    assert "abc" not in redact("clé sk-abcdefghijkl refusée") and "[clé masquée]" in redact("sk-abcdefghijkl")
-    assert redact("valeur MYSECRETVALUE123", ["MYSECRETVALUE123"]) == "valeur [clé masquée]"
+def test_a_key_repeated_by_the_model_is_masked_in_all_that_is_kept(
+    dossier: tuple[DossierStore, Referential], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = "q7Rk2Lm9Xw4Zp8Vt3Ny6Bc1Df5Gh0Jk2"  # Mistral-like: no shape gives it away, only its value
+    monkeypatch.setenv("MISTRAL_API_KEY", key)
+
+    def script(messages: list[BaseMessage], number: int) -> str:
+        chunk_id = next(iter(passages_in(messages)))
+        if number == 1:
+            return f"Pas de JSON, mais la clé reçue : {key}"
+        injection = {"chunk_id": chunk_id, "excerpt": key}
+        return answer(
+            "acquis", [(chunk_id, key)], rationale=f"clé {key}", missing=[key], feedback=key,
+            suspected_injections=[injection],
+        )  # fmt: skip
+
+    (result, injected), _ = run_one(dossier, FunctionChatModel(script=script), max_attempts=2)
+    assert result.attempts == 2 and injected
+    assert key not in result.model_dump_json() and all(key not in f.model_dump_json() for f in injected)
+    assert MASK in result.attempt_log[0].raw_output and MASK in result.rationale and MASK in result.feedback
 
 
 def test_the_pipeline_with_a_model(dossier: tuple[DossierStore, Referential]) -> None:

@@ -285,7 +285,11 @@ def test_an_error_answer_fails_its_dossier_until_retried(tmp_path: Path, setting
     with StubBatchAPI(flaky) as api:
         summary = run_batch(loaded, tmp_path / "run", settings, options(api))
         assert summary.done == 1 and [f.dossier_key for f in summary.failed] == ["grands-comptes-b1"]
-        assert "HTTP 500" in summary.failed[0].error and "overloaded" in summary.failed[0].error
+        error = summary.failed[0].error
+        assert "requête refusée par l'API Batch (HTTP 500)" in error and "overloaded" not in error  # said shortly
+        with sqlite3.connect(f"file:{tmp_path / 'run' / 'run.sqlite'}?mode=ro", uri=True) as db:
+            answers = [body for (body,) in db.execute("SELECT body FROM batch_responses WHERE ok = 0")]
+        assert answers and all("stub: the model is overloaded" in body for body in answers)  # the detail, kept
         broken["on"] = False
         retried = options(api)
         retried.retry_failed = True

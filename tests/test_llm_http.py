@@ -2,7 +2,8 @@
 
 Covers what a real provider does to a pre-assessment: timeouts, 429 with Retry-After, 500,
 malformed JSON, JSON that violates the schema, truncated output, a refusal, invented chunk
-ids and invented quotes. Each case goes through ``assess_with_model`` as in production.
+ids and invented quotes. Each case goes through ``assess_with_model`` as in production, and
+each tells the jury what happened in a few French words, the detail kept in the attempt log.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from assessor.dossiers import DossierStore
 from assessor.library import Library
 from assessor.llm import LLMSettings, make_chat_model
 from assessor.referential import Referential
-from assessor.results import CriterionResult, Flag, Status
+from assessor.results import FLAG_LABELS, CriterionResult, Flag, Status
 from assessor.settings import Settings
 from fakes import assess_criterion
+from servers import free_port
 from stub_llm import Reply, StubLLMServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,27 +49,36 @@ def first_passage(request: dict[str, Any]) -> tuple[str, str]:
     return match.group(1), " ".join(match.group(2).split()[:6])
 
 
-def valid(outcome: str = "acquis") -> Reply:
+def answer_with(*, quote: str | None = None, **fields: Any) -> Reply:
+    """A complete answer citing the first passage (its first six words, or ``quote``), with
+    ``fields`` changed (a None value removes the field)."""
+
     def respond(request: dict[str, Any]) -> Reply:
-        chunk_id, quote = first_passage(request)
-        return Reply.json_content(
-            {
-                "outcome": outcome,
-                "rationale": "Le passage cité répond au critère.",
-                "citations": [{"chunk_id": chunk_id, "quote": quote}],
-                "missing": [],
-                "feedback": "",
-                "confidence": 0.7,
-                "suspected_injections": [],
-            }
-        )
+        chunk_id, first_words = first_passage(request)
+        body = {
+            "outcome": "acquis",
+            "rationale": "Le passage cité répond au critère.",
+            "citations": [{"chunk_id": chunk_id, "quote": quote or first_words}],
+            "missing": [],
+            "feedback": "",
+            "confidence": 0.7,
+            "suspected_injections": [],
+        }
+        body.update(fields)
+        return Reply.json_content({k: v for k, v in body.items() if v is not None})
 
     return Reply.responder(respond)
 
 
-def assess(dossier: tuple[DossierStore, Referential], stub: StubLLMServer, **llm: Any) -> CriterionResult:
+def valid(outcome: str = "acquis") -> Reply:
+    return answer_with(outcome=outcome)
+
+
+def assess(
+    dossier: tuple[DossierStore, Referential], stub: StubLLMServer, base_url: str | None = None, **llm: Any
+) -> CriterionResult:
     store, ref = dossier
-    settings = LLMSettings(model="compatible:stub-model", base_url=stub.base_url, **llm)
+    settings = LLMSettings(model="compatible:stub-model", base_url=base_url or stub.base_url, **llm)
     model, spec = make_chat_model(settings, env={})
     result, _ = assess_criterion(store, "m", ref, "B2", model, spec.id, k=4, max_attempts=settings.max_attempts)
     return result
@@ -89,19 +100,85 @@ def test_429_with_retry_after_is_retried(dossier: tuple[DossierStore, Referentia
     assert result.outcome == "acquis" and len(stub.chat_requests) == 2
 
 
-def test_500_without_retries_left_keeps_the_evidence_only_result(
-    dossier: tuple[DossierStore, Referential], stub: StubLLMServer
+# English a jury must never read: pydantic's, the clients' and Python's own words.
+ENGLISH = (
+    "Input should", "Field required", "validation error", "Traceback", "Error", "Exception", "Request timed out",
+    "Expecting", "Connection", "pydantic", "For further information", "line 1 column",
+)  # fmt: skip
+INVENTED = "le candidat démontre une maîtrise exceptionnelle du sujet"
+POSITIVE_WITHOUT_QUOTE = "Le modèle proposait « acquis » sans citation vérifiée : ramené à « preuves insuffisantes »."
+FAULTS = {
+    "timeout": ([Reply.delay(2.0, then=valid())], {"timeout_s": 0.3}, "Modèle injoignable : délai dépassé.", "Timeout"),
+    "429": ([Reply.status(429)], {}, "Modèle surchargé : trop de requêtes (429).", "RateLimitError"),
+    "500": ([Reply.status(500)], {}, "Erreur du fournisseur (HTTP 500).", "Error code: 500"),
+    "401": ([Reply.status(401)], {}, "Clé d'API refusée par le fournisseur.", "AuthenticationError"),
+    "connection": ([], {"base_url": "closed"}, "Modèle injoignable : connexion impossible.", "Connection error"),
+    "malformed-json": (
+        [Reply.text('{"outcome": "acquis", "rationale": "oui"')] * 3,
+        {},
+        "Réponse du modèle inexploitable : JSON invalide.",
+        "JSON invalide : ",
+    ),
+    "citations-missing": (
+        [answer_with(citations=None)] * 3,
+        {},
+        "Réponse du modèle inexploitable : champ citations absent.",
+        "le champ « citations » manque",
+    ),
+    "schema-violation": (
+        [answer_with(confidence="haute", verdict="bon")] * 3,
+        {},
+        "Réponse du modèle inexploitable : champ confidence invalide ; champ verdict non prévu.",
+        "Input should be a valid number",
+    ),
+    "outcome-not-allowed": (
+        [answer_with(outcome="excellent")] * 3,
+        {},
+        "Réponse du modèle inexploitable : résultat « excellent » non prévu.",
+        "le résultat « excellent » n'est pas autorisé",
+    ),
+    "truncated": (
+        [Reply.truncated('{"outcome": "acquis", "rationale": "Le candidat')] * 3,
+        {},
+        "Réponse tronquée.",
+        "réponse tronquée (limite de longueur atteinte)",
+    ),
+    "refusal": ([Reply.refusal("I cannot help with that.")], {}, "Refus du modèle.", "I cannot help with that."),
+    "invented-chunk-id": (
+        [answer_with(citations=[{"chunk_id": "c-invente-000", "quote": "un passage qui n'existe pas"}])] * 3,
+        {},
+        POSITIVE_WITHOUT_QUOTE,
+        "passage inconnu : « c-invente-000 »",
+    ),
+    "invented-quote": (
+        [answer_with(quote=INVENTED)] * 3,
+        {},
+        POSITIVE_WITHOUT_QUOTE,
+        "introuvable dans le passage",
+    ),
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_each_fault_is_told_to_the_jury_in_a_few_french_words(
+    dossier: tuple[DossierStore, Referential], stub: StubLLMServer, fault: str
 ) -> None:
-    stub.enqueue(Reply.status(500))
-    result = assess(dossier, stub, max_retries=0)
-    assert Flag.MODEL_ERROR in result.flags and result.status is Status.NEEDS_REVIEW
-    assert "erreur du fournisseur" in result.rationale
-
-
-def test_a_timeout_is_a_clear_message(dossier: tuple[DossierStore, Referential], stub: StubLLMServer) -> None:
-    stub.enqueue(Reply.delay(2.0, then=valid()))
-    result = assess(dossier, stub, max_retries=0, timeout_s=0.3)
-    assert Flag.MODEL_ERROR in result.flags and "délai dépassé" in result.rationale
+    replies, llm, told, detail = FAULTS[fault]
+    stub.enqueue(*replies)
+    if llm.get("base_url") == "closed":
+        llm = {"base_url": f"http://127.0.0.1:{free_port()}/v1"}
+    result = assess(dossier, stub, max_retries=0, **llm)
+    assert result.status is Status.NEEDS_REVIEW and result.rationale.startswith(told + " ")
+    jury_reads = [
+        result.rationale,
+        *result.missing,
+        result.feedback,
+        *(c.verification for c in result.citations),
+        *(FLAG_LABELS[f] for f in result.flags),
+    ]
+    assert not [word for word in ENGLISH if any(word in text for text in jury_reads)]
+    logged = "\n".join(e for a in result.attempt_log for e in a.errors)
+    assert detail in logged  # the detail, for experts: in the attempt log, which the audit records
 
 
 @pytest.mark.parametrize(
@@ -110,17 +187,7 @@ def test_a_timeout_is_a_clear_message(dossier: tuple[DossierStore, Referential],
         Reply.text('{"outcome": "acquis", "rationale": "oui"'),  # malformed JSON
         Reply.json_content({"outcome": "acquis", "verdict": "bon"}),  # violates the schema
         Reply.truncated('{"outcome": "acquis", "rationale": "Le candidat'),  # cut by the length limit
-        Reply.json_content(
-            {
-                "outcome": "acquis",
-                "rationale": "r",
-                "citations": [{"chunk_id": "c-invente-000", "quote": "un passage qui n'existe pas du tout"}],
-                "missing": [],
-                "feedback": "",
-                "confidence": 0.9,
-                "suspected_injections": [],
-            }
-        ),  # invented chunk id
+        answer_with(citations=[{"chunk_id": "c-invente-000", "quote": "un passage qui n'existe pas"}]),
     ],
     ids=["malformed-json", "schema-violation", "truncated", "invented-chunk-id"],
 )
@@ -138,23 +205,7 @@ def test_a_bad_answer_is_retried_with_its_error(
 def test_an_invented_quote_never_passes_as_verified(
     dossier: tuple[DossierStore, Referential], stub: StubLLMServer
 ) -> None:
-    def invented(request: dict[str, Any]) -> Reply:
-        chunk_id, _ = first_passage(request)
-        return Reply.json_content(
-            {
-                "outcome": "acquis",
-                "rationale": "r",
-                "citations": [
-                    {"chunk_id": chunk_id, "quote": "le candidat démontre une maîtrise exceptionnelle du sujet"}
-                ],
-                "missing": [],
-                "feedback": "",
-                "confidence": 0.9,
-                "suspected_injections": [],
-            }
-        )
-
-    stub.enqueue(Reply.responder(invented), Reply.responder(invented), Reply.responder(invented))
+    stub.enqueue(*[answer_with(quote=INVENTED)] * 3)
     result = assess(dossier, stub, max_retries=0)
     assert result.outcome == "preuves_insuffisantes" and result.status is Status.NEEDS_REVIEW
     assert {Flag.UNVERIFIED_CITATION, Flag.POSITIVE_WITHOUT_EVIDENCE} <= set(result.flags)
@@ -164,7 +215,7 @@ def test_an_invented_quote_never_passes_as_verified(
 def test_a_refusal_is_not_retried(dossier: tuple[DossierStore, Referential], stub: StubLLMServer) -> None:
     stub.enqueue(Reply.refusal("Je ne peux pas aider à évaluer une personne."))
     result = assess(dossier, stub, max_retries=0)
-    assert len(stub.chat_requests) == 1 and Flag.MODEL_ERROR in result.flags and "refusé" in result.rationale
+    assert len(stub.chat_requests) == 1 and Flag.MODEL_ERROR in result.flags
 
 
 def test_the_raw_outputs_are_kept_for_the_audit(dossier: tuple[DossierStore, Referential], stub: StubLLMServer) -> None:

@@ -7,7 +7,16 @@ the passage it names. Otherwise the model is sent the precise errors and asked a
 citations shown as such: nothing is silently dropped. A positive outcome without at least one
 verified citation is never shown as such: it becomes « preuves insuffisantes » with a flag.
 A model that fails outright (timeout, refusal, truncated output…) leaves the evidence-only
-result in place, flagged and marked for review. Every attempt's raw output is kept.
+result in place, flagged and marked for review. Every attempt's raw output is kept, with any
+secret it repeats (an API key echoed from the request headers…) masked before anything else
+reads it (``assessor.redaction``).
+
+Two kinds of error text. The jury reads a short French reason in the rationale (« modèle
+injoignable : délai dépassé », « réponse du modèle inexploitable : champ citations absent »),
+never a validation message, an exception's name or its text. The detail (pydantic's messages,
+the provider's or the client's own words, masked) goes to the attempt log
+(``ModelAttempt.errors``, kept in the report and the audit) and, for an invalid answer, to the
+model in the retry message.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from assessor.chunking import Chunk
 from assessor.citations import errors_for_retry, verify_citations
 from assessor.prompts import PromptLibrary
+from assessor.redaction import Redactor, redactor
 from assessor.referential import Criterion, ScaleLevel
 from assessor.results import (
     CriterionResult,
@@ -64,19 +74,25 @@ class ModelAnswer(BaseModel):
     suspected_injections: list[InjectionReport]
 
 
+UNUSABLE = "réponse du modèle inexploitable"
+TRUNCATED = "réponse tronquée"
+
+
 class ModelFailure(Exception):
-    """The model gave no usable answer (transport error, refusal, truncation): not worth a retry."""
+    """A call that brought no answer (transport error, provider error): not worth a retry.
+
+    ``summary`` is for people: short, French, without the exception's text. ``detail`` (masked)
+    is for the attempt log only. A chat model may raise it itself to choose the summary.
+    """
+
+    def __init__(self, summary: str, detail: str = "") -> None:
+        super().__init__(summary)
+        self.summary = summary
+        self.detail = detail
 
 
-_SECRET = re.compile(r"\b(?:sk|pk|key|mistral|anthropic)[-_][A-Za-z0-9_\-]{8,}", re.I)
-
-
-def redact(text: str, secrets: Sequence[str] = ()) -> str:
-    """Remove API keys from a message before it is shown or logged."""
-    for secret in secrets:
-        if len(secret) >= 8:
-            text = text.replace(secret, "[clé masquée]")
-    return _SECRET.sub("[clé masquée]", text)
+def _shortened(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _text(message: AIMessage) -> str:
@@ -105,6 +121,7 @@ def _json_object(raw: str) -> Any:
 
 
 def _schema_errors(exc: ValidationError) -> list[str]:
+    """Each schema error, precisely (pydantic's message included): for the model and the attempt log."""
     errors = []
     for err in exc.errors():
         place = ".".join(str(p) for p in err["loc"]) or "(racine)"
@@ -116,6 +133,30 @@ def _schema_errors(exc: ValidationError) -> list[str]:
         else:
             errors.append(f"le champ « {place} » est invalide ({err['msg']})")
     return errors
+
+
+def _schema_summary(exc: ValidationError) -> str:
+    """The same errors for people: « champ citations absent ; champ verdict non prévu »."""
+    said: list[str] = []
+    for err in exc.errors():
+        if not err["loc"]:
+            said.append("objet JSON attendu")
+            continue
+        place = ".".join(str(p) for p in err["loc"][:1])  # the top-level field: a jury needs no path
+        kind = {"missing": "absent", "extra_forbidden": "non prévu"}.get(err["type"], "invalide")
+        said.append(f"champ {place} {kind}")
+    kept = list(dict.fromkeys(said))
+    return " ; ".join(kept[:3]) + (f" (et {len(kept) - 3} autre(s) problème(s))" if len(kept) > 3 else "")
+
+
+def _parse(raw: str) -> tuple[ModelAnswer | None, list[str], str | None]:
+    """The answer in ``raw``; or None, the errors (for the model and the log) and their summary (for people)."""
+    try:
+        return ModelAnswer.model_validate(_json_object(raw)), [], None
+    except ValidationError as exc:  # before ValueError, which it is
+        return None, _schema_errors(exc), f"{UNUSABLE} : {_schema_summary(exc)}"
+    except ValueError as exc:
+        return None, [f"JSON invalide : {exc}"], f"{UNUSABLE} : JSON invalide"
 
 
 def structured_output_hint(provider: str, schema: dict[str, Any], chunk_ids: Sequence[str]) -> dict[str, Any]:
@@ -144,39 +185,52 @@ def structured_output_hint(provider: str, schema: dict[str, Any], chunk_ids: Seq
     return {"response_format": {"type": "json_object", "schema": bounded}}
 
 
+def failure_summary(exc: BaseException) -> str:
+    """What people are told when a call to the model failed (from the exception's kind and HTTP
+    status, whatever the provider's client): short French, never the exception's text."""
+    if isinstance(exc, ModelFailure):
+        return exc.summary
+    name = type(exc).__name__
+    status = getattr(exc, "status_code", None)
+    if not isinstance(status, int):
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+    if "Timeout" in name:
+        return "modèle injoignable : délai dépassé"
+    if status in (401, 403) or "Authentication" in name or "Permission" in name:
+        return "clé d'API refusée par le fournisseur"
+    if status == 429 or "RateLimit" in name:
+        return "modèle surchargé : trop de requêtes (429)"
+    if "Connect" in name:
+        return "modèle injoignable : connexion impossible"
+    if isinstance(status, int):
+        return f"erreur du fournisseur (HTTP {status})" if status >= 500 else f"requête refusée (HTTP {status})"
+    return "erreur du fournisseur"
+
+
 def _call(
-    model: BaseChatModel, messages: list[BaseMessage], secrets: Sequence[str], hint: Mapping[str, Any]
+    model: BaseChatModel, messages: list[BaseMessage], scrub: Redactor, hint: Mapping[str, Any]
 ) -> tuple[AIMessage, float]:
     started = time.perf_counter()
     try:
         reply = model.invoke(messages, **hint)
     except Exception as exc:
-        name = type(exc).__name__
-        if "Timeout" in name:
-            reason = "délai dépassé : le modèle n'a pas répondu à temps"
-        elif "Connection" in name or "Connect" in name:
-            reason = "serveur du modèle injoignable"
-        elif "RateLimit" in name:
-            reason = "trop de requêtes (429) malgré les nouvelles tentatives"
-        elif "Authentication" in name or "Permission" in name:
-            reason = "clé d'API refusée par le fournisseur"
-        else:
-            reason = f"erreur du fournisseur ({name})"
-        raise ModelFailure(redact(f"{reason} : {exc}", secrets)[:500]) from exc
+        detail = exc.detail if isinstance(exc, ModelFailure) else f"{type(exc).__name__} : {exc}"
+        raise ModelFailure(failure_summary(exc), scrub.text(detail)[:500]) from exc
     if not isinstance(reply, AIMessage):
-        raise ModelFailure(f"réponse inattendue du modèle ({type(reply).__name__})")
+        raise ModelFailure("réponse du modèle inattendue", f"type {type(reply).__name__}")
     return reply, time.perf_counter() - started
 
 
-def _refusal_or_truncation(reply: AIMessage) -> str | None:
+def _refusal_or_truncation(reply: AIMessage) -> tuple[str, str] | None:
+    """(summary for people, detail for the log) of an answer refused, truncated or filtered."""
     refusal = reply.additional_kwargs.get("refusal") or reply.response_metadata.get("refusal")
     if refusal:
-        return f"le modèle a refusé de répondre : {refusal}"
+        return "refus du modèle", f"le modèle a refusé de répondre : {refusal}"
     finish = reply.response_metadata.get("finish_reason") or reply.response_metadata.get("stop_reason")
     if finish in ("length", "max_tokens"):
-        return "réponse tronquée (limite de longueur atteinte)"
+        return TRUNCATED, f"{TRUNCATED} (limite de longueur atteinte)"
     if finish == "content_filter":
-        return "réponse bloquée par le filtre du fournisseur"
+        return "réponse bloquée par le filtre du fournisseur", "réponse bloquée par le filtre du fournisseur"
     return None
 
 
@@ -199,8 +253,10 @@ def assess_with_model(
     """Ask the model about one criterion (see the module docstring).
 
     ``fallback`` is the evidence-only result, kept when the model gives no usable answer.
-    Returns the result and the injections the model reported.
+    ``secrets`` are masked in everything kept of the model's answers, with the environment's
+    (``assessor.redaction``). Returns the result and the injections the model reported.
     """
+    scrub = redactor(secrets)
     allowed = [lv.code for lv in scale_levels] + ["preuves_insuffisantes", "non_evaluable_ecrit"]
     positive = {lv.code for lv in scale_levels if lv.positive}
     chunks: dict[str, Chunk] = {c.id: c for c in passages}
@@ -212,15 +268,15 @@ def assess_with_model(
     attempts: list[ModelAttempt] = []
     answer: ModelAnswer | None = None
     citations = []
-    failure: str | None = None
+    summary: str | None = None  # why the last attempt is unusable, for people
     for _ in range(max_attempts):
         try:
-            reply, seconds = _call(model, messages, secrets, hint)
+            reply, seconds = _call(model, messages, scrub, hint)
         except ModelFailure as exc:
-            failure = str(exc)
-            attempts.append(ModelAttempt(raw_output="", errors=[failure]))
+            summary = exc.summary
+            attempts.append(ModelAttempt(raw_output="", errors=[summary, *([exc.detail] if exc.detail else [])]))
             break
-        raw = _text(reply)
+        raw = scrub.text(_text(reply))
         usage: Mapping[str, Any] = reply.usage_metadata or {}
         attempt = ModelAttempt(
             raw_output=raw,
@@ -231,32 +287,26 @@ def assess_with_model(
         attempts.append(attempt)
         problem = _refusal_or_truncation(reply)
         if problem:
-            attempt.errors.append(problem)
-            failure = problem
-            if "tronquée" not in problem:
+            summary, detail = problem
+            attempt.errors.append(scrub.text(detail))
+            if summary != TRUNCATED:
                 break  # a refusal is not fixed by asking again; a truncated answer may be shorter next time
-            messages += [AIMessage(raw), HumanMessage(prompts.retry_message([problem + " : soyez plus concis"]))]
+            messages += [AIMessage(raw), HumanMessage(prompts.retry_message([detail + " : soyez plus concis"]))]
             continue
-        errors: list[str] = []
-        try:
-            answer = ModelAnswer.model_validate(_json_object(raw))
-        except (ValueError, json.JSONDecodeError) as exc:
-            errors.append(f"JSON invalide : {exc}")
-            answer = None
-        except ValidationError as exc:
-            errors += _schema_errors(exc)
-            answer = None
+        answer, errors, summary = _parse(raw)
         if answer is not None:
+            answer = scrub.model(answer)  # masked again once parsed: a key may hide behind JSON escapes
             if answer.outcome not in allowed:
                 errors.append(
                     f"le résultat « {answer.outcome} » n'est pas autorisé ; valeurs possibles : {', '.join(allowed)}"
                 )
+                summary = f"{UNUSABLE} : résultat « {_shortened(answer.outcome)} » non prévu"
             citations = verify_citations([(c.chunk_id, c.quote) for c in answer.citations], chunks)
             errors += errors_for_retry(citations)
             if answer.outcome in positive and not any(c.verified for c in citations):
                 errors.append("un résultat positif exige au moins une citation exacte d'un passage fourni")
+        errors = [scrub.text(e) for e in errors]
         attempt.errors.extend(errors)
-        failure = None
         if not errors:
             break
         messages += [AIMessage(raw), HumanMessage(prompts.retry_message(errors))]
@@ -274,17 +324,17 @@ def assess_with_model(
         "evidence_ids": [c.id for c in passages],
     }
     if answer is None or answer.outcome not in allowed:
-        reason = failure or "; ".join(attempts[-1].errors) or "réponse inutilisable"
+        reason = summary or UNUSABLE
         return fallback.model_copy(
             update={
                 **common,
-                "rationale": f"Le modèle n'a pas produit de réponse exploitable ({reason}). {fallback.rationale}",
+                "rationale": f"{reason[:1].upper()}{reason[1:]}. {fallback.rationale}",
                 "flags": [*fallback.flags, Flag.MODEL_ERROR],
                 "status": Status.NEEDS_REVIEW,
             }
         ), []
     flags: list[Flag] = []
-    if failure is not None and attempts[-1].raw_output == "":
+    if summary is not None and attempts[-1].raw_output == "":
         # A retry failed to reach the model: the earlier answer is shown, flagged, and never cached,
         # so that running again asks the model again.
         flags.append(Flag.MODEL_ERROR)

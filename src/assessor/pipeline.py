@@ -9,6 +9,10 @@
    criterion, evidence);
 4. the report, with usage, cost and timings.
 
+Secrets (the chat model's key, the environment's keys and passwords) are masked in every model
+answer as it arrives, again in what the cache writes, and in the report returned
+(``assessor.redaction``).
+
 A batch run (``assessor.batch``) assesses many dossiers at once: it passes one ``executor``
 and one ``limiter`` to every call, so that the bound on concurrent model calls and the rate
 limit hold across dossiers. ``current_criterion`` names the criterion a worker thread is
@@ -37,6 +41,7 @@ from assessor.injection import suspected_injections
 from assessor.llm import BASELINE, LLMSettings, ModelSpec, make_chat_model
 from assessor.prompts import PromptLibrary
 from assessor.pseudonymise import Pseudonymiser
+from assessor.redaction import redact_model, secrets_of
 from assessor.referential import Criterion, Referential
 from assessor.results import (
     CriterionResult,
@@ -105,10 +110,13 @@ def _cache_key(*parts: object) -> str:
 
 
 class ResultCache:
-    """Model results on disk, so that re-running an unchanged assessment costs nothing."""
+    """Model results on disk, so that re-running an unchanged assessment costs nothing.
 
-    def __init__(self, folder: Path) -> None:
+    What it writes is masked (``assessor.redaction``): ``secrets`` and the environment's."""
+
+    def __init__(self, folder: Path, secrets: Sequence[str] = ()) -> None:
         self.folder = folder
+        self.secrets = tuple(secrets)
 
     def get(self, key: str) -> CriterionResult | None:
         path = self.folder / f"{key}.json"
@@ -119,7 +127,7 @@ class ResultCache:
     def put(self, key: str, result: CriterionResult) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp = self.folder / f".{key}.tmp"
-        tmp.write_text(result.model_dump_json(), encoding="utf-8")
+        tmp.write_text(redact_model(result, self.secrets).model_dump_json(), encoding="utf-8")
         tmp.replace(self.folder / f"{key}.json")
 
 
@@ -183,7 +191,8 @@ def assess_dossier(
     else:
         chat, spec = model
         assert prompts is not None
-        cache = cache or ResultCache(store.settings.data_dir / "cache" / "assessments")
+        secrets = sorted(secrets_of(chat))
+        cache = cache or ResultCache(store.settings.data_dir / "cache" / "assessments", secrets)
         limiter = limiter or RateLimiter(llm.requests_per_minute)
         reported: list[DossierFlag] = []
         pseudonymiser = Pseudonymiser() if llm.pseudonymise and spec.remote else None
@@ -237,6 +246,7 @@ def assess_dossier(
                 mode=mode,
                 fallback=fallback,
                 max_attempts=llm.max_attempts,
+                secrets=secrets,
                 prices=(llm.price_input_per_mtok, llm.price_output_per_mtok),
                 provider=spec.provider,
             )
@@ -278,7 +288,7 @@ def assess_dossier(
         cost_eur=round(sum(r.cost_eur for r in ordered), 6),
         model_calls=sum(r.attempts for r in ordered if not r.cached),
     )
-    return Report(
+    report = Report(
         dossier=DossierRef(
             id=dossier.id,
             files=[DossierFileRef(name=f.name, sha256=f.sha256, pages=f.pages) for f in dossier.files],
@@ -306,6 +316,8 @@ def assess_dossier(
         },
         notice=EVIDENCE_ONLY_NOTICE if model is None else MODEL_NOTICE.format(model=model_id),
     )
+    # Also masks results cached before masking existed, and anything a chat model passed through.
+    return redact_model(report, secrets_of(model[0]) if model else ())
 
 
 CANDIDATE_LABELS = {

@@ -1,6 +1,7 @@
 """Reports for people: JSON (complete), Markdown and HTML (readable by a jury member).
 
 Everything that comes from a dossier is escaped in HTML: a candidate's text is shown, never run.
+Secrets (API keys a model repeated…) are masked before any format is rendered (``assessor.redaction``).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import html
 from collections import Counter
 from enum import StrEnum
 
+from assessor.redaction import redact_model
 from assessor.results import FLAG_LABELS, STATUS_LABELS, CriterionResult, Flag, Mode, Report
 
 MODE_LABELS = {
@@ -25,6 +27,7 @@ class ReportFormat(StrEnum):
 
 
 def render(report: Report, fmt: ReportFormat) -> str:
+    report = redact_model(report)
     if fmt is ReportFormat.JSON:
         return report.model_dump_json(indent=2) + "\n"
     if fmt is ReportFormat.MD:

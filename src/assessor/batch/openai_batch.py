@@ -43,6 +43,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
+from assessor.assessment import ModelFailure
 from assessor.batch.runner import BatchError, BatchRun, ChatModel, Outcome, _pool, describe, unanswered_error
 from assessor.batch.runstore import DossierRow
 from assessor.llm import LLMError, LLMSettings, ModelSpec, environment, parse_spec
@@ -68,12 +69,21 @@ UNSENT = ("batch_expired", "batch_cancelled")
 """Error codes of requests the Batch API never executed."""
 
 
-class DeferredCall(Exception):
+class DeferredCall(ModelFailure):
     """The answer will come from a batch not yet submitted."""
 
+    def __init__(self) -> None:
+        super().__init__("réponse attendue d'un lot de l'API Batch")
 
-class BatchRequestError(Exception):
-    """The Batch API answered this request with an error."""
+
+class BatchRequestError(ModelFailure):
+    """The Batch API answered this request with an error.
+
+    People read the message's head (« requête refusée par l'API Batch (HTTP 500) »); the
+    provider's words after « : » stay in the attempt log."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message.split(" : ", 1)[0], message)
 
 
 @dataclass(frozen=True)
@@ -195,7 +205,7 @@ class ReplayChatModel(BaseChatModel):
                 self._pending.append(
                     PendingRequest(f"{self.dossier_key}::{criterion}", self.dossier_key, criterion, digest, text)
                 )
-            raise DeferredCall("réponse attendue d'un lot de l'API Batch")
+            raise DeferredCall()
         ok, payload = found
         if not ok:
             raise BatchRequestError(payload)

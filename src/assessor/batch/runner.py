@@ -27,6 +27,7 @@ from assessor.library import Library
 from assessor.llm import BASELINE, LLMSettings, ModelSpec, make_chat_model
 from assessor.pipeline import RateLimiter, ResultCache, assess_dossier
 from assessor.prompts import PromptLibrary
+from assessor.redaction import redact, redact_json
 from assessor.referential import Referential
 from assessor.results import Flag, Mode, Report
 from assessor.settings import Settings
@@ -107,26 +108,29 @@ def store_id(entry: ManifestEntry) -> str:
 def run_settings(
     manifest: Manifest, settings: Settings, options: BatchOptions, model_id: str, prompt_version: str | None
 ) -> dict[str, Any]:
-    """Everything a run's results depend on, as recorded in run.sqlite and run.json."""
-    return {
-        "manifest": {
-            "path": str(manifest.path),
-            "sha256": manifest.sha256,
-            "dossiers": len(manifest.entries),
-        },
-        "model": model_id,
-        "prompt_version": prompt_version,
-        "mode": options.mode.value,
-        "openai_batch": options.openai_batch,
-        "llm": options.llm.model_dump(mode="json"),
-        "ingest": settings.ingest.model_dump(mode="json"),
-        "chunking": settings.chunking.model_dump(mode="json"),
-        "embedding": settings.embedding.model_dump(mode="json"),
-        "retrieval": settings.retrieval.model_dump(mode="json"),
-        "evidence_only": settings.evidence_only.model_dump(mode="json"),
-        "data_dir": str(settings.data_dir.resolve()),
-        "assessor_version": __version__,
-    }
+    """Everything a run's results depend on, as recorded in run.sqlite and run.json (secrets masked,
+    such as a password in a server URL, so that a resumed run compares what was recorded)."""
+    return redact_json(
+        {
+            "manifest": {
+                "path": str(manifest.path),
+                "sha256": manifest.sha256,
+                "dossiers": len(manifest.entries),
+            },
+            "model": model_id,
+            "prompt_version": prompt_version,
+            "mode": options.mode.value,
+            "openai_batch": options.openai_batch,
+            "llm": options.llm.model_dump(mode="json"),
+            "ingest": settings.ingest.model_dump(mode="json"),
+            "chunking": settings.chunking.model_dump(mode="json"),
+            "embedding": settings.embedding.model_dump(mode="json"),
+            "retrieval": settings.retrieval.model_dump(mode="json"),
+            "evidence_only": settings.evidence_only.model_dump(mode="json"),
+            "data_dir": str(settings.data_dir.resolve()),
+            "assessor_version": __version__,
+        }
+    )
 
 
 def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -174,7 +178,7 @@ def describe(exc: BaseException) -> str:
         return f"{exc.file} : {exc.message} {exc.hint}"
     if isinstance(exc, DossierError):
         return str(exc)
-    return f"erreur inattendue ({type(exc).__name__}) : {exc}"
+    return redact(f"erreur inattendue ({type(exc).__name__}) : {exc}")
 
 
 class _Counter:

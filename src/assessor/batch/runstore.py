@@ -9,6 +9,9 @@ also stores its report, and only from ``running``: a dossier is never done twice
 ``results.jsonl`` is derived from it: a line is appended after each commit, and the whole file
 is rewritten from the database (temporary file, then ``os.replace``) when a run starts or
 resumes and when it ends, which repairs a line torn or lost by a killed process.
+
+Every text that goes into the database or the files is masked first (``assessor.redaction``):
+reports, errors, Batch API requests, answers and messages, settings.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from assessor.batch.manifest import ManifestEntry
+from assessor.redaction import redactor
 
 FORMAT = 1
 RESULTS = "results.jsonl"
@@ -141,6 +145,7 @@ class RunStore:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self._lock_file = self._acquire(folder / LOCK)
+        self._scrub = redactor()
         self._lock = threading.RLock()
         self._db = sqlite3.connect(folder / DATABASE, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -211,7 +216,7 @@ class RunStore:
 
     def set_meta(self, key: str, value: Any, db: sqlite3.Connection | None = None) -> None:
         sql = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"
-        params = (key, json.dumps(value, ensure_ascii=False))
+        params = (key, json.dumps(self._scrub.json(value), ensure_ascii=False))
         if db is not None:
             db.execute(sql, params)
         else:
@@ -310,6 +315,7 @@ class RunStore:
         """Store a dossier's report and mark it done, in one transaction; then append its results line.
 
         Returns False (and changes nothing) if the dossier was not running: it is never done twice."""
+        report_json = self._scrub.text(report_json)
         with self._lock:
             with self.transaction() as db:
                 cursor = db.execute(
@@ -329,7 +335,7 @@ class RunStore:
             db.execute(
                 "UPDATE dossiers SET status = 'failed', error = ?, seconds = ?, finished_at = ? "
                 "WHERE dossier_key = ? AND status = 'running'",
-                (error, round(seconds, 3), now(), key),
+                (self._scrub.text(error), round(seconds, 3), now(), key),
             )
 
     def defer(self, key: str) -> None:
@@ -361,7 +367,10 @@ class RunStore:
             db.executemany(
                 "INSERT INTO batch_requests (round, custom_id, dossier_key, criterion_id, digest, body) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                [(number, *request) for request in requests],
+                [
+                    (number, c, k, criterion, digest, self._scrub.text(body))
+                    for c, k, criterion, digest, body in requests
+                ],
             )
         return number
 
@@ -378,6 +387,7 @@ class RunStore:
     def update_batch(self, number: int, **values: Any) -> None:
         allowed = {"input_file_id", "batch_id", "status", "output_file_id", "error_file_id", "message"}
         assert set(values) <= allowed
+        values = {k: self._scrub.text(v) if isinstance(v, str) else v for k, v in values.items()}
         with self.transaction() as db:
             db.execute(
                 f"UPDATE openai_batches SET {', '.join(f'{k} = ?' for k in values)} WHERE round = ?",
@@ -392,11 +402,11 @@ class RunStore:
             db.executemany(
                 "INSERT OR REPLACE INTO batch_responses (digest, round, custom_id, dossier_key, ok, body) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                [(d, number, c, k, int(ok), b) for d, c, k, ok, b in responses],
+                [(d, number, c, k, int(ok), self._scrub.text(b)) for d, c, k, ok, b in responses],
             )
             db.execute(
                 "UPDATE openai_batches SET status = ?, message = ?, closed_at = ? WHERE round = ?",
-                (status, message, now(), number),
+                (status, self._scrub.text(message) if message else message, now(), number),
             )
 
     def responses(self) -> dict[str, tuple[bool, str]]:
@@ -439,7 +449,7 @@ class RunStore:
             rows = self.query("SELECT dossier_key, candidate_id, files, report, seconds FROM results")
             atomic_write(
                 self.folder / RESULTS,
-                "".join(results_line(k, c, json.loads(f), r, s) for k, c, f, r, s in rows),
+                "".join(self._scrub.text(results_line(k, c, json.loads(f), r, s)) for k, c, f, r, s in rows),
             )
             return len(rows)
 
@@ -452,4 +462,4 @@ class RunStore:
             **self.meta("settings"),
             **extra,
         }
-        atomic_write(self.folder / RUN_JSON, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        atomic_write(self.folder / RUN_JSON, json.dumps(self._scrub.json(data), ensure_ascii=False, indent=2) + "\n")

@@ -22,6 +22,7 @@ from assessor.ingest import IngestError
 from assessor.library import Library, Problem, ReferentialError, ReferentialNotFound, Severity
 from assessor.llm import LLMError
 from assessor.prompts import PromptError
+from assessor.redaction import redact
 from assessor.settings import Settings
 
 console = Console()
@@ -40,7 +41,8 @@ def library() -> Library:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    err_console.print(f"[bold red]Erreur :[/] {escape(message)}")
+    """Print an error (secrets masked: it may quote a provider's message) and exit with ``code``."""
+    err_console.print(f"[bold red]Erreur :[/] {escape(redact(message))}")
     raise typer.Exit(code)
 
 

@@ -31,6 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import BaseModel
 
+from assessor.redaction import redact_json
 from assessor.review.domain import (
     AUDIT_ACTION_LABELS,
     AuditAnchor,
@@ -197,9 +198,12 @@ class AuditWriter:
             "action": action,
             "review_id": review_id,
             "criterion_id": criterion_id,
-            "before": as_stored(before),
-            "after": as_stored(after),
-            "details": as_stored(details or {}),
+            # Secrets masked before hashing (a model's raw output may repeat an API key): the chain
+            # covers exactly what is stored. The store masks what people typed before writing its
+            # rows, so that a row and the entry that recorded it stay equal.
+            "before": as_stored(redact_json(before)),
+            "after": as_stored(redact_json(after)),
+            "details": as_stored(redact_json(details or {})),
             "key_id": self._key.key_id,
         }
         entry_hash = self._key.mac(self._last_hash, entry_fields(values))

@@ -34,6 +34,7 @@ from alembic.script import ScriptDirectory
 from pydantic import BaseModel
 from sqlalchemy.pool import StaticPool
 
+from assessor.redaction import redact, redact_model
 from assessor.results import EVIDENCE_TO_EXAMINE, CriterionResult, Mode, Report, Status
 from assessor.review import audit
 from assessor.review.audit import AuditKey, AuditWriter
@@ -477,6 +478,7 @@ class ReviewStore:
         assigned_jury: Sequence[str] = (),
     ) -> ReviewState:
         _require_may_create(user, report)
+        report = redact_model(report)  # a report from elsewhere may still hold a key a model repeated
         if user.role is Role.CANDIDATE:
             candidate_username = user.username  # a candidate's self-check is always their own
             candidate = candidate.strip() or user.display_name
@@ -570,6 +572,7 @@ class ReviewStore:
         details: dict[str, Any],
     ) -> None:
         """Append the entry that records ``decision``, then the row that points at it."""
+        decision = redact_model(decision)
         before = state.decisions.get(decision.criterion_id)
         entry = writer.append(
             user.username,
@@ -638,7 +641,7 @@ class ReviewStore:
             _criterion(state.report, criterion_id)
             before = state.decisions.get(criterion_id)
             decision = (before or CriterionDecision(criterion_id=criterion_id)).model_copy(
-                update={"comment": comment.strip()}
+                update={"comment": redact(comment.strip())}
             )
             entry = self._audit(connection).append(
                 user.username,
@@ -765,7 +768,7 @@ class ReviewStore:
             decision = BlockDecision(
                 block=block,
                 verdict=_verdict(verdict),
-                justification=_required_text(justification, f"Justifiez la décision sur le bloc {block}."),
+                justification=redact(_required_text(justification, f"Justifiez la décision sur le bloc {block}.")),
                 decided_by=user.username,
                 decided_at=now,
             )
@@ -807,7 +810,7 @@ class ReviewStore:
                     "Avant de signer, décidez de chaque critère : "
                     f"{_plural(len(undecided), 'critère', 'critères')} sans décision du jury ({_listed(undecided)})."
                 )
-            name = _required_text(signer_name, "Indiquez vos nom et prénom pour signer.")
+            name = redact(_required_text(signer_name, "Indiquez vos nom et prénom pour signer."))
             signature = {"signed_by": user.username, "signed_by_name": name, "signed_at": now}
             entry = self._audit(connection).append(
                 user.username,
