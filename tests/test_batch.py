@@ -286,10 +286,15 @@ def test_a_small_batch_writes_one_result_per_dossier(tmp_path: Path, settings: S
 
 
 class Gauge:
-    """Model calls in flight: the most at once, and the most distinct dossiers at once."""
+    """Model calls in flight: the most at once, and the most distinct dossiers at once.
+
+    A call waits (up to a few seconds) for a call of another dossier to be in flight too, so that
+    overlap does not depend on how fast this machine ingests: if the batch assessed dossiers one
+    after the other, the wait would time out and ``peak_dossiers`` stay 1.
+    """
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        self.lock = threading.Condition()
         self.calls: list[str] = []
         self.peak = 0
         self.peak_dossiers = 0
@@ -300,6 +305,9 @@ class Gauge:
             self.calls.append(dossier)
             self.peak = max(self.peak, len(self.calls))
             self.peak_dossiers = max(self.peak_dossiers, len(set(self.calls)))
+            self.lock.notify_all()
+            if self.peak_dossiers < 2:
+                self.lock.wait_for(lambda: self.peak_dossiers >= 2, timeout=3)
         time.sleep(0.02)
         with self.lock:
             self.calls.remove(dossier)

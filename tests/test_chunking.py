@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assessor.chunking import ChunkSettings, chunk_file
+from assessor.chunking import MIN_PASSAGE_WORDS, ChunkSettings, chunk_file
 from assessor.ingest import load_file
 from assessor.ingest.document import FileKind, LoadedFile, Page
 
@@ -133,6 +133,8 @@ def test_any_text_chunks_with_valid_offsets_and_nothing_lost(pages: list[list[st
     check_offsets(file)
     assert len({c.id for c in chunks}) == len(chunks)
     covered = "".join(c.text for c in chunks)
-    for word in " ".join(texts).split():
-        if "." * 4 not in word:
-            assert word.strip("|•-") in covered
+    words = [w for w in " ".join(texts).split() if "." * 4 not in w]
+    if len(words) < MIN_PASSAGE_WORDS:
+        return  # too little to judge: no passage, which is right
+    for word in words:
+        assert word.strip("|•-") in covered

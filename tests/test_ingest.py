@@ -67,8 +67,10 @@ def test_pdf_sample_dossier_pages_headers_and_tables() -> None:
     assert loaded.kind is FileKind.PDF and loaded.paged
     assert [p.number for p in loaded.pages] == list(range(1, 16))
     page = loaded.pages[5]
-    assert page.headers == ["Léa Morvan — Dossier de développement commercial | Literie Kermarrec, Quimper"]
-    assert page.footers == ["Session 2026 | Page 6 / 15"]
+    assert [(s.kind, s.text) for s in page.set_aside] == [
+        ("en_tete", "Léa Morvan — Dossier de développement commercial | Literie Kermarrec, Quimper"),
+        ("pied_de_page", "Session 2026 | Page 6 / 15"),
+    ]
     assert "Page 6 / 15" not in page.text and "Léa Morvan —" not in page.text
     every_text = "\n".join(p.text for p in loaded.pages)
     # A table row whose cells wrap over several lines reads in one piece, cells separated by « | ».
@@ -86,7 +88,7 @@ def test_docx_sections_headings_lists_and_tables() -> None:
     assert "\n# " in "\n" + text and "\n## " in text  # headings keep their level
     assert "\n- " in text  # list items
     assert " | " in text  # table rows
-    assert loaded.pages[0].headers  # the running header is kept as metadata
+    assert "en_tete" in [s.kind for s in loaded.pages[0].set_aside]  # the running header is kept as metadata
 
 
 def test_text_and_markdown_files(tmp_path: Path) -> None:

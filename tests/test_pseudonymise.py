@@ -433,11 +433,13 @@ def test_any_text_is_restored_exactly(pieces: list[str]) -> None:
 
 # --------------------------------------------------------------------------- real dossiers
 
-# The cover page of a « dossier professionnel »: birth name, usage name and first name, then the address.
+# The cover page of a « dossier professionnel », read as label | value lines: birth name, usage name,
+# first name, then the address. The cover is set aside from the passages (it is no evidence) but
+# kept with its page: both must be pseudonymised.
 COVER = re.compile(
-    r"Nom de naissance\s+Nom d[’']usage\s+Prénom\s+Adresse\W*?"
-    r"([^\W\d_][\w'’-]*)\W+?([^\W\d_][\w'’-]*)\W+?([^\W\d_][\w'’-]*)"
+    r"Nom de naissance\W+([^\W\d_][\w'’-]*)\W+Nom d[’']usage\W+([^\W\d_][\w'’-]*)\W+Prénom\W+([^\W\d_][\w'’-]*)"
 )
+ADDRESS = re.compile(r"Adresse\W+(.*)")
 POSTAL_CODE_AND_CITY = re.compile(r"(?<!\d)\d{5}\W{1,3}[A-ZÀ-Ý][\w'’-]+")
 
 
@@ -452,27 +454,26 @@ def test_a_real_candidates_name_and_address_are_hidden_and_restored(index: int) 
     from assessor.ingest import load_file
 
     pages = load_file(REAL_DP[index]).pages
-    cover = COVER.search(pages[0].text)
+    cover_text = "\n".join(s.text for s in pages[0].set_aside if s.kind == "page_de_garde")
+    assert pages[0].text == "", "la page de garde doit être mise à part des passages"
+    cover = COVER.search(cover_text)
     assert cover is not None, "la page de garde n'a plus la forme attendue"
     words = list(dict.fromkeys(cover.groups()))  # birth name, usage name, first name
     surnames, first_name = words[:-1], words[-1]
-    addresses = POSTAL_CODE_AND_CITY.findall(pages[0].text)
+    addresses = POSTAL_CODE_AND_CITY.findall(cover_text)
     assert addresses, "pas de code postal suivi d'une ville sur la page de garde"
-    # The street part: between the first name and the postal code, on the cover's line.
-    line_rest = pages[0].text[cover.end() :].split("\n", 1)[0]
-    street = line_rest[: line_rest.find(addresses[0])].strip(" ,|\uf075\u00a0")
-    assert len(street) >= 3, "pas de rue entre le prénom et le code postal"
+    address_line = ADDRESS.search(cover_text)
+    assert address_line is not None
+    street = address_line.group(1)[: address_line.group(1).find(addresses[0])].strip(" ,|\uf075\u00a0")
+    assert len(street) >= 3, "pas de rue avant le code postal"
 
     pseudonymiser = Pseudonymiser([" ".join([first_name, *surnames])])
-    results = [pseudonymiser.pseudonymise(page.text) for page in pages]
+    texts = [cover_text] + [page.text for page in pages]
+    results = [pseudonymiser.pseudonymise(text) for text in texts]
 
-    assert all(pseudonymiser.restore(r) == page.text for r, page in zip(results, pages, strict=True))
-    pages_with_surname = [
-        page.number
-        for page, r in zip(pages, results, strict=True)
-        if any(s.casefold() in r.casefold() for s in surnames)
-    ]
-    assert pages_with_surname == []
+    assert all(pseudonymiser.restore(r) == text for r, text in zip(results, texts, strict=True))
+    with_surname = [i for i, r in enumerate(results) if any(s.casefold() in r.casefold() for s in surnames)]
+    assert with_surname == []
     cover_leaks = [first_name in results[0], street in results[0], *(address in results[0] for address in addresses)]
     assert not any(cover_leaks)
     postal_code_and_city_left = POSTAL_CODE_AND_CITY.search(results[0]) is not None

@@ -35,6 +35,11 @@ class ChunkSettings(BaseModel):
     min_chars: int = Field(default=200, ge=0, description="A section shorter than this joins the next chunk.")
 
 
+MIN_PASSAGE_WORDS = 6
+"""A passage has at least this many words besides its headings: a bare heading, a table-of-contents
+line or a lone label is never evidence."""
+
+
 class UnitKind(StrEnum):
     HEADING = "heading"
     PARAGRAPH = "paragraph"
@@ -215,7 +220,8 @@ def chunk_file(loaded: LoadedFile, settings: ChunkSettings | None = None) -> lis
         return sum(len(u.text) for u in units if u.kind is not UnitKind.HEADING)
 
     def emit(units: list[Unit]) -> None:
-        if not units:  # headings alone reach here only at the end of a file: kept, or their text is lost
+        # Never a bare heading nor a scrap: a passage holds something to judge.
+        if sum(len(u.text.split()) for u in units if u.kind is not UnitKind.HEADING) < MIN_PASSAGE_WORDS:
             return
         first, last = units[0], units[-1]
         sha = loaded.sha256
@@ -266,5 +272,12 @@ def chunk_file(loaded: LoadedFile, settings: ChunkSettings | None = None) -> lis
                 overlap.insert(0, previous)
             current = overlap
         current.append(unit)
+    words = sum(len(u.text.split()) for u in current if u.kind is not UnitKind.HEADING)
+    scrap = 0 < words < MIN_PASSAGE_WORDS
+    if chunks and (scrap or (content(current) < settings.min_chars and current[0].page - chunks[-1].page_end <= 1)):
+        # A short end of file (a last line, a signature place and date) joins the passage before it.
+        last = chunks.pop()
+        current = [u for u in units if (u.page, u.start) >= (last.page_start, last.char_start)]
+        current_path = last.heading_path
     emit(current)
     return chunks

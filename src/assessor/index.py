@@ -20,7 +20,7 @@ from assessor.chunking import Chunk, ChunkSettings
 from assessor.embeddings import Embedder
 
 COLLECTION_PREFIX = "assessor-"
-INDEX_FORMAT = 1  # bump when the stored metadata changes shape
+INDEX_FORMAT = 2  # bump when the stored metadata or the way files are read and cut changes
 _ADD_BATCH = 512
 
 

@@ -563,6 +563,8 @@ class Pseudonymiser:
             for entity in self._entities
             if entity.kind == "PERSONNE" and entity.person.last & person.last and _compatible(entity.person, person)
         ]
+        if not matches and not person.first:  # a first name alone (« Prénom | Léa »): the one person who has it
+            matches = [e for e in self._entities if e.kind == "PERSONNE" and person.last <= e.person.first]
         if len(matches) == 1:
             entity = matches[0]
             entity.person = _Person(
@@ -800,12 +802,12 @@ _LABEL = re.compile(
     r"(?<![\w'’])(?i:(?:nom|pr[ée]nom)s?(?:[ \u00a0]*(?:et|,|/)[ \u00a0]*(?:nom|pr[ée]nom)s?)?"
     r"(?:[ \u00a0]+(?:de[ \u00a0]+naissance|d['’]usage|marital|du[ \u00a0]+candidat|de[ \u00a0]+la[ \u00a0]+candidate"
     r"|du[ \u00a0]+tuteur|de[ \u00a0]+la[ \u00a0]+tutrice|du[ \u00a0]+stagiaire|de[ \u00a0]+l['’]apprenti))?)"
-    r"[ \u00a0\u202f]*:[ \u00a0\u202f]*(?=\S)"
+    r"[ \u00a0\u202f]*[:|][ \u00a0\u202f]*(?=\S)"  # « Nom : X », or a form's table cells: « Nom | X »
 )
 
 
 def _after_label(text: str, tokens: list[_Token]) -> Iterator[_Found]:
-    """The value of a form field: « Nom : Kerjean », « Prénom : Solène », « Nom et prénom : DUPONT Jean »."""
+    """The value of a form field: « Nom : Kerjean », « Prénom | Solène », « Nom et prénom : DUPONT Jean »."""
     first_names = _first_names()
     starts = {token.start: index for index, token in enumerate(tokens)}
     for label in _LABEL.finditer(text):

@@ -10,13 +10,31 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from assessor.ingest.document import FileKind, LoadedFile, Page
+from assessor.ingest.document import FileKind, LoadedFile, Page, SetAside
 from assessor.ingest.errors import IngestError, IngestErrorCode
+from assessor.ingest.furniture import SetAsideKind, page_list, set_aside
+from assessor.ingest.layout import garbled
 from assessor.ingest.normalize import normalize_text, strip_running_lines
 from assessor.ingest.sniff import sniff
+
+if TYPE_CHECKING:
+    from assessor.ingest.pdf import PdfPage
+
+NOTE_COLUMNS = "mise en page en deux colonnes, lue colonne par colonne"
+NOTE_ROTATED = "page tournée : lue dans le sens du texte"
+NOTE_VERTICAL = "texte écrit à la verticale, mis à part"
+NOTE_EMPTY = "vide (aucun texte ni image)"
+NOTE_TOC = "sommaire, mis à part des passages"
+NOTE_COVER = "page de garde, mise à part des passages"
+NOTE_ONLY_FURNITURE = "seulement en-tête, pied de page ou texte du modèle officiel : rien à citer"
+NOTE_GARBLED = (
+    "texte extrait peu lisible (mots collés, caractères inconnus) : vérifiez ces pages dans le PDF, "
+    "ou demandez un PDF exporté depuis le traitement de texte"
+)
 
 __all__ = ["IngestError", "IngestErrorCode", "IngestSettings", "LoadedFile", "Page", "load_file"]
 
@@ -77,19 +95,8 @@ def load_file(
         from assessor.ingest.pdf import read_pdf
 
         pdf_pages, warnings = read_pdf(name, data, max_pages=settings.max_pages, ocr=settings.ocr, progress=progress)
-        texts = [normalize_text(p.text) for p in pdf_pages]
-        texts, headers, footers = strip_running_lines(texts)
-        pages = [
-            Page(
-                number=i + 1,
-                label=f"page {i + 1}",
-                text=text,
-                ocr=p.ocr,
-                headers=headers[i],
-                footers=footers[i],
-            )
-            for i, (p, text) in enumerate(zip(pdf_pages, texts, strict=True))
-        ]
+        pages, notes = _pdf_pages(pdf_pages)
+        warnings += notes
         unreadable = [i + 1 for i, p in enumerate(pdf_pages) if p.scanned and not p.ocr]
         ocr_pages = [i + 1 for i, p in enumerate(pdf_pages) if p.ocr]
         paged = True
@@ -97,13 +104,14 @@ def load_file(
         from assessor.ingest.word import read_docx
 
         sections, headers_docx, footers_docx = read_docx(name, data)
+        margins = [SetAside(kind=SetAsideKind.HEADER, text=t) for t in headers_docx]
+        margins += [SetAside(kind=SetAsideKind.FOOTER, text=t) for t in footers_docx]
         pages = [
             Page(
                 number=i + 1,
                 label=f"section {i + 1}" + (f" — {title}" if title else ""),
                 text=normalize_text(text),
-                headers=headers_docx,
-                footers=footers_docx,
+                set_aside=margins if i == 0 else [],
             )
             for i, (title, text) in enumerate(sections)
         ]
@@ -121,8 +129,8 @@ def load_file(
                 number=i + 1,
                 label=f"page {i + 1}" if paged else "texte",
                 text=text,
-                headers=headers[i],
-                footers=footers[i],
+                set_aside=[SetAside(kind=SetAsideKind.HEADER, text=t) for t in headers[i]]
+                + [SetAside(kind=SetAsideKind.FOOTER, text=t) for t in footers[i]],
             )
             for i, text in enumerate(texts)
         ]
@@ -144,6 +152,52 @@ def load_file(
         ocr_pages=ocr_pages,
         warnings=warnings,
     )
+
+
+def _pdf_pages(pdf_pages: list[PdfPage]) -> tuple[list[Page], list[str]]:
+    """A PDF's pages with their furniture set aside, and French notes on what a reader should know."""
+    readable = [p.layout for p in pdf_pages if p.layout is not None]
+    readings = iter(set_aside(readable))
+    pages: list[Page] = []
+    found: dict[str, list[int]] = {}
+    for number, pdf_page in enumerate(pdf_pages, start=1):
+        layout = pdf_page.layout
+        if layout is None:  # OCR text, or a page pdfium could not read
+            text, removed = pdf_page.text, []
+        else:
+            reading = next(readings)
+            text, removed = reading.text, reading.set_aside
+            if layout.columns:
+                found.setdefault(NOTE_COLUMNS, []).append(number)
+            if layout.rotated:
+                found.setdefault(NOTE_ROTATED, []).append(number)
+            if layout.vertical_chars:
+                found.setdefault(NOTE_VERTICAL, []).append(number)
+            if not layout.lines and not pdf_page.scanned:
+                found.setdefault(NOTE_EMPTY, []).append(number)
+            elif layout.lines and not text.strip():
+                kinds = {kind for kind, _ in removed}
+                note = (
+                    NOTE_TOC
+                    if SetAsideKind.TOC in kinds
+                    else NOTE_COVER
+                    if SetAsideKind.COVER in kinds
+                    else NOTE_ONLY_FURNITURE
+                )
+                found.setdefault(note, []).append(number)
+            if garbled(text):
+                found.setdefault(NOTE_GARBLED, []).append(number)
+        pages.append(
+            Page(
+                number=number,
+                label=f"page {number}",
+                text=normalize_text(text),
+                ocr=pdf_page.ocr,
+                set_aside=[SetAside(kind=kind, text=line) for kind, line in removed],
+            )
+        )
+    notes = [f"{'page' if len(n) == 1 else 'pages'} {page_list(n)} : {note}" for note, n in found.items()]
+    return pages, notes
 
 
 def _read_text(name: str, data: bytes, max_line_chars: int) -> str:

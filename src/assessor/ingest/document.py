@@ -14,6 +14,15 @@ class FileKind(StrEnum):
     TEXT = "text"
 
 
+class SetAside(BaseModel):
+    """Text of a page kept out of the passages: a running header, a table of contents… (``ingest.furniture``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(description="What it is: en_tete, pied_de_page, sommaire, page_de_garde, texte_du_modele…")
+    text: str
+
+
 class Page(BaseModel):
     """One page of a PDF, one form-feed page of a text file, or one section of a DOCX.
 
@@ -26,8 +35,9 @@ class Page(BaseModel):
     label: str = Field(description="How a citation names it: « page 3 » or « section 2 — Analyse ».")
     text: str
     ocr: bool = Field(default=False, description="The text comes from OCR of a scanned page.")
-    headers: list[str] = Field(default_factory=list, description="Running headers removed from the text.")
-    footers: list[str] = Field(default_factory=list, description="Running footers removed from the text.")
+    set_aside: list[SetAside] = Field(
+        default_factory=list, description="Furniture and boilerplate removed from the text, kept for display."
+    )
 
 
 class LoadedFile(BaseModel):

@@ -1,4 +1,5 @@
-"""PDF pages with pypdf: text per page (layout order), scanned-page detection, optional OCR."""
+"""PDF pages: checked with pypdf (damaged, encrypted, too long), read with pdfium in reading order
+(``ingest.layout``), scanned pages detected and, with tesseract, read by OCR."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import logging
 import re
 from collections.abc import Callable
 
+import pypdfium2 as pdfium
 from pypdf import PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError, PdfStreamError
 
 from assessor.ingest.errors import IngestError, IngestErrorCode
+from assessor.ingest.layout import PDFIUM_LOCK, PageLayout, read_layout
 from assessor.ingest.ocr import ocr_pdf_page, tesseract_status
 
 # pypdf logs every repaired cross-reference; the user gets our own summary instead.
@@ -20,93 +23,13 @@ MIN_TEXT_CHARS = 20
 
 
 class PdfPage:
-    def __init__(self, text: str, *, scanned: bool = False, ocr: bool = False) -> None:
-        self.text = text
+    """One page: its layout as read from the text layer, or, for a scanned page, its OCR text."""
+
+    def __init__(self, layout: PageLayout | None, *, text: str = "", scanned: bool = False, ocr: bool = False) -> None:
+        self.layout = layout
+        self.text = layout.text if layout is not None else text
         self.scanned = scanned
         self.ocr = ocr
-
-
-_SEGMENT = re.compile(r"\S+(?: {1,2}\S+)*")  # text runs separated by three spaces or more
-_BULLET_GAP = re.compile(r"^(\s*[•▪◦●○■□►▸✓✔*–-])\s+")
-_TOC_ENTRY = re.compile(
-    r"(?:\.\s?){4,}\s*\d{1,3}\s*$|^\s*(?:\d{1,2}(?:\.\d{1,2})*\.?|[IVX]{1,4}\.)\s+\S.*\S\s{3,}\d{1,3}\s*$"
-)
-
-
-def _segments(line: str) -> list[tuple[int, str]]:
-    line = _BULLET_GAP.sub(r"\1 ", line, count=1)  # a bullet and its text are one run, not two columns
-    return [(m.start(), m.group()) for m in _SEGMENT.finditer(line)]
-
-
-def _columns(lines: list[str]) -> list[int]:
-    """Start positions of the columns seen in the multi-segment lines of a table region."""
-    starts = sorted({start for line in lines for start, _ in _segments(line) if len(_segments(line)) > 1})
-    merged: list[int] = []
-    for start in starts:
-        if not merged or start - merged[-1] > 3:
-            merged.append(start)
-    return merged
-
-
-def _table_rows(lines: list[str]) -> list[str]:
-    """Rows of a table region: blank lines separate rows; a cell's wrapped lines are joined."""
-    columns = _columns(lines)
-    rows: list[list[list[str]]] = [[[] for _ in columns]]
-    for line in lines:
-        if not line.strip():
-            if any(rows[-1]):
-                rows.append([[] for _ in columns])
-            continue
-        for start, text in _segments(line):
-            column = max((i for i, c in enumerate(columns) if c <= start + 3), default=0)
-            rows[-1][column].append(text)
-    return [" | ".join(" ".join(cell) for cell in row if cell) for row in rows if any(row)]
-
-
-def _layout_text(raw: str) -> str:
-    """Layout-mode text with tables rebuilt: one line per row, cells separated by « | ».
-
-    pypdf's layout mode prints a page as a character grid: table cells sit side by side and
-    a cell that wraps continues on the next lines, interleaved with its neighbours. A table
-    region is a run of lines with several text runs (or continuations aligned with a later
-    column); its cells are rebuilt from the column positions so that a cell's text reads
-    in one piece. Everything else is kept line by line, without indentation.
-    """
-    lines = raw.split("\n")
-    out: list[str] = []
-    i = 0
-    while i < len(lines):
-        if _TOC_ENTRY.search(lines[i]):
-            out.append(" | ".join(text for _, text in _segments(lines[i])))  # never a table cell
-            i += 1
-            continue
-        if len(_segments(lines[i])) < 2:
-            out.append(lines[i].strip())
-            i += 1
-            continue
-        region = [lines[i]]
-        j = i + 1
-        while j < len(lines):
-            line = lines[j]
-            segments = _segments(line)
-            columns = _columns(region)
-            if _TOC_ENTRY.search(line):
-                break
-            if not segments or len(segments) > 1:
-                region.append(line)
-            elif len(columns) > 1 and segments[0][0] >= columns[1] - 3:
-                region.append(line)  # a wrapped cell of a later column
-            elif region[-1].strip():
-                region.append(line)  # a wrapped first cell, on the line just below
-            else:
-                break
-            j += 1
-        while region and not region[-1].strip():
-            region.pop()
-            j -= 1
-        out += _table_rows(region)
-        i = j
-    return "\n".join(out)
 
 
 def _has_images(page: object) -> bool:
@@ -176,23 +99,39 @@ def read_pdf(
         )
     pages: list[PdfPage] = []
     warnings: list[str] = []
-    for index, page in enumerate(reader.pages):
-        try:
-            text = _layout_text(page.extract_text(extraction_mode="layout"))
-        except Exception as exc:
-            warnings.append(f"page {index + 1} : texte illisible ({type(exc).__name__}), page ignorée")
-            text = ""
-        scanned = len(re.sub(r"\s", "", text)) < MIN_TEXT_CHARS and _has_images(page)
-        pages.append(PdfPage(text, scanned=scanned))
-        if progress:
-            progress(index + 1, count)
+    try:
+        with PDFIUM_LOCK:
+            document = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        raise IngestError(
+            IngestErrorCode.PDF_CORRUPT,
+            name,
+            f"le PDF est endommagé ou tronqué ({exc}).",
+            "Ré-exportez-le depuis le logiciel d'origine ou demandez une nouvelle copie au candidat.",
+        ) from exc
+    try:
+        for index, page in enumerate(reader.pages):
+            try:
+                with PDFIUM_LOCK:
+                    layout = read_layout(document[index])
+            except Exception as exc:  # one unreadable page does not lose the others
+                warnings.append(f"page {index + 1} : texte illisible ({type(exc).__name__}), page ignorée")
+                layout = None
+            text = layout.text if layout is not None else ""
+            scanned = len(re.sub(r"\s", "", text)) < MIN_TEXT_CHARS and _has_images(page)
+            pages.append(PdfPage(layout, scanned=scanned))
+            if progress:
+                progress(index + 1, count)
+    finally:
+        with PDFIUM_LOCK:
+            document.close()
     scanned_pages = [i for i, p in enumerate(pages) if p.scanned]
     if scanned_pages:
         why_not = tesseract_status() if ocr else "l'OCR est désactivé (--no-ocr)"
         if why_not is None:
             for i in scanned_pages:
                 try:
-                    pages[i] = PdfPage(ocr_pdf_page(data, i), scanned=True, ocr=True)
+                    pages[i] = PdfPage(None, text=ocr_pdf_page(data, i), scanned=True, ocr=True)
                 except (RuntimeError, OSError) as exc:
                     warnings.append(f"page {i + 1} : OCR impossible ({exc})")
         else:
