@@ -83,6 +83,7 @@ def test_matching_form_changes_typography_not_wording() -> None:
     assert matching_form("e\u0301te\u0301") == "été"  # decomposed accents are composed
     assert matching_form("2019–2021 … fin") == "2019-2021...fin"
     assert matching_form("1 200 000 € ; 1\u202f200 ; 2023 150") == "1200000€;1200;2023 150"
+    assert matching_form("entre 5\n000 et | 296 | 305 « 12 » 345\n\n678") == "entre 5000 et 296 305 12 345 678"
     assert matching_form("• un\n- deux\n\uf0b7 trois") == "un deux trois"  # bullets, a PDF's private-use one too
     assert matching_form("12 % / 12%") == "12%/12%"
     assert matching_form("dans") != matching_form("sans")
@@ -125,8 +126,8 @@ def test_an_exact_quote_over_line_breaks_passes_as_is() -> None:
         # apostrophes and quotation marks of any style
         ("J'ai piloté le développement d'un outil", "j’ai piloté le déve-\nloppement d’un outil"),
         ("jʼai piloté le développement dʻun outil", "j’ai piloté le déve-\nloppement d’un outil"),
-        ("« Le projet n’est passé en production »", "Le projet n’est passé en production"),
-        ('"Le projet n’est passé en production"', "Le projet n’est passé en production"),
+        ("« Le projet n’est passé en production qu’en mars »", "Le projet n’est passé en production qu’en mars"),
+        ('"Le projet n’est passé en production qu’en mars"', "Le projet n’est passé en production qu’en mars"),
         ("l’atelier “bien-être au travail”", "l’atelier « bien-\nêtre au travail"),
         # spaces and line breaks, non-breaking and narrow spaces
         ("j‘ai   piloté\nle\n\ndéveloppement", "j’ai piloté le déve-\nloppement"),
@@ -147,14 +148,15 @@ def test_an_exact_quote_over_line_breaks_passes_as_is() -> None:
         ("plan de fidélisation sur 2019-2021", "plan de fidélisation sur 2019–2021"),
         ("plan de fidélisation sur 2019—2021", "plan de fidélisation sur 2019–2021"),
         # the first letter's case
-        ("le projet n’est passé en production", "Le projet n’est passé en production"),
+        ("le projet n’est passé en production qu’en mars", "Le projet n’est passé en production qu’en mars"),
         ("Outil de suivi des prospects", "outil de suivi des prospects"),
         # the space before : ; ! ?
         ("présenté les résultats: hausse de 12 % des ventes", "présenté les résultats : hausse de 12 % des ventes"),
         ("deux jours; le taux de réponse", "deux jours ; le taux de réponse"),
         ("1 200 clients relancés!", "1\u202f200 clients relancés\u00a0!"),
         # punctuation opening or closing the quote, bullets
-        ("Le projet n’est passé en production.", "Le projet n’est passé en production"),
+        ("Le projet n’est passé en production qu’en mars.", "Le projet n’est passé en production qu’en mars"),
+        ("trois mois de tests.", "trois mois de tests"),
         ("…hausse de 12 % des ventes…", "hausse de 12 % des ventes"),
         ("- Mise en œuvre du plan", "Mise en œuvre du plan"),
         # table separators
@@ -178,12 +180,12 @@ def test_typographic_differences_are_ignored(quote: str, found: str) -> None:
 @pytest.mark.parametrize(
     ("quote", "reason"),
     [
-        ("Le projet n’est passé\nen production", AS_IS),  # the text as extracted, up to whitespace
+        ("Le projet n’est passé\nen production qu’en mars", AS_IS),  # the text as extracted, up to whitespace
         ("après trois mois de tests avec", AS_IS),
         ("analyse du chiﬀre d’aﬀaires", AS_IS),  # ligatures are expanded at extraction
-        ("Le projet n'est passé en production", TYPOGRAPHY),
-        ("le projet n’est passé en production", TYPOGRAPHY),
-        ("« Le projet n’est passé en production. »", TYPOGRAPHY),
+        ("Le projet n'est passé en production qu'en mars", TYPOGRAPHY),
+        ("le projet n’est passé en production qu’en mars", TYPOGRAPHY),
+        ("« Le projet n’est passé en production qu’en mars. »", TYPOGRAPHY),
     ],
 )
 def test_the_reason_tells_whether_only_typography_differs(quote: str, reason: str) -> None:
@@ -264,15 +266,15 @@ ALTERED = [
         id="punctuation-inside",
     ),
     pytest.param(
-        "Le Projet n’est passé en production",
+        "Le Projet n’est passé en production qu’en mars",
         "citation inexacte : la casse diffère : le passage porte « projet » là où la citation porte « Projet »",
         id="case-inside",
     ),
     pytest.param(
         "Le projet n’est passé en recette qu’en avril 2024, après deux mois de tests avec des conseillers",
         "citation inexacte : le passage porte « production » là où la citation porte « recette » ; "
-        "le passage porte « mars 2023 » là où la citation porte « avril 2024 » ; "
-        "le passage porte « trois » là où la citation porte « deux » ; et 1 autre différence",
+        "le passage porte « mars » là où la citation porte « avril » ; "
+        "le passage porte « 2023 » là où la citation porte « 2024 » ; et 2 autres différences",
         id="several",  # failed before too
     ),
 ]
@@ -289,9 +291,34 @@ def test_a_negation_that_is_not_there_fails() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("quote", "passage", "stop"),
+    [
+        ("Le projet n’est passé en production", PASSAGE, "qu’en"),
+        ("les circonstances ne le permettent.", "Or les circonstances ne le permettent pas.", "pas"),
+        ("Le candidat ne fait", "Le candidat ne fait rien de plus.", "rien"),
+    ],
+)
+def test_a_quote_may_not_stop_inside_a_negation(quote: str, passage: str, stop: str) -> None:
+    assert fails(quote, passage).reason == (
+        f"citation inexacte : la citation s'arrête avant « {stop} », qui complète la négation « ne … » du passage"
+    )
+
+
+def test_a_quote_may_stop_after_a_complete_negation() -> None:
+    passes("Le projet n’est passé en production qu’en mars")
+    passes("les circonstances ne le permettent pas", "Or les circonstances ne le permettent pas du tout.")
+    passes("Le candidat n’a jamais présenté", "Le candidat n’a jamais présenté aucun bilan.")
+    passes("ne le permettent pas […] du tout", "Or les circonstances ne le permettent pas du tout.")
+    assert fails("ne le permettent […] du tout", "Or les circonstances ne le permettent pas du tout.").reason == (
+        "extrait 1 sur 2 (« ne le permettent ») : citation inexacte : "
+        "la citation s'arrête avant « pas », qui complète la négation « ne … » du passage"
+    )
+
+
 def test_at_most_a_few_differences_are_named() -> None:
     quote = (
-        "Le projet n’est passé en recette qu’en avril 2024, après six mois de tests avec des conseillers "
+        "Le projet n’est passé en recette qu’en avril 2024, après six mois de tests avec les conseillers "
         "de la boutique de Nantes. Outil | Usage | Fréquence"
     )
     reason = fails(quote).reason
@@ -365,12 +392,15 @@ def test_extracts_joined_by_an_ellipsis_pass_and_each_is_highlighted(marker: str
     assert [PASSAGE[a:b] for a, b in check.spans] == ["j’ai piloté le déve-\nloppement", "pour l’équipe commerciale"]
 
 
-def test_three_extracts_each_with_a_capital_letter_after_the_cut() -> None:
-    check = passes("Au cours de mon alternance […] Le projet n’est passé en production […] Hausse de 12 % des ventes")
-    assert check.reason == "retrouvée en 3 extraits, dans l'ordre, reliés par « […] »"
+def test_extracts_may_each_start_with_a_capital_letter() -> None:
+    check = passes(
+        "Au cours de mon alternance […] Le projet n’est passé […] qu’en mars 2023 […] Hausse de 12 % des ventes"
+    )
+    assert check.reason == "retrouvée en 4 extraits, dans l'ordre, reliés par « […] »"
     assert [PASSAGE[a:b] for a, b in check.spans] == [
         "Au cours de mon alternance",
-        "Le projet n’est passé en production",
+        "Le projet n’est passé",
+        "qu’en mars 2023",
         "hausse de 12 % des ventes",
     ]
 
@@ -757,6 +787,17 @@ def test_the_vocabularies_share_no_token() -> None:
     assert len(set(WORDS)) == len(WORDS) >= 100
     assert not (set(WORDS) | set(FOREIGN)) & spelling_tokens
     assert not set(WORDS) & set(FOREIGN)
+
+
+def test_thousands_separators_and_table_cells() -> None:
+    passage = "Prix : entre 5\n000 et 100 000 euros.\nEffectif | 296 | 305 | 312\nSoit 1 200 clients."
+    passes("entre 5 000 et 100000 euros", passage)  # a number wrapped at a line end
+    passes("Effectif | 296 | 305", passage)  # table cells are separate numbers
+    passes("Effectif 296 305 312", passage)
+    assert fails("Soit 1 clients", passage).reason == "citation inexacte : la citation omet « 200 » après « 1 »"
+    assert fails("entre 5 000 et 100 001 euros", passage).reason == (
+        "citation inexacte : le passage porte « 100 000 » là où la citation porte « 100 001 »"
+    )
 
 
 @pytest.mark.parametrize(

@@ -25,9 +25,10 @@ sign, unit, symbol). Only typography is removed on the way:
   between them, is dropped: « déve-\\nloppement » is « développement », and a compound
   word split across lines (« bien-\\nêtre ») matches whichever way the quote spells it;
 - whitespace only separates words: its kind and amount do not count, nor does the space
-  French typography puts before ``: ; ! ?`` or inside « 12 % »; a space between a group of
-  one to three digits and a group of three (« 1 200 », « 12 000 000 ») is a thousands
-  separator, so « 1 200 » and « 1200 » match.
+  French typography puts before ``: ; ! ?`` or inside « 12 % »; spaces, or one line break,
+  between a group of one to three digits and a group of three (« 1 200 », « 12 000 000 »)
+  are a thousands separator, so « 1 200 » and « 1200 » match (a table separator or a
+  quotation mark in between is not: « 296 | 305 » is two numbers).
 
 Case counts, except for the first letter of the quote and of each extract after an
 ellipsis: « Le projet » may be quoted « le projet », not « LE PROJET ». Accents count.
@@ -80,11 +81,14 @@ MAX_NAMED_DIFFERENCES = 3
 UNKNOWN = "?"
 """File and locator of a citation whose passage id was not among the retrieved passages."""
 
+# What quotation marks and table separators are read as: whitespace that is never a thousands
+# separator (« 296 | 305 » is two numbers, « 1 200 » one).
+_CELL = "\t"
 _MATCH_MAP: dict[str, str] = {
     **dict.fromkeys("'’ʼʻ‘‛′`´＇", "'"),
-    **dict.fromkeys('«»“”„‟"″‹›', " "),
+    **dict.fromkeys('«»“”„‟"″‹›', _CELL),
     **dict.fromkeys("‐‑‒–—―−", "-"),
-    **dict.fromkeys("|¦│", " "),
+    **dict.fromkeys("|¦│", _CELL),
     **dict.fromkeys("•◦▪▫●○■□▸►▶➢➤✓✔❖⁃", " "),
     **dict.fromkeys("\u200c\u200d\u2060", ""),
     "…": "...",
@@ -94,6 +98,11 @@ _MATCH_MAP: dict[str, str] = {
 _CAPITAL_LIGATURES = {"Œ": "O", "Æ": "A"}
 _BULLETS = frozenset("-*")
 _EDGE_PUNCTUATION = frozenset(".,;:")
+# Words that complete « ne » / « n' »: a quote may not stop right before one (see _cut_negation).
+_NEGATION_ENDS = frozenset(
+    {"pas", "plus", "jamais", "point", "guère", "rien", "personne", "aucun", "aucune", "nul", "nulle", "ni"}
+    | {"que", "qu"}
+)
 _OPENS = frozenset(".,;:!?([{")  # may touch a quote's first word in the passage
 _CLOSES = frozenset(".,;:!?)]}([")  # may touch its last word
 _ELLIPSIS = re.compile(r"\[\s*(?:…|\.\s*\.\s*\.)\s*\]|\(\s*(?:…|\.\s*\.\s*\.)\s*\)|…|\.\s*\.\s*\.")
@@ -139,6 +148,7 @@ class _Token:
     end: int
     word: bool
     gap: bool  # whitespace before it
+    glue: bool = False  # a group of three digits continuing the number before it (« 200 » of « 1 200 »)
 
 
 @lru_cache(maxsize=4096)
@@ -174,7 +184,7 @@ def _characters(text: str) -> tuple[list[str], list[tuple[int, int]]]:
             else:
                 mapped = _MATCH_MAP.get(c, c)
             for m in mapped:
-                chars.append(" " if m.isspace() and m != "\n" else m)
+                chars.append(" " if m.isspace() and m not in ("\n", _CELL) else m)
                 spans.append((kept[k], kept[j - 1] + 1))
         k = j
     return chars, spans
@@ -204,18 +214,30 @@ def _joined(chars: list[str], spans: list[tuple[int, int]]) -> tuple[list[str], 
     return out_c, out_s
 
 
+def _digit_groups(token: _Token, spans: list[tuple[int, int]], at: int) -> list[_Token]:
+    """A run of more than three digits as groups of three from the right (« 12000 » is « 12 000 »);
+    ``spans[at]`` is the span of the run's first character."""
+    text = token.text
+    cuts = list(range(len(text) % 3 or 3, len(text), 3))
+    pieces = zip([0, *cuts], [*cuts, len(text)], strict=True)
+    return [
+        _Token(text[a:b], spans[at + a][0], spans[at + b - 1][1], True, token.gap if a == 0 else False, a > 0)
+        for a, b in pieces
+    ]
+
+
 @lru_cache(maxsize=512)
 def _tokens(text: str) -> tuple[_Token, ...]:
     """The matching form of ``text`` as tokens (see the module docstring)."""
     chars, spans = _joined(*_characters(text))
     tokens: list[_Token] = []
-    grouped = False  # the last token is a number that already took a thousands group
-    gap, newline = False, False
+    number = False  # the last token ends a number that a group of three digits after a space may continue
+    gap, breaks, cell = False, 0, False  # whitespace before the next token: any, line breaks, a cell separator
     k, n = 0, len(chars)
     while k < n:
         c = chars[k]
         if c.isspace():
-            gap, newline = True, newline or c == "\n"
+            gap, breaks, cell = True, breaks + (c == "\n"), cell or c == _CELL
             k += 1
             continue
         j = k + 1
@@ -223,22 +245,17 @@ def _tokens(text: str) -> tuple[_Token, ...]:
             while j < n and chars[j].isalnum():
                 j += 1
         token = _Token("".join(chars[k:j]), spans[k][0], spans[j - 1][1], c.isalnum(), gap)
-        previous = tokens[-1] if tokens else None
-        if (
-            previous is not None
-            and gap
-            and not newline
-            and len(token.text) == 3
-            and token.text.isdigit()
-            and previous.text.isdigit()
-            and (grouped or len(previous.text) <= 3)
-        ):
-            tokens[-1] = _Token(previous.text + token.text, previous.start, token.end, True, previous.gap)
-            grouped = True
+        digits = token.text.isdigit()
+        # A number wraps at a line end; a paragraph, a table cell or a quotation mark ends it.
+        glue = digits and len(token.text) == 3 and number and gap and breaks <= 1 and not cell
+        if glue:
+            tokens.append(_Token(token.text, token.start, token.end, True, True, True))
+        elif digits and len(token.text) > 3:
+            tokens += _digit_groups(token, spans, k)
         else:
             tokens.append(token)
-            grouped = False
-        gap, newline = False, False
+        number = glue or (digits and len(token.text) <= 3)
+        gap, breaks, cell = False, 0, False
         k = j
     return tuple(tokens)
 
@@ -246,13 +263,13 @@ def _tokens(text: str) -> tuple[_Token, ...]:
 def matching_form(text: str) -> str:
     """The form in which quotes and passages are compared (see the module docstring).
 
-    Tokens are written one after the other, with one space between two words: two texts
-    have the same matching form exactly when they have the same tokens.
+    Tokens are written one after the other, with one space between two words and none
+    inside a number: « 1 200 » is written « 1200 ».
     """
     out: list[str] = []
     previous_word = False
     for token in _tokens(text):
-        if token.word and previous_word:
+        if token.word and previous_word and not token.glue:
             out.append(" ")
         out.append(token.text)
         previous_word = token.word
@@ -293,16 +310,28 @@ def _runs_equal(quoted: Sequence[_Token], written: Sequence[_Token]) -> bool:
     )
 
 
+def _joined_before(written: Sequence[_Token], index: int) -> bool:
+    """Whether ``written[index]`` continues the word or number before it: no quote starts there."""
+    token = written[index]
+    return token.glue or (not token.gap and written[index - 1].text not in _OPENS)
+
+
+def _joined_after(written: Sequence[_Token], index: int) -> bool:
+    """Whether ``written[index]`` continues the word or number before it: no quote ends just before."""
+    token = written[index]
+    return token.glue or (not token.gap and token.text not in _CLOSES)
+
+
 def _bounded(written: Sequence[_Token], start: int, end: int) -> bool:
-    """Whether ``written[start:end]`` neither starts nor ends inside a whitespace-separated word.
+    """Whether ``written[start:end]`` neither starts nor ends inside a word or a number.
 
     Punctuation may touch it (« (voir l'annexe) », « fin.Début » as PDFs extract it), but
     not a letter, a digit, an apostrophe or a sign: « entreprise » cuts « l'entreprise »,
-    « 12 » cuts « 12% », « 2021 » cuts « 2019-2021 ».
+    « 12 » cuts « 12% », « 2021 » cuts « 2019-2021 », « de 1 » cuts « de 1 200 € ».
     """
-    if start > 0 and not written[start].gap and written[start - 1].text not in _OPENS:
+    if start > 0 and _joined_before(written, start):
         return False
-    return end >= len(written) or written[end].gap or written[end].text in _CLOSES
+    return end >= len(written) or not _joined_after(written, end)
 
 
 def _find(quoted: Sequence[_Token], written: Sequence[_Token], after: int = 0) -> int | None:
@@ -315,9 +344,29 @@ def _find(quoted: Sequence[_Token], written: Sequence[_Token], after: int = 0) -
     for i in range(after, len(written) - m + 1):
         if not _same(quoted[first], written[i + first], first=True):
             continue
-        if all(texts[k] == written[i + k].text for k in range(m) if k != first) and _bounded(written, i, i + m):
+        if (
+            all(texts[k] == written[i + k].text for k in range(m) if k != first)
+            and _bounded(written, i, i + m)
+            and not _cut_negation(quoted, written, i + m)
+        ):
             return i
     return None
+
+
+def _cut_negation(quoted: Sequence[_Token], written: Sequence[_Token], end: int) -> bool:
+    """Whether the word after the quote (``written[end]``) completes a negation the quote leaves
+    open: « ne le permettent » out of « ne le permettent pas » says the opposite."""
+    after = written[end] if end < len(written) else None
+    if after is None or not after.word or after.text.lower() not in _NEGATION_ENDS:
+        return False
+    open_negation = False
+    for index, token in enumerate(quoted):
+        text = token.text.lower()
+        if text == "ne" or (text == "n" and index + 1 < len(quoted) and quoted[index + 1].text == "'"):
+            open_negation = True
+        elif text in _NEGATION_ENDS:
+            open_negation = False
+    return open_negation
 
 
 def _stripped(tokens: Sequence[_Token]) -> tuple[_Token, ...]:
@@ -437,11 +486,20 @@ def _word_around(tokens: Sequence[_Token], index: int) -> tuple[int, int]:
     return start, end
 
 
+def _whole_number(tokens: Sequence[_Token], lo: int, hi: int) -> tuple[int, int]:
+    """``tokens[lo : hi + 1]`` widened to the whole numbers at its ends (« 1 200 », not « 200 »)."""
+    while lo > 0 and tokens[lo].glue:
+        lo -= 1
+    while hi + 1 < len(tokens) and tokens[hi + 1].glue:
+        hi += 1
+    return lo, hi
+
+
 def _whole_word(written: Sequence[_Token], lo: int, hi: int) -> tuple[int, int]:
     """``written[lo : hi + 1]`` widened to whole words, the punctuation around them left out (see :func:`_bounded`)."""
-    while lo > 0 and not written[lo].gap and written[lo - 1].text not in _OPENS:
+    while lo > 0 and _joined_before(written, lo):
         lo -= 1
-    while hi + 1 < len(written) and not written[hi + 1].gap and written[hi + 1].text not in _CLOSES:
+    while hi + 1 < len(written) and _joined_after(written, hi + 1):
         hi += 1
     return lo, hi
 
@@ -464,14 +522,20 @@ def _differences(
         end = k
         while end < len(pairs) and not same[end]:
             end += 1
-        mine = [quoted[q] for q, _ in pairs[k:end] if q is not None]
+        mine = [q for q, _ in pairs[k:end] if q is not None]
         ids = [w for _, w in pairs[k:end] if w is not None]
         before = next((w for _, w in reversed(pairs[:k]) if w is not None), None)
         after = next((w for _, w in pairs[end:] if w is not None), None)
-        if mine and ids:  # at an end of the quote, the passage's whole word is shown
-            lo, hi = _whole_word(written, ids[0], ids[-1])
-            ids = list(range(lo if before is None else ids[0], (hi if after is None else ids[-1]) + 1))
-        found.append(_named(mine, [written[w] for w in ids], written, before, after, quote, passage))
+        if mine and ids:  # a substitution: whole numbers, and at an end of the quote the passage's whole word
+            lo, hi = _whole_number(written, ids[0], ids[-1])
+            if before is None or after is None:
+                word_lo, word_hi = _whole_word(written, ids[0], ids[-1])
+                lo, hi = word_lo if before is None else lo, word_hi if after is None else hi
+            ids = list(range(lo, hi + 1))
+            lo, hi = _whole_number(quoted, mine[0], mine[-1])
+            mine = list(range(lo, hi + 1))
+        theirs = [written[w] for w in ids]
+        found.append(_named([quoted[q] for q in mine], theirs, written, before, after, quote, passage))
         k = end
     return found
 
@@ -503,7 +567,7 @@ def _named(
             context_after = passage[theirs[-1].end : written[hi].end] if hi is not None else ""
             shown_mine = _shown(context_before + quote[mine[0].start : mine[-1].end] + context_after)
             shown_theirs = _shown(context_before + passage[theirs[0].start : theirs[-1].end] + context_after)
-        case = "la casse diffère : " if shown_mine.lower() == shown_theirs.lower() else ""
+        case = "la casse diffère : " if [t.text.lower() for t in mine] == [t.text.lower() for t in theirs] else ""
         return f"{case}le passage porte « {shown_theirs} » là où la citation porte « {shown_mine} »"
     where = ""
     if before is not None:
@@ -535,6 +599,12 @@ def _cut_words(
         found.append(
             f"la citation coupe le mot « {_text_of(passage, written[lo : hi + 1])} » "
             f"(elle porte « {_text_of(quote, mine)} »)"
+        )
+    if _cut_negation(quoted, written, ids[-1] + 1):
+        lo, hi = _whole_word(written, ids[-1] + 1, ids[-1] + 1)
+        found.append(
+            f"la citation s'arrête avant « {_text_of(passage, written[lo : hi + 1])} », "
+            "qui complète la négation « ne … » du passage"
         )
     return found or ["introuvable telle quelle dans le passage"]
 
