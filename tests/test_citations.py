@@ -217,7 +217,7 @@ ALTERED = [
     ),
     pytest.param(
         "le taux de réponse a gagné −4 points, pour un objectif",
-        "citation inexacte : le passage porte « gagné +4 » là où la citation porte « gagné −4 »",
+        "citation inexacte : le passage porte « +4 » là où la citation porte « −4 »",
         id="plus-minus",
     ),
     pytest.param(
@@ -347,6 +347,21 @@ def test_a_quote_running_beyond_the_passage_fails() -> None:
     assert check.reason == (
         "la citation déborde de ce passage : sa fin (« il a été suivi de trois mois ») en est le début, "
         "ce qui précède (« qu’en mars 2023, ») n'y figure pas ; une citation doit provenir d'un seul passage"
+    )
+
+
+def test_a_quote_found_in_the_passage_but_one_word_is_not_said_to_run_beyond_it() -> None:
+    passage = "Page 14 | DOSSIER PROFESSIONNEL du 11/09/2017\nMes réalisations en entreprise.\nPage 15"
+    assert fails("Page 15 | DOSSIER PROFESSIONNEL du 11/09/2017", passage).reason == (
+        "citation inexacte : le passage porte « 14 » là où la citation porte « 15 »"
+    )
+
+
+def test_dot_leaders_of_the_passage_are_quoted_as_text() -> None:
+    passage = "Fait à ..................Carnoët le ..............17/05/2025, pour servir et valoir."
+    passes("Fait à ..................Carnoët le ..............17/05/2025", passage)
+    assert fails("Fait à ..................Carnoët le ..............18/05/2025", passage).reason == (
+        "citation inexacte : le passage porte « 17/05/2025 » là où la citation porte « 18/05/2025 »"
     )
 
 

@@ -107,7 +107,14 @@ _OPENS = frozenset(".,;:!?([{")  # may touch a quote's first word in the passage
 _CLOSES = frozenset(".,;:!?)]}([")  # may touch its last word
 _ELLIPSIS = re.compile(r"\[\s*(?:…|\.\s*\.\s*\.)\s*\]|\(\s*(?:…|\.\s*\.\s*\.)\s*\)|…|\.\s*\.\s*\.")
 _LETTER = re.compile(r"[^\W\d_]")  # as in normalize_text
-_MATCH = -4  # the cost of a matching token in an alignment (see _cost)
+# Costs in an alignment (see _alignment): a word one side has and the other not, or a substitution;
+# opening such a run of words; a word in common, a gain worth leaving out a few words; and a
+# token in common that does not start a word (« 7 » of « +7 »), worth much less.
+_WORD = 4
+_OPEN = 2 * _WORD
+_MATCH_WORD = -4 * _WORD
+_MATCH_OTHER = -_WORD
+_WHOLE_PASSAGE_CELLS = 6_000  # a quote is aligned with the whole passage up to this size (tokens x tokens)
 _NAME = "« […] »"
 _TYPOGRAPHY = (
     "retrouvée mot pour mot dans le passage ; seule la typographie diffère "
@@ -400,8 +407,9 @@ def _text_of(text: str, tokens: Sequence[_Token]) -> str:
 # --- why a quote failed ------------------------------------------------------------------
 
 
-def _beyond(quoted: Sequence[_Token], written: Sequence[_Token], quote: str) -> str | None:
-    """The reason for a quote that starts at the passage's end or ends at its start, or None."""
+def _beyond(quoted: Sequence[_Token], written: Sequence[_Token], quote: str) -> tuple[str, int] | None:
+    """For a quote that starts at the passage's end or ends at its start: the reason, and how
+    many words of the quote the passage holds there; None for any other quote."""
     m = len(quoted)
     ends = [written]
     trimmed = len(written)
@@ -415,14 +423,16 @@ def _beyond(quoted: Sequence[_Token], written: Sequence[_Token], quote: str) -> 
             if _count_words(head) >= MIN_EXTRACT_WORDS and _runs_equal(head, tail[len(tail) - k :]):
                 return (
                     f"la citation déborde de ce passage : son début (« {_text_of(quote, head)} ») en est la fin, "
-                    f"la suite (« {_text_of(quote, quoted[k:])} ») n'y figure pas ; {_ONE_PASSAGE}"
+                    f"la suite (« {_text_of(quote, quoted[k:])} ») n'y figure pas ; {_ONE_PASSAGE}",
+                    sum(t.word for t in head),
                 )
     for k in range(min(m - 1, len(written)), 0, -1):
         rest = quoted[m - k :]
         if _count_words(rest) >= MIN_EXTRACT_WORDS and _runs_equal(rest, written[:k]):
             return (
                 f"la citation déborde de ce passage : sa fin (« {_text_of(quote, rest)} ») en est le début, "
-                f"ce qui précède (« {_text_of(quote, quoted[: m - k])} ») n'y figure pas ; {_ONE_PASSAGE}"
+                f"ce qui précède (« {_text_of(quote, quoted[: m - k])} ») n'y figure pas ; {_ONE_PASSAGE}",
+                sum(t.word for t in rest),
             )
     return None
 
@@ -431,48 +441,88 @@ def _key(token: _Token) -> str:
     return token.text.lower()  # a case difference is named, not taken for an invented quote
 
 
-def _cost(quoted: _Token, written: _Token, *, first: bool) -> int:
-    """The cost of pairing two tokens: a match is a gain, so that of two alignments with as many
-    edits, the one keeping more of the quote's words wins; a word never stands for a punctuation mark."""
-    if _same(quoted, written, first=first):
-        return _MATCH
-    return 1 if quoted.word == written.word else 3
+def _starts_word(tokens: Sequence[_Token], index: int) -> bool:
+    return index == 0 or not _joined_before(tokens, index)
+
+
+def _cost(quoted: Sequence[_Token], written: _Token, index: int, *, first: bool) -> int:
+    """The cost of pairing ``quoted[index]`` with a passage token in an alignment."""
+    token = quoted[index]
+    if _same(token, written, first=first):
+        return _MATCH_WORD if token.word and _starts_word(quoted, index) else _MATCH_OTHER
+    if token.word != written.word:
+        return 3 * _WORD  # a word never stands for a punctuation mark
+    a, b = token.text.lower(), written.text.lower()
+    return _WORD if a[0] == b[0] or a[-2:] == b[-2:] else _WORD + 1  # of two places, the likelier word
+
+
+def _one_side(tokens: Sequence[_Token], index: int) -> int:
+    """The cost of a token only one side has: a word or a group of digits, or less for what
+    continues a word (the « ' » and « équipe » of « d'équipe », the « - » of « 2019-2021 »)."""
+    token = tokens[index]
+    return _WORD if index == 0 or token.gap or token.glue else 1
+
+
+def _opening(tokens: Sequence[_Token], index: int) -> int:
+    """The cost of opening, at ``tokens[index]``, a run only one side has: more inside a word,
+    so that « d'équipe d'affaires » quoted « d'affaires » leaves out « d'équipe », not « équipe d' »."""
+    return _OPEN + (0 if _starts_word(tokens, index) else 1)
 
 
 def _alignment(quoted: Sequence[_Token], written: Sequence[_Token]) -> list[tuple[int | None, int | None]]:
     """The cheapest edits turning ``quoted`` into a run of ``written``: pairs (quote index, passage index).
 
     A pair with a None is a token of one side only; a pair of two indexes is the same token,
-    or a substitution. Passage tokens before and after the run are free.
+    or a substitution. Passage tokens before and after the run are free. Runs of tokens one
+    side only has cost an opening, then each token (affine gaps), and tokens in common are a
+    gain, so that the alignment reads as the fewest, most natural differences.
     """
     m, w = len(quoted), len(written)
     first = _first_word(quoted)
-    cost = [[0] * (w + 1) for _ in range(m + 1)]
+    infinite = 1 << 40
+    added = [_one_side(quoted, i) for i in range(m)]
+    open_added = [_opening(quoted, i) for i in range(m)]
+    left_out = [_one_side(written, j) for j in range(w)]
+    open_left_out = [_opening(written, j) for j in range(w)]
+    # Ending with a pair, with a quote token only (added), with a passage token only (left out).
+    pair = [[0] * (w + 1)] + [[infinite] * (w + 1) for _ in range(m)]
+    add = [[infinite] * (w + 1) for _ in range(m + 1)]
+    out = [[infinite] * (w + 1) for _ in range(m + 1)]
     for i in range(1, m + 1):
-        cost[i][0] = i
-        row, above = cost[i], cost[i - 1]
-        q = quoted[i - 1]
-        for j in range(1, w + 1):
-            row[j] = min(above[j - 1] + _cost(q, written[j - 1], first=i - 1 == first), above[j] + 1, row[j - 1] + 1)
-    best = min(cost[m])
-    j = max(x for x in range(w + 1) if cost[m][x] == best)  # a word cut at the end is a substitution
+        for j in range(w + 1):
+            add[i][j] = (
+                min(pair[i - 1][j] + open_added[i - 1], add[i - 1][j], out[i - 1][j] + open_added[i - 1]) + added[i - 1]
+            )
+            if j:
+                step = _cost(quoted, written[j - 1], i - 1, first=i - 1 == first)
+                pair[i][j] = min(pair[i - 1][j - 1], add[i - 1][j - 1], out[i - 1][j - 1]) + step
+                out[i][j] = (
+                    min(pair[i][j - 1] + open_left_out[j - 1], out[i][j - 1], add[i][j - 1] + open_left_out[j - 1])
+                    + left_out[j - 1]
+                )
+    best = min(min(pair[m]), min(add[m]))
+    j = max(x for x in range(w + 1) if min(pair[m][x], add[m][x]) == best)  # a word cut at the end is a substitution
+    state = "pair" if pair[m][j] == best else "add"
     i = m
     pairs: list[tuple[int | None, int | None]] = []
     while i > 0:
-        step = _cost(quoted[i - 1], written[j - 1], first=i - 1 == first) if j > 0 else 3
-        if step == _MATCH and cost[i][j] == cost[i][j - 1] + 1:
-            # A token the passage repeats: what the quote leaves out comes after the first one.
-            pairs.append((None, j - 1))
-            j -= 1
-        elif j > 0 and cost[i][j] == cost[i - 1][j - 1] + step:
+        if state == "pair":
             pairs.append((i - 1, j - 1))
+            before = pair[i][j] - _cost(quoted, written[j - 1], i - 1, first=i - 1 == first)
             i, j = i - 1, j - 1
-        elif cost[i][j] == cost[i - 1][j] + 1:
+            state = "pair" if pair[i][j] == before else "add" if add[i][j] == before else "out"
+        elif state == "add":
             pairs.append((i - 1, None))
+            before = add[i][j] - added[i - 1]
+            opened = before - open_added[i - 1]
             i -= 1
+            state = "add" if add[i][j] == before else "pair" if pair[i][j] == opened else "out"
         else:
             pairs.append((None, j - 1))
+            before = out[i][j] - left_out[j - 1]
+            opened = before - open_left_out[j - 1]
             j -= 1
+            state = "out" if out[i][j] == before else "pair" if pair[i][j] == opened else "add"
     return pairs[::-1]
 
 
@@ -484,15 +534,6 @@ def _word_around(tokens: Sequence[_Token], index: int) -> tuple[int, int]:
     while end + 1 < len(tokens) and not tokens[end + 1].gap:
         end += 1
     return start, end
-
-
-def _whole_number(tokens: Sequence[_Token], lo: int, hi: int) -> tuple[int, int]:
-    """``tokens[lo : hi + 1]`` widened to the whole numbers at its ends (« 1 200 », not « 200 »)."""
-    while lo > 0 and tokens[lo].glue:
-        lo -= 1
-    while hi + 1 < len(tokens) and tokens[hi + 1].glue:
-        hi += 1
-    return lo, hi
 
 
 def _whole_word(written: Sequence[_Token], lo: int, hi: int) -> tuple[int, int]:
@@ -514,25 +555,30 @@ def _differences(
 ) -> list[str]:
     """Each difference of an alignment (see :func:`_alignment`), named in French."""
     found: list[str] = []
+    punctuation = [equal and q is not None and not quoted[q].word for (q, _), equal in zip(pairs, same, strict=True)]
     k = 0
     while k < len(pairs):
         if same[k]:
             k += 1
             continue
         end = k
-        while end < len(pairs) and not same[end]:
-            end += 1
+        while True:  # one difference, even across punctuation that happens to match inside it
+            while end < len(pairs) and not same[end]:
+                end += 1
+            gap = end
+            while gap < len(pairs) and punctuation[gap]:
+                gap += 1
+            if not end < gap < len(pairs) or same[gap]:
+                break
+            end = gap
         mine = [q for q, _ in pairs[k:end] if q is not None]
         ids = [w for _, w in pairs[k:end] if w is not None]
         before = next((w for _, w in reversed(pairs[:k]) if w is not None), None)
         after = next((w for _, w in pairs[end:] if w is not None), None)
-        if mine and ids:  # a substitution: whole numbers, and at an end of the quote the passage's whole word
-            lo, hi = _whole_number(written, ids[0], ids[-1])
-            if before is None or after is None:
-                word_lo, word_hi = _whole_word(written, ids[0], ids[-1])
-                lo, hi = word_lo if before is None else lo, word_hi if after is None else hi
+        if mine and ids:  # a substitution is shown as whole words: « 2023 », « d'équipe », « 17/05/2025 »
+            lo, hi = _whole_word(written, ids[0], ids[-1])
             ids = list(range(lo, hi + 1))
-            lo, hi = _whole_number(quoted, mine[0], mine[-1])
+            lo, hi = _whole_word(quoted, mine[0], mine[-1])
             mine = list(range(lo, hi + 1))
         theirs = [written[w] for w in ids]
         found.append(_named([quoted[q] for q in mine], theirs, written, before, after, quote, passage))
@@ -611,22 +657,24 @@ def _cut_words(
 
 def _diagnosis(quoted: Sequence[_Token], written: Sequence[_Token], quote: str, passage: str) -> str:
     """Why ``quoted`` is not a run of ``written`` (see :func:`verify_quote`)."""
-    beyond = _beyond(quoted, written, quote)
-    if beyond:
-        return beyond
     matcher = SequenceMatcher(None, [_key(t) for t in quoted], [_key(t) for t in written], autojunk=False)
     a, b, size = matcher.find_longest_match(0, len(quoted), 0, len(written))
     nothing = "introuvable dans le passage : aucun extrait de la citation n'y figure"
     if not any(t.word for t in quoted[a : a + size]):
         return nothing
-    slack = max(4, len(quoted) // 2)
-    window = written[max(0, b - a - slack) : b - a + len(quoted) + slack]
+    window: Sequence[_Token] = written
+    if len(quoted) * len(written) > _WHOLE_PASSAGE_CELLS:  # the passage around the longest run in common
+        slack = len(quoted) + 8  # room for words the quote leaves out
+        window = written[max(0, b - a - slack) : b - a + len(quoted) + slack]
     pairs = _alignment(quoted, window)
     first = _first_word(quoted)
     same = [q is not None and w is not None and _same(quoted[q], window[w], first=q == first) for q, w in pairs]
     kept = sum(
         1 for q, w in pairs if q is not None and w is not None and quoted[q].word and _key(quoted[q]) == _key(window[w])
     )
+    beyond = _beyond(quoted, written, quote)
+    if beyond and kept <= beyond[1]:  # nothing else of the quote is in the passage
+        return beyond[0]
     if 2 * kept < sum(t.word for t in quoted):
         if _count_words(quoted[a : a + size]) < MIN_EXTRACT_WORDS:
             return nothing
@@ -672,9 +720,16 @@ def verify_quote(quote: str, passage: str) -> QuoteCheck:
         span = (written[found].start, written[found + len(whole) - 1].end)
         plain = "retrouvée telle quelle dans le passage"
         return QuoteCheck(True, plain if _plain(quote) in _plain(passage) else _TYPOGRAPHY, (span,))
-    if len(extracts) <= 1:
-        return QuoteCheck(ok=False, reason=_diagnosis(whole, written, quote, passage))
-    return _verify_extracts(extracts, written, passage)
+    if len(extracts) > 1:
+        check = _verify_extracts(extracts, written, passage)
+        if check.ok or not _has_ellipsis(written):
+            return check
+        # The passage has ellipses or dot leaders of its own: the quote's may be the candidate's text.
+    return QuoteCheck(ok=False, reason=_diagnosis(whole, written, quote, passage))
+
+
+def _has_ellipsis(written: Sequence[_Token]) -> bool:
+    return any(written[i].text == written[i + 1].text == written[i + 2].text == "." for i in range(len(written) - 2))
 
 
 def _verify_extracts(
