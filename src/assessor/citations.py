@@ -41,13 +41,16 @@ Applied by :func:`verify_quote`:
 2. The punctuation ``. , ; :`` (and an ellipsis) opening or closing the quote belongs to the
    quoting, not to the text, and is not compared.
 3. A quote whose tokens are a run of the passage's tokens, starting and ending on whole
-   words, passes. A word cut at either end fails: « n'est pas » inside « n'est passé »,
-   « entreprise » inside « l'entreprise », « 12 » inside « 12% »; punctuation may touch the
-   run (« fin.Début », as PDFs sometimes extract it).
+   words, passes. A word or number cut at either end fails: « n'est pas » inside « n'est
+   passé », « entreprise » inside « l'entreprise », « 12 » inside « 12% », « de 1 » inside
+   « de 1 200 € »; punctuation may touch the run (« fin.Début », as PDFs sometimes extract
+   it). Nor may a quote stop right before the word that completes a negation it opens:
+   « ne le permettent » out of « ne le permettent pas », « n'est passé » out of « n'est
+   passé qu'en mars » say the opposite of the passage.
 4. A quote with an ellipsis inside (``[…]``, ``[...]``, ``(...)``, ``…``, ``...``) that is
    not itself in the passage is split there into extracts; it passes when each extract has
    at least :data:`MIN_EXTRACT_WORDS` words and the extracts are runs of the same passage,
-   in the quote's order, without overlap.
+   in the quote's order, without overlap, each obeying rule 3.
 
 Anything else fails, whatever the difference: a word, a number, a unit, a sign, an accent,
 a case inside the quote, a word added or missing, a punctuation mark inside the quote. The
@@ -101,7 +104,7 @@ _EDGE_PUNCTUATION = frozenset(".,;:")
 # Words that complete « ne » / « n' »: a quote may not stop right before one (see _cut_negation).
 _NEGATION_ENDS = frozenset(
     {"pas", "plus", "jamais", "point", "guère", "rien", "personne", "aucun", "aucune", "nul", "nulle", "ni"}
-    | {"que", "qu"}
+    | {"que", "qu"}  # the restriction « ne … que »: « n'est passé qu'en mars »
 )
 _OPENS = frozenset(".,;:!?([{")  # may touch a quote's first word in the passage
 _CLOSES = frozenset(".,;:!?)]}([")  # may touch its last word
