@@ -85,6 +85,37 @@ def test_a_positive_outcome_without_verified_citation_becomes_insufficient_evide
     assert "passage inconnu" in result.citations[0].verification
 
 
+def test_a_real_passage_quoted_with_one_word_changed_never_keeps_a_positive_outcome(
+    dossier: tuple[DossierStore, Referential],
+) -> None:
+    """The model quotes a passage it was given with one letter of one word changed (« dans » for
+    « sans »), three times over: the fuzzy matching of old let such a quote through."""
+    changes: list[tuple[str, str]] = []
+
+    def script(messages: list[BaseMessage], number: int) -> str:
+        chunk_id, text = next(iter(passages_in(messages).items()))
+        words = text.split()[:12]
+        at = next(i for i, w in enumerate(words) if i and w.isalpha() and len(w) >= 5)
+        changed = ("s" if words[at][0] != "s" else "d") + words[at][1:]
+        changes.append((words[at], changed))
+        words[at] = changed
+        return answer("acquis", [(chunk_id, " ".join(words))])
+
+    model = FunctionChatModel(script=script)
+    (result, _), _ = run_one(dossier, model, max_attempts=3)
+    assert model.calls == 3
+    assert result.outcome == "preuves_insuffisantes" and result.status is Status.NEEDS_REVIEW
+    assert Flag.POSITIVE_WITHOUT_EVIDENCE in result.flags and Flag.UNVERIFIED_CITATION in result.flags
+    (citation,) = result.citations
+    original, changed = changes[-1]
+    assert not citation.verified and f" {changed} " in f" {citation.quote} "  # shown as the model wrote it
+    assert (
+        citation.verification
+        == f"citation inexacte : le passage porte « {original} » là où la citation porte « {changed} »"
+    )
+    assert citation.verification in str(model.seen[1][-1].content)  # the retry names the change
+
+
 @pytest.mark.parametrize(
     "first",
     [

@@ -6,15 +6,21 @@ screens rely on, on a real database, index and sample dossier.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from PIL import Image, ImageChops
 
+from assessor.chunking import Chunk
+from assessor.citations import verify_citations
+from assessor.results import CriterionResult
 from assessor.review.auth import UsersFile
 from assessor.review.domain import CriterionAction, CriterionDecision, ReviewState, ReviewSummary, Role, User
 from assessor.settings import AppSettings, Settings
 from assessor.webapp import views
 from assessor.webapp.app import AppError, ReviewApp
+from assessor.webapp.pages import render_page
 from reviewdata import SAMPLE, decide_block_criteria, evidence_report, model_report, referential
 
 JURY = User(username="jmartin", display_name="Jeanne Martin", role=Role.JURY)
@@ -207,3 +213,50 @@ def test_the_app_explains_a_review_database_it_cannot_open(tmp_path: Path, monke
     result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "app", "--port", "7999"])
     assert result.exit_code == 1
     assert "SQLite ou PostgreSQL" in " ".join(result.stderr.split()) and "Traceback" not in result.output
+
+
+PAGE3 = SAMPLE
+EXTRACTS = "je suis chargée de développement commercial […] je travaille au quotidien avec les six responsables"
+
+
+def test_each_extract_of_a_verified_quote_is_highlighted_and_an_altered_quote_nowhere() -> None:
+    passage = (
+        "Depuis septembre 2024, je suis chargée de développement commercial en alternance au siège.\n"
+        "Je suis rattachée à la directrice commerciale, et je travaille au quotidien avec les six responsables."
+    )
+    chunk = Chunk(
+        id="c-1",
+        file="dossier.pdf",
+        file_sha256="ab" * 32,
+        page_start=3,
+        page_end=3,
+        paged=True,
+        locator="page 3",
+        char_start=0,
+        char_end=len(passage),
+        heading_path=[],
+        text=passage,
+        ocr=False,
+    )
+    cited = [("c-1", EXTRACTS), ("c-1", "je suis chargée de développement commercial sans alternance")]
+    result = CriterionResult.model_construct(citations=verify_citations(cited, {"c-1": chunk}))
+    html = views.citations_html(result, {"c-1": chunk})
+    assert re.findall(r"<mark>(.*?)</mark>", html) == [
+        "je suis chargée de développement commercial",
+        "je travaille au quotidien avec les six responsables",
+    ]
+    assert "✗ NON VÉRIFIÉE" in html and "« en » là où la citation porte « sans »" in html
+
+
+def _highlighted_pixels(quote: str | None, cache: Path) -> int:
+    """How many pixels of page 3 the highlight of ``quote`` changes."""
+    plain = Image.open(render_page(PAGE3, 3, None, cache)).convert("RGB")
+    marked = Image.open(render_page(PAGE3, 3, quote, cache)).convert("RGB")
+    return sum(ImageChops.difference(plain, marked).convert("L").histogram()[1:])
+
+
+def test_the_page_highlights_each_extract_and_nothing_for_an_altered_quote(tmp_path: Path) -> None:
+    first = _highlighted_pixels("je suis chargée de développement commercial", tmp_path)
+    both = _highlighted_pixels(EXTRACTS, tmp_path)
+    assert 0 < first < both
+    assert _highlighted_pixels("je suis chargée de développement commercial sans alternance", tmp_path) == 0

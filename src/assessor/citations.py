@@ -1,136 +1,164 @@
-"""Citations are verified, never trusted: each quote must be found in the passage it cites.
+"""Citations are verified, never trusted: each quote must be the words of the passage it cites.
 
 A language model cites a retrieved passage by its chunk id and a verbatim quote. This
 module checks every such citation against the passage text and records why it passed or
-failed; a citation is never silently dropped, and a failed one is reported back to the
-model (:func:`errors_for_retry`) so that it can correct itself.
+failed; a citation is never silently dropped, never rewritten (the quote shown is the one
+the model wrote), and a failed one is reported back to the model (:func:`errors_for_retry`)
+so that it can correct itself. A jury signs its decision on what it reads: a quote passes
+only when its words, numbers and signs are exactly those of the passage.
 
 Matching form
 -------------
-Quote and passage are compared in a *matching form* that only removes differences of
-typography, never of wording (see :func:`matching_form`):
+Quote and passage are compared as sequences of *tokens* (see :func:`matching_form`): a
+token is a word (a run of letters and digits) or a single other character (punctuation,
+sign, unit, symbol). Only typography is removed on the way:
 
 - every character goes through the project's :func:`~assessor.ingest.normalize.normalize_text`
-  (NFC, ligatures expanded, soft hyphens and zero-width characters removed, odd spaces made
-  plain), then is casefolded; « œ » and « æ » are spelt « oe » and « ae »;
-- apostrophes (’ ' ʼ ‘ …) become ``'``, dashes and hyphens (‐ ‑ – — −) become ``-``, « … »
-  becomes ``...``;
-- double quotation marks of every style (« » “ ” „ " ‹ ›) and table separators (``|``) are read
-  as spaces, so « texte », "texte" and “texte” match whatever the spacing inside the marks,
-  and a table row « Outil | Usage » matches « Outil Usage »;
-- a hyphen between two letters is dropped, together with the line break that may follow it:
-  a word hyphenated across lines (« déve-\\nloppement ») and a compound word split across
-  lines (« bien-\\nêtre ») match whichever way the quote spells them;
-- runs of whitespace, line breaks included, become one space; the space that French
-  typography puts before ``: ; ! ?`` is dropped; leading and trailing spaces are removed.
+  (NFC, ligatures such as « ﬁ » expanded, soft hyphens and zero-width characters removed,
+  non-breaking and narrow spaces made plain); « œ » and « æ » are spelt « oe » and « ae »;
+- apostrophes (’ ' ʼ ‘ …) become ``'``; dashes and the minus sign (‐ ‑ – — −) become ``-``;
+  « … » becomes ``...``;
+- quotation marks of every style (« » “ ” „ " ‹ ›), table separators (``|``), bullets
+  (• ▪ ◦ …, private-use PDF bullets, and a dash or ``*`` alone at the start of a line) are
+  read as spaces;
+- a hyphen right after a letter and before a letter, with only spaces or a line break
+  between them, is dropped: « déve-\\nloppement » is « développement », and a compound
+  word split across lines (« bien-\\nêtre ») matches whichever way the quote spells it;
+- whitespace only separates words: its kind and amount do not count, nor does the space
+  French typography puts before ``: ; ! ?`` or inside « 12 % »; spaces, or one line break,
+  between a group of one to three digits and a group of three (« 1 200 », « 12 000 000 »)
+  are a thousands separator, so « 1 200 » and « 1200 » match (a table separator or a
+  quotation mark in between is not: « 296 | 305 » is two numbers).
+
+Case counts, except for the first letter of the quote and of each extract after an
+ellipsis: « Le projet » may be quoted « le projet », not « LE PROJET ». Accents count.
 
 Rules
 -----
-Applied in this order by :func:`verify_quote`:
+Applied by :func:`verify_quote`:
 
-1. A quote of fewer than three words fails: too short to prove anything.
-2. A quote with an ellipsis (``...``, ``…``, ``[…]``, ``(...)``) fails, since it marks a cut,
-   unless the quote, ellipsis included, is found verbatim in the passage (the candidate wrote
-   it).
-3. A quote found in the passage's matching form, starting and ending on word boundaries,
-   passes (score 100). Word boundaries matter: « n'est pas » must not pass inside « n'est
-   passé ».
-4. Otherwise the quote passes only when all three hold:
+1. A quote of fewer than :data:`MIN_QUOTE_WORDS` words fails: too short to prove anything.
+2. The punctuation ``. , ; :`` (and an ellipsis) opening or closing the quote belongs to the
+   quoting, not to the text, and is not compared.
+3. A quote whose tokens are a run of the passage's tokens, starting and ending on whole
+   words, passes. A word or number cut at either end fails: « n'est pas » inside « n'est
+   passé », « entreprise » inside « l'entreprise », « 12 » inside « 12% », « de 1 » inside
+   « de 1 200 € »; punctuation may touch the run (« fin.Début », as PDFs sometimes extract
+   it). Nor may a quote stop right before the word that completes a negation it opens:
+   « ne le permettent » out of « ne le permettent pas », « n'est passé » out of « n'est
+   passé qu'en mars » say the opposite of the passage.
+4. A quote with an ellipsis inside (``[…]``, ``[...]``, ``(...)``, ``…``, ``...``) that is
+   not itself in the passage is split there into extracts; it passes when each extract has
+   at least :data:`MIN_EXTRACT_WORDS` words and the extracts are runs of the same passage,
+   in the quote's order, without overlap, each obeying rule 3.
 
-   - rapidfuzz ``partial_ratio`` of quote against passage is at least
-     :data:`QUOTE_MATCH_THRESHOLD`;
-   - the passage span aligned with the quote is within 10 % of the quote's length (a quote
-     that runs past the passage, or of which only a part is found, fails);
-   - word for word, the quote has exactly the words of a run of the passage, in order, except
-     at most one word, which may differ only by its accents, or by one character (two for a
-     word of eight characters or more) when the passage's word has at least four characters
-     and no digit. Dates, amounts and durations must be exact; short words (« il » / « on »,
-     « le » / « la ») must be exact but for accents.
-
-   The word rule is what makes a quote stitched from two places of the passage fail however
-   long it is: with a gap of 30 characters between two long fragments, ``partial_ratio``
-   alone stays above 95 once the quote exceeds about 600 characters, while the word run
-   breaks at the seam.
-
-Otherwise the quote fails, and the reason gives the best ``partial_ratio`` score.
+Anything else fails, whatever the difference: a word, a number, a unit, a sign, an accent,
+a case inside the quote, a word added or missing, a punctuation mark inside the quote. The
+reason names the difference (:func:`verify_quote` tells how): the jury sees it, and the
+model is asked to correct it.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from functools import lru_cache
-
-from rapidfuzz import fuzz
-from rapidfuzz.distance import Levenshtein
 
 from assessor.chunking import Chunk
 from assessor.ingest.normalize import normalize_text
 from assessor.results import Citation
 
-QUOTE_MATCH_THRESHOLD = 95.0
-"""Least rapidfuzz ``partial_ratio`` score (0-100) for a quote not found verbatim.
-
-``partial_ratio`` compares the quote with the best-matching stretch of the passage of the
-same length; one character substituted costs about ``100 / len(quote)`` points. At 95, a
-quote of 20 characters (about three short words) tolerates one substituted character, a
-quote of 60 characters three, and a quote of 200 characters ten. The word rule (see the
-module docstring) then allows at most one of those differences to touch a word rather
-than punctuation, so the tolerance covers a typo, a missing accent or a corrected OCR
-misreading, never a paraphrase.
-"""
-
 MIN_QUOTE_WORDS = 3
 """A quote must have at least this many words (whitespace-separated, with a letter or digit)."""
 
-SPAN_LENGTH_TOLERANCE = 0.10
-"""The aligned passage span must be within this fraction of the quote's length."""
+MIN_EXTRACT_WORDS = 2
+"""Each extract of a quote cut by an ellipsis must have at least this many words: one word
+found somewhere proves nothing, and « vente […] hausse » would otherwise pass almost anywhere."""
+
+MAX_NAMED_DIFFERENCES = 3
+"""A failed quote's reason names at most this many differences, then counts the others."""
 
 UNKNOWN = "?"
 """File and locator of a citation whose passage id was not among the retrieved passages."""
 
+# What quotation marks and table separators are read as: whitespace that is never a thousands
+# separator (« 296 | 305 » is two numbers, « 1 200 » one).
+_CELL = "\t"
 _MATCH_MAP: dict[str, str] = {
-    **dict.fromkeys("'’ʼ‘‛′`´", "'"),
-    **dict.fromkeys('«»“”„‟"″‹›', " "),
+    **dict.fromkeys("'’ʼʻ‘‛′`´＇", "'"),
+    **dict.fromkeys('«»“”„‟"″‹›', _CELL),
     **dict.fromkeys("‐‑‒–—―−", "-"),
-    **dict.fromkeys("|¦│", " "),
+    **dict.fromkeys("|¦│", _CELL),
+    **dict.fromkeys("•◦▪▫●○■□▸►▶➢➤✓✔❖⁃", " "),
+    **dict.fromkeys("\u200c\u200d\u2060", ""),
     "…": "...",
     "œ": "oe",
     "æ": "ae",
 }
-_NO_SPACE_BEFORE = frozenset(":;!?")
-_ELLIPSIS = re.compile(r"…|\.\s*\.\s*\.")
-_WORD = re.compile(r"[^\W_]+")
+_CAPITAL_LIGATURES = {"Œ": "O", "Æ": "A"}
+_BULLETS = frozenset("-*")
+_EDGE_PUNCTUATION = frozenset(".,;:")
+# Words that complete « ne » / « n' »: a quote may not stop right before one (see _cut_negation).
+_NEGATION_ENDS = frozenset(
+    {"pas", "plus", "jamais", "point", "guère", "rien", "personne", "aucun", "aucune", "nul", "nulle", "ni"}
+    | {"que", "qu"}  # the restriction « ne … que »: « n'est passé qu'en mars »
+)
+_OPENS = frozenset(".,;:!?([{")  # may touch a quote's first word in the passage
+_CLOSES = frozenset(".,;:!?)]}([")  # may touch its last word
+_ELLIPSIS = re.compile(r"\[\s*(?:…|\.\s*\.\s*\.)\s*\]|\(\s*(?:…|\.\s*\.\s*\.)\s*\)|…|\.\s*\.\s*\.")
 _LETTER = re.compile(r"[^\W\d_]")  # as in normalize_text
+# Costs in an alignment (see _alignment): a word one side has and the other not, or a substitution;
+# opening such a run of words; a word in common, a gain worth leaving out a few words; and a
+# token in common that does not start a word (« 7 » of « +7 »), worth much less.
+_WORD = 4
+_OPEN = 2 * _WORD
+_MATCH_WORD = -4 * _WORD
+_MATCH_OTHER = -_WORD
+_WHOLE_PASSAGE_CELLS = 6_000  # a quote is aligned with the whole passage up to this size (tokens x tokens)
+_NAME = "« […] »"
+_TYPOGRAPHY = (
+    "retrouvée mot pour mot dans le passage ; seule la typographie diffère "
+    "(espaces, apostrophes, guillemets, tirets, césures, majuscule initiale ou ponctuation finale)"
+)
+_ONE_PASSAGE = "une citation doit provenir d'un seul passage"
 
 
 @dataclass(frozen=True)
 class QuoteCheck:
     """The outcome of checking one quote against one passage.
 
-    ``start`` and ``end`` are offsets into the passage as given (not its matching form) of
-    the text the quote was found at, or None when it was not found.
+    ``spans`` are the offsets into the passage as given (not its matching form) of the text
+    the quote was found at: one span, or one per extract of a quote cut by an ellipsis; none
+    when the quote failed. ``start`` and ``end`` are where the first span starts and the
+    last one ends.
     """
 
     ok: bool
-    score: float
     reason: str
-    start: int | None = None
-    end: int | None = None
+    spans: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def start(self) -> int | None:
+        return self.spans[0][0] if self.spans else None
+
+    @property
+    def end(self) -> int | None:
+        return self.spans[-1][1] if self.spans else None
 
 
 @dataclass(frozen=True)
-class _Form:
-    """A text's matching form, with the span of the original text each character comes from."""
+class _Token:
+    """A word or a single other character of the matching form, with its place in the original text."""
 
     text: str
-    spans: tuple[tuple[int, int], ...]
-
-    def original(self, start: int, end: int) -> tuple[int, int]:
-        """Offsets in the original text of the matching-form slice ``[start, end)``."""
-        return self.spans[start][0], self.spans[end - 1][1]
+    start: int
+    end: int
+    word: bool
+    gap: bool  # whitespace before it
+    glue: bool = False  # a group of three digits continuing the number before it (« 200 » of « 1 200 »)
 
 
 @lru_cache(maxsize=4096)
@@ -141,14 +169,13 @@ def _cluster_form(cluster: str) -> str:
     spaces, so that normalize_text's stripping of line ends and collapsing of spaces leave
     a lone space or line break in place.
     """
-    return normalize_text(f"\x00{cluster}\x00")[1:-1].casefold()
+    return normalize_text(f"\x00{cluster}\x00")[1:-1]
 
 
-def _form(text: str) -> _Form:
-    """Compute the matching form (see the module docstring), keeping track of offsets."""
-    # 1. Character by character: what normalize_text removes (soft hyphens, zero-width
-    # characters...) goes first, so that an accent after it composes as it would in the
-    # whole text; then each base character with its combining marks.
+def _characters(text: str) -> tuple[list[str], list[tuple[int, int]]]:
+    """Character by character typography (see the module docstring), with each one's span in ``text``."""
+    # What normalize_text removes (soft hyphens, zero-width characters...) goes first, so that
+    # an accent after it composes as it would in the whole text.
     kept = [i for i, c in enumerate(text) if _cluster_form(c)]
     chars: list[str] = []
     spans: list[tuple[int, int]] = []
@@ -158,196 +185,598 @@ def _form(text: str) -> _Form:
         while j < n and unicodedata.combining(text[kept[j]]):
             j += 1
         cluster = "".join(text[i] for i in kept[k:j])
+        following = text[kept[j]] if j < n else ""
         for c in _cluster_form(cluster):
-            for m in _MATCH_MAP.get(c, c):
-                chars.append(" " if m.isspace() and m != "\n" else m)
+            if c in _CAPITAL_LIGATURES:  # « Œuvre » is « Oeuvre », « ŒUVRE » is « OEUVRE »
+                mapped = _CAPITAL_LIGATURES[c] + ("E" if following.isupper() else "e")
+            elif unicodedata.category(c) == "Co":  # private-use characters: PDF bullets
+                mapped = " "
+            else:
+                mapped = _MATCH_MAP.get(c, c)
+            for m in mapped:
+                chars.append(" " if m.isspace() and m not in ("\n", _CELL) else m)
                 spans.append((kept[k], kept[j - 1] + 1))
         k = j
+    return chars, spans
 
-    joined_c: list[str] = []  # 2. hyphens between letters, and the line break after them
-    joined_s: list[tuple[int, int]] = []
+
+def _joined(chars: list[str], spans: list[tuple[int, int]]) -> tuple[list[str], list[tuple[int, int]]]:
+    """Hyphens between letters dropped (with the spaces or line break after them), line-opening bullets blanked."""
+    out_c: list[str] = []
+    out_s: list[tuple[int, int]] = []
+    line_start = True  # nothing but spaces since the last line break
     k = 0
     while k < len(chars):
-        if chars[k] == "-" and joined_c and _LETTER.fullmatch(joined_c[-1]):
+        c = chars[k]
+        if c == "-" and out_c and _LETTER.fullmatch(out_c[-1]):
             j = k + 1
-            while j < len(chars) and chars[j] == " ":
+            while j < len(chars) and chars[j].isspace():
                 j += 1
-            newline = j < len(chars) and chars[j] == "\n"
-            if newline:
-                j += 1
-                while j < len(chars) and chars[j] == " ":
-                    j += 1
-            if j < len(chars) and _LETTER.fullmatch(chars[j]) and (newline or j == k + 1):
+            if j < len(chars) and _LETTER.fullmatch(chars[j]) and chars[k + 1 : j].count("\n") <= 1:
                 k = j
                 continue
-        joined_c.append(chars[k])
-        joined_s.append(spans[k])
-        k += 1
-
-    out_c: list[str] = []  # 3. whitespace
-    out_s: list[tuple[int, int]] = []
-    space: tuple[int, int] | None = None
-    for c, s in zip(joined_c, joined_s, strict=True):
-        if c.isspace():
-            space = space or s
-            continue
-        if space is not None and out_c and c not in _NO_SPACE_BEFORE:
-            out_c.append(" ")
-            out_s.append(space)
-        space = None
+        if c in _BULLETS and line_start and (k + 1 == len(chars) or chars[k + 1].isspace()):
+            c = " "
+        line_start = c == "\n" or (line_start and c == " ")
         out_c.append(c)
-        out_s.append(s)
-    return _Form("".join(out_c), tuple(out_s))
+        out_s.append(spans[k])
+        k += 1
+    return out_c, out_s
+
+
+def _digit_groups(token: _Token, spans: list[tuple[int, int]], at: int) -> list[_Token]:
+    """A run of more than three digits as groups of three from the right (« 12000 » is « 12 000 »);
+    ``spans[at]`` is the span of the run's first character."""
+    text = token.text
+    cuts = list(range(len(text) % 3 or 3, len(text), 3))
+    pieces = zip([0, *cuts], [*cuts, len(text)], strict=True)
+    return [
+        _Token(text[a:b], spans[at + a][0], spans[at + b - 1][1], True, token.gap if a == 0 else False, a > 0)
+        for a, b in pieces
+    ]
+
+
+@lru_cache(maxsize=512)
+def _tokens(text: str) -> tuple[_Token, ...]:
+    """The matching form of ``text`` as tokens (see the module docstring)."""
+    chars, spans = _joined(*_characters(text))
+    tokens: list[_Token] = []
+    number = False  # the last token ends a number that a group of three digits after a space may continue
+    gap, breaks, cell = False, 0, False  # whitespace before the next token: any, line breaks, a cell separator
+    k, n = 0, len(chars)
+    while k < n:
+        c = chars[k]
+        if c.isspace():
+            gap, breaks, cell = True, breaks + (c == "\n"), cell or c == _CELL
+            k += 1
+            continue
+        j = k + 1
+        if c.isalnum():
+            while j < n and chars[j].isalnum():
+                j += 1
+        token = _Token("".join(chars[k:j]), spans[k][0], spans[j - 1][1], c.isalnum(), gap)
+        digits = token.text.isdigit()
+        # A number wraps at a line end; a paragraph, a table cell or a quotation mark ends it.
+        glue = digits and len(token.text) == 3 and number and gap and breaks <= 1 and not cell
+        if glue:
+            tokens.append(_Token(token.text, token.start, token.end, True, True, True))
+        elif digits and len(token.text) > 3:
+            tokens += _digit_groups(token, spans, k)
+        else:
+            tokens.append(token)
+        number = glue or (digits and len(token.text) <= 3)
+        gap, breaks, cell = False, 0, False
+        k = j
+    return tuple(tokens)
 
 
 def matching_form(text: str) -> str:
-    """The form in which quotes and passages are compared (see the module docstring)."""
-    return _form(text).text
+    """The form in which quotes and passages are compared (see the module docstring).
+
+    Tokens are written one after the other, with one space between two words and none
+    inside a number: « 1 200 » is written « 1200 ».
+    """
+    out: list[str] = []
+    previous_word = False
+    for token in _tokens(text):
+        if token.word and previous_word and not token.glue:
+            out.append(" ")
+        out.append(token.text)
+        previous_word = token.word
+    return "".join(out)
 
 
-def _count_words(form: str) -> int:
-    return sum(1 for piece in form.split(" ") if any(c.isalnum() for c in piece))
+def _count_words(tokens: Sequence[_Token]) -> int:
+    """Whitespace-separated words with a letter or digit: « l'équipe » is one word, « 12 % » too."""
+    count, counted = 0, False
+    for index, token in enumerate(tokens):
+        if index == 0 or token.gap:
+            counted = False
+        if token.word and not counted:
+            count, counted = count + 1, True
+    return count
 
 
-def _find_on_word_boundaries(quote: str, passage: str) -> int | None:
-    """Where ``quote`` occurs in ``passage`` without cutting a word at either end, or None."""
-    start = passage.find(quote)
-    while start >= 0:
-        end = start + len(quote)
-        cuts_start = start > 0 and quote[0].isalnum() and passage[start - 1].isalnum()
-        cuts_end = end < len(passage) and quote[-1].isalnum() and passage[end].isalnum()
-        if not cuts_start and not cuts_end:
-            return start
-        start = passage.find(quote, start + 1)
+def _fold_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _same(quoted: _Token, written: _Token, *, first: bool) -> bool:
+    """Whether a quote's token is the passage's; ``first`` for the first word of the quote or extract."""
+    if quoted.text == written.text:
+        return True
+    return first and quoted.word and written.word and _fold_first(quoted.text) == _fold_first(written.text)
+
+
+def _first_word(tokens: Sequence[_Token]) -> int:
+    """The index of the first word, whose first letter's case does not count."""
+    return next((i for i, t in enumerate(tokens) if t.word), 0)
+
+
+def _runs_equal(quoted: Sequence[_Token], written: Sequence[_Token]) -> bool:
+    first = _first_word(quoted)
+    return len(quoted) == len(written) and all(
+        _same(q, w, first=i == first) for i, (q, w) in enumerate(zip(quoted, written, strict=True))
+    )
+
+
+def _joined_before(written: Sequence[_Token], index: int) -> bool:
+    """Whether ``written[index]`` continues the word or number before it: no quote starts there."""
+    token = written[index]
+    return token.glue or (not token.gap and written[index - 1].text not in _OPENS)
+
+
+def _joined_after(written: Sequence[_Token], index: int) -> bool:
+    """Whether ``written[index]`` continues the word or number before it: no quote ends just before."""
+    token = written[index]
+    return token.glue or (not token.gap and token.text not in _CLOSES)
+
+
+def _bounded(written: Sequence[_Token], start: int, end: int) -> bool:
+    """Whether ``written[start:end]`` neither starts nor ends inside a word or a number.
+
+    Punctuation may touch it (« (voir l'annexe) », « fin.Début » as PDFs extract it), but
+    not a letter, a digit, an apostrophe or a sign: « entreprise » cuts « l'entreprise »,
+    « 12 » cuts « 12% », « 2021 » cuts « 2019-2021 », « de 1 » cuts « de 1 200 € ».
+    """
+    if start > 0 and _joined_before(written, start):
+        return False
+    return end >= len(written) or not _joined_after(written, end)
+
+
+def _find(quoted: Sequence[_Token], written: Sequence[_Token], after: int = 0) -> int | None:
+    """The index of the first run of ``written`` tokens, from ``after`` on, that ``quoted`` is."""
+    m = len(quoted)
+    if not m:
+        return None
+    first = _first_word(quoted)
+    texts = [t.text for t in quoted]
+    for i in range(after, len(written) - m + 1):
+        if not _same(quoted[first], written[i + first], first=True):
+            continue
+        if (
+            all(texts[k] == written[i + k].text for k in range(m) if k != first)
+            and _bounded(written, i, i + m)
+            and not _cut_negation(quoted, written, i + m)
+        ):
+            return i
     return None
 
 
-def _strip_accents(word: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
-
-
-def _tolerated(quoted: str, written: str) -> bool:
-    """Whether a quoted word may stand for the passage's word (see the module docstring)."""
-    if _strip_accents(quoted) == _strip_accents(written):
-        return True
-    if len(written) < 4 or any(c.isdigit() for c in quoted + written):
+def _cut_negation(quoted: Sequence[_Token], written: Sequence[_Token], end: int) -> bool:
+    """Whether the word after the quote (``written[end]``) completes a negation the quote leaves
+    open: « ne le permettent » out of « ne le permettent pas » says the opposite."""
+    after = written[end] if end < len(written) else None
+    if after is None or not after.word or after.text.lower() not in _NEGATION_ENDS:
         return False
-    return Levenshtein.distance(quoted, written) <= (2 if len(written) >= 8 else 1)
+    open_negation = False
+    for index, token in enumerate(quoted):
+        text = token.text.lower()
+        if text == "ne" or (text == "n" and index + 1 < len(quoted) and quoted[index + 1].text == "'"):
+            open_negation = True
+        elif text in _NEGATION_ENDS:
+            open_negation = False
+    return open_negation
 
 
-@dataclass(frozen=True)
-class _WordRun:
-    """Where the quote's words best follow the passage's, word for word."""
-
-    start: int  # index of the passage's first word
-    different: tuple[int, ...]  # indexes, in the quote, of the words that differ
-    accepted: bool  # no differing word, or one that _tolerated
-
-
-def _word_run(quoted: list[str], words: list[str], starts: list[int], near: int) -> _WordRun | None:
-    """The run of passage ``words`` that the ``quoted`` words best follow, or None if too short.
-
-    Accepted runs come first, then runs with fewer differing words, then the run closest to
-    ``near`` (a matching-form offset; ``starts`` holds each passage word's offset).
-    """
-    best: tuple[tuple[int, int, int], _WordRun] | None = None
-    for first in range(len(words) - len(quoted) + 1):
-        cap = len(quoted) if best is None else best[0][1]
-        different: list[int] = []
-        for index, word in enumerate(quoted):
-            if word != words[first + index]:
-                different.append(index)
-                if len(different) > max(cap, 1):
-                    break
-        accepted = not different or (
-            len(different) == 1 and _tolerated(quoted[different[0]], words[first + different[0]])
-        )
-        rank = (0 if accepted else 1, len(different), abs(starts[first] - near))
-        if best is None or rank < best[0]:
-            best = (rank, _WordRun(first, tuple(different), accepted))
-    return best[1] if best else None
+def _stripped(tokens: Sequence[_Token]) -> tuple[_Token, ...]:
+    """Tokens without the punctuation that opens or closes the quote (rule 2)."""
+    start, end = 0, len(tokens)
+    while start < end and tokens[start].text in _EDGE_PUNCTUATION:
+        start += 1
+    while end > start and tokens[end - 1].text in _EDGE_PUNCTUATION:
+        end -= 1
+    return tuple(tokens[start:end])
 
 
-def _shown(text: str) -> str:
-    """A piece of text as quoted in a reason: normalised, on one line."""
+def _plain(text: str) -> str:
     return " ".join(normalize_text(text).split())
 
 
-def _percent(value: float) -> str:
-    """A percentage in French form: one decimal at most, decimal comma."""
-    text = f"{value:.1f}".replace(".", ",")
-    return text.removesuffix(",0")
+def _shown(text: str, limit: int = 80) -> str:
+    """A piece of text as quoted in a reason: normalised, on one line, long ones shortened in the middle."""
+    text = _plain(text)
+    if len(text) <= limit:
+        return text
+    head = text[: limit // 2].rsplit(" ", 1)[0]
+    tail = text[-(limit // 3) :].split(" ", 1)[-1]
+    return f"{head} […] {tail}"
 
 
-def _not_found(score: float, detail: str = "") -> QuoteCheck:
-    # Rounded down: a score that failed the threshold is never shown as reaching it.
-    reason = f"introuvable dans le passage (meilleure correspondance : {math.floor(score)} %)"
-    return QuoteCheck(ok=False, score=score, reason=reason + detail)
+def _text_of(text: str, tokens: Sequence[_Token]) -> str:
+    return _shown(text[tokens[0].start : tokens[-1].end]) if tokens else ""
+
+
+# --- why a quote failed ------------------------------------------------------------------
+
+
+def _beyond(quoted: Sequence[_Token], written: Sequence[_Token], quote: str) -> tuple[str, int] | None:
+    """For a quote that starts at the passage's end or ends at its start: the reason, and how
+    many words of the quote the passage holds there; None for any other quote."""
+    m = len(quoted)
+    ends = [written]
+    trimmed = len(written)
+    while trimmed and not written[trimmed - 1].word:
+        trimmed -= 1
+    if trimmed < len(written):
+        ends.append(written[:trimmed])  # the passage's closing punctuation may not be quoted
+    for tail in ends:
+        for k in range(min(m - 1, len(tail)), 0, -1):
+            head = quoted[:k]
+            if _count_words(head) >= MIN_EXTRACT_WORDS and _runs_equal(head, tail[len(tail) - k :]):
+                return (
+                    f"la citation déborde de ce passage : son début (« {_text_of(quote, head)} ») en est la fin, "
+                    f"la suite (« {_text_of(quote, quoted[k:])} ») n'y figure pas ; {_ONE_PASSAGE}",
+                    sum(t.word for t in head),
+                )
+    for k in range(min(m - 1, len(written)), 0, -1):
+        rest = quoted[m - k :]
+        if _count_words(rest) >= MIN_EXTRACT_WORDS and _runs_equal(rest, written[:k]):
+            return (
+                f"la citation déborde de ce passage : sa fin (« {_text_of(quote, rest)} ») en est le début, "
+                f"ce qui précède (« {_text_of(quote, quoted[: m - k])} ») n'y figure pas ; {_ONE_PASSAGE}",
+                sum(t.word for t in rest),
+            )
+    return None
+
+
+def _key(token: _Token) -> str:
+    return token.text.lower()  # a case difference is named, not taken for an invented quote
+
+
+def _starts_word(tokens: Sequence[_Token], index: int) -> bool:
+    return index == 0 or not _joined_before(tokens, index)
+
+
+def _cost(quoted: Sequence[_Token], written: _Token, index: int, *, first: bool) -> int:
+    """The cost of pairing ``quoted[index]`` with a passage token in an alignment."""
+    token = quoted[index]
+    if _same(token, written, first=first):
+        return _MATCH_WORD if token.word and _starts_word(quoted, index) else _MATCH_OTHER
+    if token.word != written.word:
+        return 3 * _WORD  # a word never stands for a punctuation mark
+    a, b = token.text.lower(), written.text.lower()
+    return _WORD if a[0] == b[0] or a[-2:] == b[-2:] else _WORD + 1  # of two places, the likelier word
+
+
+def _one_side(tokens: Sequence[_Token], index: int) -> int:
+    """The cost of a token only one side has: a word or a group of digits, or less for what
+    continues a word (the « ' » and « équipe » of « d'équipe », the « - » of « 2019-2021 »)."""
+    token = tokens[index]
+    return _WORD if index == 0 or token.gap or token.glue else 1
+
+
+def _opening(tokens: Sequence[_Token], index: int) -> int:
+    """The cost of opening, at ``tokens[index]``, a run only one side has: more inside a word,
+    so that « d'équipe d'affaires » quoted « d'affaires » leaves out « d'équipe », not « équipe d' »."""
+    return _OPEN + (0 if _starts_word(tokens, index) else 1)
+
+
+def _alignment(quoted: Sequence[_Token], written: Sequence[_Token]) -> list[tuple[int | None, int | None]]:
+    """The cheapest edits turning ``quoted`` into a run of ``written``: pairs (quote index, passage index).
+
+    A pair with a None is a token of one side only; a pair of two indexes is the same token,
+    or a substitution. Passage tokens before and after the run are free. Runs of tokens one
+    side only has cost an opening, then each token (affine gaps), and tokens in common are a
+    gain, so that the alignment reads as the fewest, most natural differences.
+    """
+    m, w = len(quoted), len(written)
+    first = _first_word(quoted)
+    infinite = 1 << 40
+    added = [_one_side(quoted, i) for i in range(m)]
+    open_added = [_opening(quoted, i) for i in range(m)]
+    left_out = [_one_side(written, j) for j in range(w)]
+    open_left_out = [_opening(written, j) for j in range(w)]
+    # Ending with a pair, with a quote token only (added), with a passage token only (left out).
+    pair = [[0] * (w + 1)] + [[infinite] * (w + 1) for _ in range(m)]
+    add = [[infinite] * (w + 1) for _ in range(m + 1)]
+    out = [[infinite] * (w + 1) for _ in range(m + 1)]
+    for i in range(1, m + 1):
+        for j in range(w + 1):
+            add[i][j] = (
+                min(pair[i - 1][j] + open_added[i - 1], add[i - 1][j], out[i - 1][j] + open_added[i - 1]) + added[i - 1]
+            )
+            if j:
+                step = _cost(quoted, written[j - 1], i - 1, first=i - 1 == first)
+                pair[i][j] = min(pair[i - 1][j - 1], add[i - 1][j - 1], out[i - 1][j - 1]) + step
+                out[i][j] = (
+                    min(pair[i][j - 1] + open_left_out[j - 1], out[i][j - 1], add[i][j - 1] + open_left_out[j - 1])
+                    + left_out[j - 1]
+                )
+    best = min(min(pair[m]), min(add[m]))
+    j = max(x for x in range(w + 1) if min(pair[m][x], add[m][x]) == best)  # a word cut at the end is a substitution
+    state = "pair" if pair[m][j] == best else "add"
+    i = m
+    pairs: list[tuple[int | None, int | None]] = []
+    while i > 0:
+        if state == "pair":
+            pairs.append((i - 1, j - 1))
+            before = pair[i][j] - _cost(quoted, written[j - 1], i - 1, first=i - 1 == first)
+            i, j = i - 1, j - 1
+            state = "pair" if pair[i][j] == before else "add" if add[i][j] == before else "out"
+        elif state == "add":
+            pairs.append((i - 1, None))
+            before = add[i][j] - added[i - 1]
+            opened = before - open_added[i - 1]
+            i -= 1
+            state = "add" if add[i][j] == before else "pair" if pair[i][j] == opened else "out"
+        else:
+            pairs.append((None, j - 1))
+            before = out[i][j] - left_out[j - 1]
+            opened = before - open_left_out[j - 1]
+            j -= 1
+            state = "out" if out[i][j] == before else "pair" if pair[i][j] == opened else "add"
+    return pairs[::-1]
+
+
+def _word_around(tokens: Sequence[_Token], index: int) -> tuple[int, int]:
+    """The first and last token index of the whitespace-separated word holding ``tokens[index]``."""
+    start, end = index, index
+    while start > 0 and not tokens[start].gap:
+        start -= 1
+    while end + 1 < len(tokens) and not tokens[end + 1].gap:
+        end += 1
+    return start, end
+
+
+def _whole_word(written: Sequence[_Token], lo: int, hi: int) -> tuple[int, int]:
+    """``written[lo : hi + 1]`` widened to whole words, the punctuation around them left out (see :func:`_bounded`)."""
+    while lo > 0 and _joined_before(written, lo):
+        lo -= 1
+    while hi + 1 < len(written) and _joined_after(written, hi + 1):
+        hi += 1
+    return lo, hi
+
+
+def _differences(
+    pairs: list[tuple[int | None, int | None]],
+    same: list[bool],
+    quoted: Sequence[_Token],
+    written: Sequence[_Token],
+    quote: str,
+    passage: str,
+) -> list[str]:
+    """Each difference of an alignment (see :func:`_alignment`), named in French."""
+    found: list[str] = []
+    punctuation = [equal and q is not None and not quoted[q].word for (q, _), equal in zip(pairs, same, strict=True)]
+    k = 0
+    while k < len(pairs):
+        if same[k]:
+            k += 1
+            continue
+        end = k
+        while True:  # one difference, even across punctuation that happens to match inside it
+            while end < len(pairs) and not same[end]:
+                end += 1
+            gap = end
+            while gap < len(pairs) and punctuation[gap]:
+                gap += 1
+            if not end < gap < len(pairs) or same[gap]:
+                break
+            end = gap
+        mine = [q for q, _ in pairs[k:end] if q is not None]
+        ids = [w for _, w in pairs[k:end] if w is not None]
+        before = next((w for _, w in reversed(pairs[:k]) if w is not None), None)
+        after = next((w for _, w in pairs[end:] if w is not None), None)
+        if mine and ids:  # a substitution is shown as whole words: « 2023 », « d'équipe », « 17/05/2025 »
+            lo, hi = _whole_word(written, ids[0], ids[-1])
+            ids = list(range(lo, hi + 1))
+            lo, hi = _whole_word(quoted, mine[0], mine[-1])
+            mine = list(range(lo, hi + 1))
+        theirs = [written[w] for w in ids]
+        found.append(_named([quoted[q] for q in mine], theirs, written, before, after, quote, passage))
+        k = end
+    return found
+
+
+def _named(
+    mine: list[_Token],
+    theirs: list[_Token],
+    written: Sequence[_Token],
+    before: int | None,
+    after: int | None,
+    quote: str,
+    passage: str,
+) -> str:
+    """One difference in French: a substitution, an addition, an omission or a word cut."""
+    if mine and theirs:
+        if len(mine) == len(theirs) == 1 and mine[0].word and theirs[0].word:
+            cut, whole = mine[0].text.lower(), theirs[0].text.lower()
+            if len(cut) < len(whole) and (
+                (before is None and whole.endswith(cut)) or (after is None and whole.startswith(cut))
+            ):
+                return (
+                    f"la citation coupe le mot « {_text_of(passage, theirs)} » (elle porte « {_text_of(quote, mine)} »)"
+                )
+        shown_mine, shown_theirs = _text_of(quote, mine), _text_of(passage, theirs)
+        if not any(t.word for t in mine + theirs):  # a sign or a unit: show it with the words around it
+            lo = _word_around(written, before)[0] if before is not None else None
+            hi = _word_around(written, after)[1] if after is not None else None
+            context_before = passage[written[lo].start : theirs[0].start] if lo is not None else ""
+            context_after = passage[theirs[-1].end : written[hi].end] if hi is not None else ""
+            shown_mine = _shown(context_before + quote[mine[0].start : mine[-1].end] + context_after)
+            shown_theirs = _shown(context_before + passage[theirs[0].start : theirs[-1].end] + context_after)
+        case = "la casse diffère : " if [t.text.lower() for t in mine] == [t.text.lower() for t in theirs] else ""
+        return f"{case}le passage porte « {shown_theirs} » là où la citation porte « {shown_mine} »"
+    where = ""
+    if before is not None:
+        where = f" après « {_text_of(passage, written[_word_around(written, before)[0] : before + 1])} »"
+    elif after is not None:
+        where = f" avant « {_text_of(passage, written[after : _word_around(written, after)[1] + 1])} »"
+    if mine:
+        return f"la citation ajoute « {_text_of(quote, mine)} »{where}"
+    return f"la citation omet « {_text_of(passage, theirs)} »{where}"
+
+
+def _cut_words(
+    pairs: list[tuple[int | None, int | None]],
+    quoted: Sequence[_Token],
+    written: Sequence[_Token],
+    quote: str,
+    passage: str,
+) -> list[str]:
+    """The words of the passage that a quote with the passage's tokens cuts at either end."""
+    ids = [w for _, w in pairs if w is not None]
+    ends = []
+    if not _bounded(written, ids[0], len(written)):
+        ends.append((ids[0], quoted[: _word_around(quoted, 0)[1] + 1]))
+    if not _bounded(written, 0, ids[-1] + 1):
+        ends.append((ids[-1], quoted[_word_around(quoted, len(quoted) - 1)[0] :]))
+    found = []
+    for at, mine in ends:
+        lo, hi = _whole_word(written, at, at)
+        found.append(
+            f"la citation coupe le mot « {_text_of(passage, written[lo : hi + 1])} » "
+            f"(elle porte « {_text_of(quote, mine)} »)"
+        )
+    if _cut_negation(quoted, written, ids[-1] + 1):
+        lo, hi = _whole_word(written, ids[-1] + 1, ids[-1] + 1)
+        found.append(
+            f"la citation s'arrête avant « {_text_of(passage, written[lo : hi + 1])} », "
+            "qui complète la négation « ne … » du passage"
+        )
+    return found or ["introuvable telle quelle dans le passage"]
+
+
+def _diagnosis(quoted: Sequence[_Token], written: Sequence[_Token], quote: str, passage: str) -> str:
+    """Why ``quoted`` is not a run of ``written`` (see :func:`verify_quote`)."""
+    matcher = SequenceMatcher(None, [_key(t) for t in quoted], [_key(t) for t in written], autojunk=False)
+    a, b, size = matcher.find_longest_match(0, len(quoted), 0, len(written))
+    nothing = "introuvable dans le passage : aucun extrait de la citation n'y figure"
+    if not any(t.word for t in quoted[a : a + size]):
+        return nothing
+    window: Sequence[_Token] = written
+    if len(quoted) * len(written) > _WHOLE_PASSAGE_CELLS:  # the passage around the longest run in common
+        slack = len(quoted) + 8  # room for words the quote leaves out
+        window = written[max(0, b - a - slack) : b - a + len(quoted) + slack]
+    pairs = _alignment(quoted, window)
+    first = _first_word(quoted)
+    same = [q is not None and w is not None and _same(quoted[q], window[w], first=q == first) for q, w in pairs]
+    kept = sum(
+        1 for q, w in pairs if q is not None and w is not None and quoted[q].word and _key(quoted[q]) == _key(window[w])
+    )
+    beyond = _beyond(quoted, written, quote)
+    if beyond and kept <= beyond[1]:  # nothing else of the quote is in the passage
+        return beyond[0]
+    if 2 * kept < sum(t.word for t in quoted):
+        if _count_words(quoted[a : a + size]) < MIN_EXTRACT_WORDS:
+            return nothing
+        return "introuvable dans le passage : moins de la moitié des mots de la citation s'y suivent ainsi"
+    named = _differences(pairs, same, quoted, window, quote, passage) or _cut_words(
+        pairs, quoted, window, quote, passage
+    )
+    shown = " ; ".join(named[:MAX_NAMED_DIFFERENCES])
+    more = len(named) - MAX_NAMED_DIFFERENCES
+    if more > 0:
+        shown += f" ; et {more} autre{'s' if more > 1 else ''} différence{'s' if more > 1 else ''}"
+    return f"citation inexacte : {shown}"
+
+
+# --- verification ------------------------------------------------------------------------
+
+
+def _extracts(quote: str) -> list[tuple[str, tuple[_Token, ...]]]:
+    """The quote cut at each ellipsis: each extract's text and tokens, empty ones left out."""
+    pieces = [p for p in _ELLIPSIS.split(quote) if p.strip()]
+    return [(p, t) for p in pieces if (t := _stripped(_tokens(p))) and any(x.word for x in t)]
 
 
 def verify_quote(quote: str, passage: str) -> QuoteCheck:
-    """Check that ``quote`` is found in ``passage`` (rules in the module docstring)."""
-    q = _form(quote)
-    if _count_words(q.text) < MIN_QUOTE_WORDS:
-        return QuoteCheck(ok=False, score=0.0, reason="citation trop courte : au moins trois mots")
-    p = _form(passage)
-    found = _find_on_word_boundaries(q.text, p.text)
+    """Check that ``quote`` is the words of ``passage`` (rules in the module docstring).
+
+    The reason of a pass says how the quote was found: « retrouvée telle quelle », found
+    word for word with only typography differing, or in several extracts. The reason of a
+    failure names the difference: the substituted, added or missing words (up to
+    :data:`MAX_NAMED_DIFFERENCES`), a word cut at either end, extracts out of order or
+    overlapping, a quote running beyond the passage, or nothing of the quote found.
+    """
+    whole = _stripped(_tokens(quote))
+    if _count_words(whole) < MIN_QUOTE_WORDS:
+        return QuoteCheck(ok=False, reason="citation trop courte : au moins trois mots")
+    written = _tokens(passage)
+    found = _find(whole, written)
+    extracts = _extracts(quote)
+    if found is None and len(extracts) == 1 and extracts[0][0] != quote:  # an ellipsis opens or closes it
+        quote, whole = extracts[0]
+        found = _find(whole, written)
     if found is not None:
-        start, end = p.original(found, found + len(q.text))
-        return QuoteCheck(True, 100.0, "retrouvée telle quelle dans le passage", start, end)
-    if _ELLIPSIS.search(quote):
-        return QuoteCheck(ok=False, score=0.0, reason="une citation doit être continue : pas de coupure « … »")
+        span = (written[found].start, written[found + len(whole) - 1].end)
+        plain = "retrouvée telle quelle dans le passage"
+        return QuoteCheck(True, plain if _plain(quote) in _plain(passage) else _TYPOGRAPHY, (span,))
+    if len(extracts) > 1:
+        check = _verify_extracts(extracts, written, passage)
+        if check.ok or not _has_ellipsis(written):
+            return check
+        # The passage has ellipses or dot leaders of its own: the quote's may be the candidate's text.
+    return QuoteCheck(ok=False, reason=_diagnosis(whole, written, quote, passage))
 
-    alignment = fuzz.partial_ratio_alignment(q.text, p.text)
-    if alignment is None or not p.text:
-        return _not_found(0.0)
-    score = alignment.score
-    if score < QUOTE_MATCH_THRESHOLD:
-        return _not_found(score)
-    span = alignment.dest_end - alignment.dest_start
-    if abs(span - len(q.text)) > SPAN_LENGTH_TOLERANCE * len(q.text):
-        return _not_found(score, " : seule une partie de la citation y figure")
-    quoted = list(_WORD.finditer(q.text))
-    written = list(_WORD.finditer(p.text))
-    run = _word_run(
-        [m.group() for m in quoted], [m.group() for m in written], [m.start() for m in written], alignment.dest_start
-    )
-    if run is None:
-        return _not_found(score, " : la citation est plus longue que le passage")
 
-    def pair(index: int) -> str:
-        """The differing word of the quote at ``index``, and the passage's word there."""
-        mine, theirs = quoted[index], written[run.start + index]
-        q_start, q_end = q.original(mine.start(), mine.end())
-        p_start, p_end = p.original(theirs.start(), theirs.end())
-        return (
-            f"le passage porte « {_shown(passage[p_start:p_end])} » "
-            f"là où la citation porte « {_shown(quote[q_start:q_end])} »"
-        )
+def _has_ellipsis(written: Sequence[_Token]) -> bool:
+    return any(written[i].text == written[i + 1].text == written[i + 2].text == "." for i in range(len(written) - 2))
 
-    if not run.accepted:
-        if len(run.different) == 1:
-            return _not_found(score, f" : {pair(run.different[0])}")
-        return _not_found(
-            score,
-            f" : des mots diffèrent, manquent ou sont ajoutés (d'abord, {pair(run.different[0])}) ; "
-            "une citation reprend un seul extrait, mot pour mot",
-        )
-    start, end = p.original(written[run.start].start(), written[run.start + len(quoted) - 1].end())
-    detail = pair(run.different[0]) if run.different else "seules la ponctuation ou la typographie diffèrent"
-    reason = (
-        f"retrouvée à {_percent(max(0.1, 100.0 - score))} % près "
-        f"(correspondance : {_percent(min(score, 99.9))} %) ; {detail}"
-    )
-    return QuoteCheck(True, score, reason, start, end)
+
+def _verify_extracts(
+    extracts: list[tuple[str, tuple[_Token, ...]]], written: Sequence[_Token], passage: str
+) -> QuoteCheck:
+    """Rule 4: extracts joined by ellipses, each a run of the passage, in order, without overlap."""
+    for text, tokens in extracts:
+        if _count_words(tokens) < MIN_EXTRACT_WORDS:
+            return QuoteCheck(
+                ok=False,
+                reason=f"extrait trop court : « {_shown(text)} » ; chaque extrait relié par {_NAME} "
+                f"doit compter au moins {MIN_EXTRACT_WORDS} mots",
+            )
+    anywhere = [_find(tokens, written) for _, tokens in extracts]
+    for number, ((text, tokens), at) in enumerate(zip(extracts, anywhere, strict=True), start=1):
+        if at is None:
+            reason = _diagnosis(tokens, written, text, passage)
+            return QuoteCheck(
+                ok=False, reason=f"extrait {number} sur {len(extracts)} (« {_shown(text, 40)} ») : {reason}"
+            )
+    spans: list[tuple[int, int]] = []
+    after, previous = 0, 0
+    for number, (_, tokens) in enumerate(extracts, start=1):
+        at = _find(tokens, written, after)
+        if at is None:
+            first = anywhere[number - 1]
+            assert first is not None
+            problem = "pas dans cet ordre" if first < previous else "mais ils se chevauchent"
+            return QuoteCheck(
+                ok=False,
+                reason=f"les {len(extracts)} extraits reliés par {_NAME} figurent dans le passage, {problem} ; "
+                "une citation coupée reprend des extraits dans l'ordre du texte, sans chevauchement",
+            )
+        spans.append((written[at].start, written[at + len(tokens) - 1].end))
+        previous, after = at, at + len(tokens)
+    return QuoteCheck(True, f"retrouvée en {len(extracts)} extraits, dans l'ordre, reliés par {_NAME}", tuple(spans))
 
 
 def verify_citations(cited: list[tuple[str, str]], passages: dict[str, Chunk]) -> list[Citation]:
     """Check each ``(chunk_id, quote)`` against the passages given to the model.
 
     One citation out per citation in, in the same order, duplicates kept: a citation is
-    never dropped. A chunk id that was not among ``passages`` is rejected, whatever its
-    quote says.
+    never dropped, and its quote is kept as the model wrote it. A chunk id that was not
+    among ``passages`` is rejected, whatever its quote says.
     """
     citations: list[Citation] = []
     for chunk_id, quote in cited:

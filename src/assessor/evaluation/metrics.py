@@ -63,9 +63,9 @@ _PAGE_RANGE = re.compile(r"pages?\s+(\d+)\s*[–-]\s*(\d+)")
 
 
 def quotes_overlap(a: str, b: str) -> bool:
-    """True when the longest common stretch of the two quotes' matching forms covers at least
-    half of the shorter one (so containment always counts)."""
-    fa, fb = matching_form(a), matching_form(b)
+    """True when the longest common stretch of the two quotes' matching forms, case folded, covers
+    at least half of the shorter one (so containment always counts)."""
+    fa, fb = matching_form(a).casefold(), matching_form(b).casefold()
     short, long = (fa, fb) if len(fa) <= len(fb) else (fb, fa)
     if not short:
         return False

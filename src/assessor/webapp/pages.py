@@ -2,7 +2,9 @@
 
 The jury reads a quote in its context: the page as the candidate laid it out. The quote is
 located in the page's own text layer with the same matching rules as citation verification
-(``citations.verify_quote``), and each character's box is painted over in translucent yellow.
+(``citations.verify_quote``), and each character's box is painted over in translucent yellow,
+extract by extract for a quote cut by an ellipsis; a quote that is not verified there is not
+highlighted.
 Renders are cached as PNG files under the data folder, keyed by file, page and quote.
 """
 
@@ -18,6 +20,8 @@ from assessor.citations import verify_quote
 
 SCALE = 1.6  # about 115 dpi: the page's text stays readable in a half-width panel
 HIGHLIGHT = (255, 214, 0, 110)
+MATCHING = "exact-words"
+"""Part of a render's cache key: renders made under earlier matching rules are not reused."""
 
 
 def _boxes(textpage: pdfium.PdfTextPage, start: int, end: int) -> list[tuple[float, float, float, float]]:
@@ -42,7 +46,7 @@ def _boxes(textpage: pdfium.PdfTextPage, start: int, end: int) -> list[tuple[flo
 
 def render_page(pdf: Path, page_number: int, quote: str | None, cache: Path) -> Path | None:
     """The PNG of page ``page_number`` (1-based) with ``quote`` highlighted; None if there is no such page."""
-    key = hashlib.sha256(f"{pdf.name}|{page_number}|{quote or ''}|{SCALE}".encode()).hexdigest()[:32]
+    key = hashlib.sha256(f"{pdf.name}|{page_number}|{quote or ''}|{SCALE}|{MATCHING}".encode()).hexdigest()[:32]
     target = cache / f"{key}.png"
     if target.exists():
         return target
@@ -55,21 +59,22 @@ def render_page(pdf: Path, page_number: int, quote: str | None, cache: Path) -> 
         if quote:
             textpage = page.get_textpage()
             text = textpage.get_text_range()
-            check = verify_quote(quote, text) if len(text) == textpage.count_chars() else None
-            if check is not None and check.start is not None and check.end is not None:
+            spans = verify_quote(quote, text).spans if len(text) == textpage.count_chars() else ()
+            if spans:
                 height = page.get_height()
                 overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
                 draw = ImageDraw.Draw(overlay)
-                for left, bottom, right, top in _boxes(textpage, check.start, check.end):
-                    draw.rectangle(
-                        (
-                            left * SCALE - 2,
-                            (height - top) * SCALE - 2,
-                            right * SCALE + 2,
-                            (height - bottom) * SCALE + 2,
-                        ),
-                        fill=HIGHLIGHT,
-                    )
+                for start, end in spans:  # one span per extract of a quote cut by « […] »
+                    for left, bottom, right, top in _boxes(textpage, start, end):
+                        draw.rectangle(
+                            (
+                                left * SCALE - 2,
+                                (height - top) * SCALE - 2,
+                                right * SCALE + 2,
+                                (height - bottom) * SCALE + 2,
+                            ),
+                            fill=HIGHLIGHT,
+                        )
                 image = Image.alpha_composite(image, overlay)
         cache.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(".tmp")

@@ -215,13 +215,13 @@ def grid_html(state: ReviewState, referential: Referential, selected: str | None
 
 
 def _highlighted(passage: str, quote: str) -> str:
-    """The passage, escaped, with the quoted words in <mark> when they are found there."""
-    check = verify_quote(quote, passage)
-    if check.start is None or check.end is None:
-        return esc(passage)
-    return (
-        f"{esc(passage[: check.start])}<mark>{esc(passage[check.start : check.end])}</mark>{esc(passage[check.end :])}"
-    )
+    """The passage, escaped, with each extract of the quote in <mark> when the quote is verified there."""
+    parts: list[str] = []
+    done = 0
+    for start, end in verify_quote(quote, passage).spans:
+        parts += [esc(passage[done:start]), f"<mark>{esc(passage[start:end])}</mark>"]
+        done = end
+    return "".join([*parts, esc(passage[done:])])
 
 
 def criterion_html(state: ReviewState, criterion: Criterion, result: CriterionResult) -> str:
