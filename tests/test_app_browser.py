@@ -158,11 +158,13 @@ def test_whole_jury_flow_survives_a_restart(data_dir: Path, tmp_path: Path) -> N
         page.locator("#as-bulk").click()
         page.wait_for_selector("#as-bulk-preview li", timeout=10000)
         preview = page.locator("#as-bulk-preview").inner_text()
-        assert "sera acceptée" in preview and "à décider un par un" in preview
+        assert re.search(r"\d+ propositions? (?:sera acceptée|seront acceptées) comme décision du jury", preview)
+        assert "à décider un par un" in preview
         page.locator("#as-block").scroll_into_view_if_needed()
         page.screenshot(path=str(shots / "05-accepter-restantes.png"), full_page=False)
         page.locator("#as-bulk-confirm").click()
-        wait_message(page, "1 proposition acceptée dans le bloc B1")
+        wait_message(page, "dans le bloc B1 ;")  # « N proposition(s) acceptée(s) dans le bloc B1 ; M critères restent… »
+        assert re.search(r"\d+ propositions? acceptées? dans le bloc B1", message(page))
 
         # The other criteria are decided from the command line, on the same database, as an administrator
         # scripting the jury's paper decisions would; the app then shows them.
