@@ -112,8 +112,10 @@ def _heading_level(line: str) -> int | None:
     return None
 
 
-def _units(page: int, text: str, *, markdown: bool) -> Iterator[Unit]:
-    """Cut one page's text into units, with their offsets."""
+def _units(page: int, text: str, *, markdown: bool, headings: dict[str, int] | None = None) -> Iterator[Unit]:
+    """Cut one page's text into units, with their offsets. ``headings``: the page's heading lines of
+    an official template (``Page.headings``), with their levels."""
+    headings = headings or {}
     for block in re.finditer(r"[^\n]+(?:\n[^\n]+)*", text):
         lines = [(m.start() + block.start(), m.group()) for m in re.finditer(r"[^\n]+", block.group())]
         pending: list[tuple[int, str]] = []  # lines of the paragraph being read
@@ -133,7 +135,7 @@ def _units(page: int, text: str, *, markdown: bool) -> Iterator[Unit]:
                 yield from flush(UnitKind.LIST_ITEM, item)
                 continue
             md = _MD_HEADING.match(line)
-            level = len(md.group(1)) if md else None
+            level = len(md.group(1)) if md else headings.get(line.strip())
             if level is None and not markdown and (index == 0 or _SUBSECTION.match(line)):
                 # A heading starts a block; mid-block, only a sub-section number (« 6.3 Budget »)
                 # is trusted, since « 1. Premier point » may as well be a numbered list item.
@@ -204,7 +206,9 @@ def chunk_file(loaded: LoadedFile, settings: ChunkSettings | None = None) -> lis
     units = [
         piece
         for page in loaded.pages
-        for unit in _units(page.number, page.text, markdown=markdown)
+        for unit in _units(
+            page.number, page.text, markdown=markdown, headings={h.text.strip(): h.level for h in page.headings}
+        )
         for piece in _split_long(unit, settings.target_chars)
     ]
     pages = {p.number: p for p in loaded.pages}

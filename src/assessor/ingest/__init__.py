@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from assessor.ingest.document import FileKind, LoadedFile, Page, SetAside
+from assessor.ingest.document import FileKind, LoadedFile, Page, PageHeading, SetAside
 from assessor.ingest.errors import IngestError, IngestErrorCode
 from assessor.ingest.furniture import SetAsideKind, page_list, set_aside
 from assessor.ingest.layout import garbled
@@ -162,11 +162,12 @@ def _pdf_pages(pdf_pages: list[PdfPage]) -> tuple[list[Page], list[str]]:
     found: dict[str, list[int]] = {}
     for number, pdf_page in enumerate(pdf_pages, start=1):
         layout = pdf_page.layout
+        headings: list[tuple[str, int]] = []
         if layout is None:  # OCR text, or a page pdfium could not read
             text, removed = pdf_page.text, []
         else:
             reading = next(readings)
-            text, removed = reading.text, reading.set_aside
+            text, removed, headings = reading.text, reading.set_aside, reading.headings
             if layout.columns:
                 found.setdefault(NOTE_COLUMNS, []).append(number)
             if layout.rotated:
@@ -194,6 +195,7 @@ def _pdf_pages(pdf_pages: list[PdfPage]) -> tuple[list[Page], list[str]]:
                 text=normalize_text(text),
                 ocr=pdf_page.ocr,
                 set_aside=[SetAside(kind=kind, text=line) for kind, line in removed],
+                headings=[PageHeading(text=normalize_text(line), level=level) for line, level in headings],
             )
         )
     notes = [f"{'page' if len(n) == 1 else 'pages'} {page_list(n)} : {note}" for note, n in found.items()]

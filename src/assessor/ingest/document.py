@@ -23,6 +23,15 @@ class SetAside(BaseModel):
     text: str
 
 
+class PageHeading(BaseModel):
+    """A heading line of a page and its level (1 the highest), as the layout found it (``ingest.furniture``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str
+    level: int = Field(ge=1)
+
+
 class Page(BaseModel):
     """One page of a PDF, one form-feed page of a text file, or one section of a DOCX.
 
@@ -37,6 +46,9 @@ class Page(BaseModel):
     ocr: bool = Field(default=False, description="The text comes from OCR of a scanned page.")
     set_aside: list[SetAside] = Field(
         default_factory=list, description="Furniture and boilerplate removed from the text, kept for display."
+    )
+    headings: list[PageHeading] = Field(
+        default_factory=list, description="Heading lines of an official template (PDF), with their levels."
     )
 
 
