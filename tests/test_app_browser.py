@@ -163,7 +163,8 @@ def test_whole_jury_flow_survives_a_restart(data_dir: Path, tmp_path: Path) -> N
         page.locator("#as-block").scroll_into_view_if_needed()
         page.screenshot(path=str(shots / "05-accepter-restantes.png"), full_page=False)
         page.locator("#as-bulk-confirm").click()
-        wait_message(page, "dans le bloc B1 ;")  # « N proposition(s) acceptée(s) dans le bloc B1 ; M critères restent… »
+        # « N proposition(s) acceptée(s) dans le bloc B1 ; M critères restent… »
+        wait_message(page, "dans le bloc B1 ;")
         assert re.search(r"\d+ propositions? acceptées? dans le bloc B1", message(page))
 
         # The other criteria are decided from the command line, on the same database, as an administrator
