@@ -81,11 +81,11 @@ from retrieval_labels import (  # noqa: E402
 
 from assessor.chunking import Chunk  # noqa: E402
 from assessor.dossiers import DossierStore  # noqa: E402
-from assessor.evidence_only import assess, coverage, key_terms  # noqa: E402
+from assessor.evidence_only import assess, evidence_score  # noqa: E402
 from assessor.library import Library  # noqa: E402
 from assessor.llm import LLMSettings  # noqa: E402
 from assessor.pipeline import budgeted  # noqa: E402
-from assessor.results import EVIDENCE_TO_EXAMINE  # noqa: E402
+from assessor.results import EVIDENCE_TO_EXAMINE, Flag  # noqa: E402
 from assessor.settings import Settings  # noqa: E402
 
 DENSE_MODEL = "st:all-MiniLM-L6-v2"
@@ -108,6 +108,7 @@ class CriterionRun:
     gold_found: int
     latency_ms: float
     evidence_only: str
+    weak_signal: bool
     best_coverage: float
 
 
@@ -146,8 +147,7 @@ def run_dossier(store: DossierStore, dossier: LabelledDossier, library: Library,
         latency = (time.perf_counter() - t0) * 1000
         chunks = [p.chunk for p in ranked]
         top = (budgeted(chunks, budget) if budget else chunks)[:TOP]
-        terms = key_terms(criterion)
-        considered = retriever.search_criterion(criterion, k=TOP, siblings=siblings)
+        result = assess(criterion, ranked)  # the passages the pipeline shares with the evidence-only default
         run.criteria.append(
             CriterionRun(
                 dossier=dossier.key,
@@ -161,8 +161,9 @@ def run_dossier(store: DossierStore, dossier: LabelledDossier, library: Library,
                 furniture_chars=[len(compact(c.text)) - furniture.residue(c.text) for c in top],
                 gold_found=sum(any(hits(c.text, g.text) for c in top) for g in label.gold),
                 latency_ms=latency,
-                evidence_only=str(assess(criterion, retriever, siblings=siblings).outcome),
-                best_coverage=max((coverage(terms, p.chunk.text) for p in considered), default=0.0),
+                evidence_only=str(result.outcome),
+                weak_signal=Flag.WEAK_SIGNAL in result.flags,
+                best_coverage=evidence_score(criterion, ranked),
             )
         )
     return run
@@ -235,8 +236,9 @@ def retrieval_table(runs: list[DossierRun]) -> list[str]:
 
 def evidence_only_table(runs: list[DossierRun]) -> list[str]:
     lines = [
-        "| criteria | labelled | « à examiner » | « preuves insuffisantes » | other | balanced accuracy |",
-        "|---|---|---:|---:|---:|---:|",
+        "| criteria | labelled | « à examiner » | of which « signal faible » | « preuves insuffisantes » | other "
+        "| balanced accuracy |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for name, group in (
         ("real dossiers", [c for r in runs if r.source == "realdata" for c in r.criteria]),
@@ -248,10 +250,11 @@ def evidence_only_table(runs: list[DossierRun]) -> list[str]:
             subset = [c for c in group if c.present is present]
             shown = sum(c.evidence_only == EVIDENCE_TO_EXAMINE for c in subset)
             hidden = sum(c.evidence_only == "preuves_insuffisantes" for c in subset)
+            weak = sum(c.weak_signal for c in subset)
             if subset:
                 rates.append((shown if present else hidden) / len(subset))
             lines.append(
-                f"| {name} | {'evidence present' if present else 'no evidence'} ({len(subset)}) | {shown} | "
+                f"| {name} | {'evidence present' if present else 'no evidence'} ({len(subset)}) | {shown} | {weak} | "
                 f"{hidden} | {len(subset) - shown - hidden} | "
                 + (f"{sum(rates) / 2:.2f} |" if not present and len(rates) == 2 else " |")
             )

@@ -22,6 +22,7 @@ from pydantic import ConfigDict, PrivateAttr
 
 from assessor import evidence_only
 from assessor.assessment import assess_with_model
+from assessor.chunking import Chunk
 from assessor.dossiers import DossierStore
 from assessor.prompts import PromptLibrary
 from assessor.referential import Referential
@@ -135,7 +136,8 @@ def assess_criterion(
     siblings = ref.criteria_of(block)
     criterion = siblings[index]
     retriever = store.retriever(dossier_id)
-    passages = [p.chunk for p in retriever.search_criterion(criterion, k=k, siblings=siblings)]
+    found = retriever.search_criterion(criterion, k=k, siblings=siblings)
+    passages = [p.chunk for p in found]
     return assess_with_model(
         criterion,
         passages,
@@ -145,8 +147,34 @@ def assess_criterion(
         scale_levels=ref.scale.levels,
         referential_title=ref.title,
         mode=Mode.JURY,
-        fallback=evidence_only.assess(criterion, retriever, siblings=siblings),
+        fallback=evidence_only.assess(criterion, found),
         max_attempts=max_attempts,
         provider=provider,
         prices=prices,
+    )
+
+
+def make_chunk(
+    chunk_id: str,
+    text: str,
+    *,
+    file: str = "dossier.pdf",
+    page: int = 3,
+    headings: list[str] | None = None,
+    ocr: bool = False,
+) -> Chunk:
+    """A one-page passage of ``file``, for tests that need a chunk without ingesting a file."""
+    return Chunk(
+        id=chunk_id,
+        file=file,
+        file_sha256="ab" * 32,
+        page_start=page,
+        page_end=page,
+        paged=True,
+        locator=f"page {page}",
+        char_start=0,
+        char_end=len(text),
+        heading_path=headings or [],
+        text=text,
+        ocr=ocr,
     )

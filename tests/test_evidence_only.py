@@ -5,19 +5,25 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+from assessor import evidence_only
 from assessor.chunking import Chunk
 from assessor.cli import app
 from assessor.dossiers import DossierStore
+from assessor.evidence_only import EvidenceOnlySettings, evidence_score, topic_terms
 from assessor.injection import suspected_injections
 from assessor.library import Library
 from assessor.pipeline import assess_dossier
+from assessor.referential import Criterion
 from assessor.report import ReportFormat, render
 from assessor.results import EVIDENCE_TO_EXAMINE, Flag, Mode, Report, Status
+from assessor.retrieval import Passage, Retriever
 from assessor.settings import Settings
+from fakes import make_chunk
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_dossiers"
@@ -78,20 +84,7 @@ def test_the_injection_in_the_dossier_is_flagged_with_its_page(activites: tuple[
 
 
 def one_page_chunk(text: str, page: int) -> Chunk:
-    return Chunk(
-        id="c1",
-        file="f.pdf",
-        file_sha256="0" * 64,
-        page_start=page,
-        page_end=page,
-        paged=True,
-        locator=f"page {page}",
-        char_start=0,
-        char_end=len(text),
-        heading_path=[],
-        text=text,
-        ocr=False,
-    )
+    return make_chunk("c1", text, file="f.pdf", page=page)
 
 
 @pytest.mark.parametrize(
@@ -216,10 +209,123 @@ def test_demo_assesses_a_sample_dossier_and_writes_three_reports(tmp_path: Path)
     assert "Synthèse" in result.stdout
 
 
-def test_the_default_threshold_is_the_calibrated_one() -> None:
+REAL_DOSSIERS = ROOT.parent / "shared" / "realdata" / "dossiers"
+needs_realdata = pytest.mark.skipif(
+    not REAL_DOSSIERS.is_dir(), reason=f"{REAL_DOSSIERS} is absent: the real documents are not on this machine"
+)
+
+
+@needs_realdata
+def test_the_default_thresholds_are_those_fitted_on_every_labelled_dossier() -> None:
     sys.path.insert(0, str(ROOT / "evals"))
     import calibrate_evidence_only
 
-    from assessor.evidence_only import EvidenceOnlySettings
+    settings = EvidenceOnlySettings()
+    rows = calibrate_evidence_only.rows()
+    assert {r.source for r in rows} == {"realdata", "sample"}
+    fitted = calibrate_evidence_only.fit(rows)
+    assert (settings.threshold, settings.confident) == (fitted.threshold, fitted.confident)
 
-    assert EvidenceOnlySettings().threshold == calibrate_evidence_only.calibrate(calibrate_evidence_only.scores())
+
+def test_leave_one_dossier_out_never_judges_a_dossier_with_thresholds_fitted_on_it() -> None:
+    sys.path.insert(0, str(ROOT / "evals"))
+    import calibrate_evidence_only as calibration
+
+    # Two dossiers that disagree: fitted on « a », 0.5 tells present from absent; on « b », 0.2 does.
+    rows = [calibration.Row("a", "sample", present, score) for present, score in ((True, 0.6), (False, 0.4))] * 5
+    rows += [calibration.Row("b", "sample", present, score) for present, score in ((True, 0.25), (False, 0.1))] * 5
+    outcomes = calibration.leave_one_dossier_out(rows)
+    rule_for = {o.row.dossier: o.rule for o in outcomes}
+    assert rule_for["a"] == calibration.fit([r for r in rows if r.dossier == "b"])
+    assert rule_for["b"] == calibration.fit([r for r in rows if r.dossier == "a"])
+    # Out of sample, « a » judged by b's thresholds shows its absent criteria as « à examiner ».
+    assert any(o.shown and not o.row.present for o in outcomes if o.row.dossier == "a")
+
+
+def test_retrieval_runs_once_per_criterion(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = DossierStore(Settings(data_dir=tmp_path))
+    store.ingest("ines", [SAMPLES / "activites-b1" / "dossier.pdf"])
+    ref = Library.from_settings(Settings()).get("developpement-commercial-activites")
+    calls: list[str] = []
+    search = Retriever.search_criterion
+
+    def counted(self: Retriever, criterion: Criterion, *args: Any, **kwargs: Any) -> list[Passage]:
+        calls.append(criterion.id)
+        return search(self, criterion, *args, **kwargs)
+
+    monkeypatch.setattr(Retriever, "search_criterion", counted)
+    report = assess_dossier(store, "ines", ref, blocks=["B1"])
+    written = [c.id for c in ref.criteria_of("B1") if c.written_assessable]
+    assert sorted(calls) == sorted(written)
+    # The evidence-only result cites passages of that one retrieval.
+    for result in report.criteria:
+        assert {c.chunk_id for c in result.citations} <= set(result.evidence_ids)
+
+
+def _passage(text: str, rank: int = 1) -> Passage:
+    chunk = make_chunk(f"d:{rank}", text, file="d.txt", page=1)
+    return Passage(chunk=chunk, score=1.0 / rank, rank=rank)
+
+
+def test_a_weak_signal_shows_the_passages_and_says_it_cannot_tell() -> None:
+    ref = Library.from_settings(Settings()).get("developpement-commercial-activites")
+    criterion = next(c for c in ref.criteria_of("B1") if c.written_assessable)
+    words = sorted(topic_terms(criterion))
+    passages = [_passage("Le dossier évoque ici " + " ".join(words[:2]) + " dans un paragraphe de contexte.")]
+    score = evidence_score(criterion, passages)
+    assert 0 < score < 1
+    weak = evidence_only.assess(criterion, passages, settings=EvidenceOnlySettings(threshold=score, confident=1.0))
+    assert weak.outcome == EVIDENCE_TO_EXAMINE and Flag.WEAK_SIGNAL in weak.flags
+    assert weak.status is Status.NEEDS_REVIEW and "Signal faible" in weak.rationale
+    sure = evidence_only.assess(criterion, passages, settings=EvidenceOnlySettings(threshold=score, confident=score))
+    assert sure.outcome == EVIDENCE_TO_EXAMINE and Flag.WEAK_SIGNAL not in sure.flags and sure.status is Status.PROPOSED
+    below = evidence_only.assess(criterion, passages, settings=EvidenceOnlySettings(threshold=1.0, confident=1.0))
+    assert below.outcome == "preuves_insuffisantes" and not below.citations
+    with pytest.raises(ValueError, match="confident"):
+        EvidenceOnlySettings(threshold=0.5, confident=0.2)
+
+
+WEB_DOSSIER = """Dossier professionnel : développement d'une application web
+
+Pour l'entreprise, j'ai développé le front-end de l'application en React avec TypeScript, des composants
+réutilisables et une maquette responsive validée sur Figma. Les formulaires contrôlent les saisies côté client.
+
+Le back-end expose une API REST en Node.js et Express ; les routes sont protégées par des jetons JWT et les mots
+de passe sont hachés avec bcrypt. La base de données PostgreSQL est modélisée en MCD puis en MPD.
+
+J'ai écrit des tests unitaires avec Jest et des tests d'intégration de l'API ; l'intégration continue lance
+les tests à chaque commit sur GitHub Actions, puis le déploiement se fait dans un conteneur Docker.
+
+La veille technologique sur les failles OWASP m'a conduit à corriger une injection SQL et une faille XSS.
+"""
+
+
+def test_a_dossier_that_answers_another_referential_gets_the_dossier_level_alert(
+    tmp_path: Path, activites: tuple[DossierStore, Report]
+) -> None:
+    _, on_topic = activites
+    assert on_topic.fit is not None and not on_topic.fit.off_referential
+    (tmp_path / "web.txt").write_text(WEB_DOSSIER, encoding="utf-8")
+    store = DossierStore(Settings(data_dir=tmp_path / "data"))
+    store.ingest("web", [tmp_path / "web.txt"])
+    ref = Library.from_settings(Settings()).get("developpement-commercial-activites")
+    report = assess_dossier(store, "web", ref, blocks=["B1"])
+    assert report.fit is not None and report.fit.off_referential
+    assert report.fit.coverage < on_topic.fit.coverage
+    for fmt in (ReportFormat.MD, ReportFormat.HTML):
+        text = render(report, fmt)
+        alert = text.index("dossier_hors_referentiel")
+        assert f"{report.fit.treated} critère(s) sur {report.fit.criteria}" in text
+        assert alert < text.index(report.criteria[0].criterion_id)  # before any criterion
+    assert "dossier_hors_referentiel" not in render(on_topic, ReportFormat.MD)
+
+
+@needs_realdata
+def test_a_real_web_developer_dossier_is_off_a_commerce_block_and_on_its_own(tmp_path: Path) -> None:
+    store = DossierStore(Settings(data_dir=tmp_path / "data", referentials_dirs=[ROOT / "evals" / "referentials"]))
+    store.ingest("dwwm", [REAL_DOSSIERS / "DWWM_russell_dossier_professionnel.pdf"])
+    library = Library.from_settings(store.settings)
+    commerce = assess_dossier(store, "dwwm", library.get("dev-commercial-omnicanal"), blocks=["B1"])
+    own = assess_dossier(store, "dwwm", library.get("dwwm-rncp37674"))
+    assert commerce.fit is not None and commerce.fit.off_referential
+    assert own.fit is not None and not own.fit.off_referential

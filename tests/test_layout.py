@@ -9,6 +9,7 @@ order, rows as rows, furniture set aside (and kept), and a French note for each 
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import pytest
@@ -20,9 +21,14 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Frame, Paragraph, Table
 
 from assessor.chunking import chunk_file
+from assessor.citations import verify_citations
+from assessor.dossiers import DossierStore
 from assessor.ingest import load_file
 from assessor.ingest.furniture import page_list
 from assessor.ingest.layout import _clean_char, garbled
+from assessor.results import CriterionResult, Status
+from assessor.settings import Settings
+from assessor.webapp import views
 
 WIDTH, HEIGHT = A4
 PROSE = (
@@ -126,6 +132,43 @@ def test_running_headers_and_footers_are_set_aside_and_kept(folder: Path) -> Non
         assert kinds["numero_de_page"] == f"Page {page.number} / 4"
     passages = chunk_file(loaded)
     assert passages and not any("Session 2026" in p.text for p in passages)
+
+
+def test_the_set_aside_text_is_kept_with_the_dossier_and_shown_beside_the_cited_page(folder: Path) -> None:
+    path = folder / "entetes.pdf"
+    canvas = Canvas(str(path), pagesize=A4)
+    for number, title in enumerate(("Étude de marché", "Plan d'action", "Négociation", "Bilan"), start=1):
+        _margins(canvas, number, 4)
+        canvas.setFont("Helvetica-Bold", 14)
+        canvas.drawString(2 * cm, HEIGHT - 2.6 * cm, f"{number}. {title}")
+        _paragraph(canvas, PROSE, 2 * cm, HEIGHT - 3.4 * cm, 16 * cm)
+        canvas.showPage()
+    canvas.save()
+    store = DossierStore(Settings(data_dir=folder / "data"))
+    store.ingest("camille", [path])
+    record = store.get("camille").files[0]
+    assert [s.kind for s in record.set_aside[2]] == ["en_tete", "numero_de_page"]
+    chunks = {c.id: c for c in store.index.chunks("camille")}
+    chunk = next(c for c in chunks.values() if c.page_start == 2)
+    assert chunk.heading_path and "Plan d'action" in chunk.heading_path[-1]
+    citations = verify_citations([(chunk.id, "quatre cents clients")], chunks)
+    assert citations[0].verified and citations[0].headings == chunk.heading_path
+    result = CriterionResult(
+        criterion_id="r/B1/C1/1",
+        criterion_text="…",
+        block="B1",
+        outcome="a_examiner",
+        rationale="…",
+        citations=citations,
+        model="evidence-only",
+        status=Status.PROPOSED,
+    )
+    aside = {(record.name, page): items for page, items in record.set_aside.items()}
+    shown = views.citations_html(result, chunks, aside)
+    assert f"{html.escape(chunk.heading_path[-1])}</div>" in shown  # the heading path above the passage
+    assert "Texte mis de côté sur les pages citées" in shown and "Page 2 / 4" in shown
+    assert "en-tête répété" in shown and "Session 2026" in shown
+    assert "Page 3 / 4" not in shown  # only the cited pages
 
 
 def test_pages_that_all_say_the_same_still_ingest(folder: Path) -> None:

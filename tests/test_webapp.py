@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops
 
-from assessor.chunking import Chunk
 from assessor.citations import verify_citations
 from assessor.results import CriterionResult
 from assessor.review.auth import UsersFile
@@ -21,6 +20,7 @@ from assessor.settings import AppSettings, Settings
 from assessor.webapp import views
 from assessor.webapp.app import AppError, ReviewApp
 from assessor.webapp.pages import render_page
+from fakes import make_chunk
 from reviewdata import SAMPLE, decide_block_criteria, evidence_report, model_report, referential
 
 JURY = User(username="jmartin", display_name="Jeanne Martin", role=Role.JURY)
@@ -224,20 +224,7 @@ def test_each_extract_of_a_verified_quote_is_highlighted_and_an_altered_quote_no
         "Depuis septembre 2024, je suis chargée de développement commercial en alternance au siège.\n"
         "Je suis rattachée à la directrice commerciale, et je travaille au quotidien avec les six responsables."
     )
-    chunk = Chunk(
-        id="c-1",
-        file="dossier.pdf",
-        file_sha256="ab" * 32,
-        page_start=3,
-        page_end=3,
-        paged=True,
-        locator="page 3",
-        char_start=0,
-        char_end=len(passage),
-        heading_path=[],
-        text=passage,
-        ocr=False,
-    )
+    chunk = make_chunk("c-1", passage)
     cited = [("c-1", EXTRACTS), ("c-1", "je suis chargée de développement commercial sans alternance")]
     result = CriterionResult.model_construct(citations=verify_citations(cited, {"c-1": chunk}))
     html = views.citations_html(result, {"c-1": chunk})

@@ -805,6 +805,7 @@ def verify_citations(cited: list[tuple[str, str]], passages: dict[str, Chunk]) -
                 verified=check.ok,
                 verification=check.reason,
                 ocr=chunk.ocr,
+                headings=chunk.heading_path,
             )
         )
     return citations

@@ -29,6 +29,7 @@ from assessor.chunking import Chunk, chunk_file
 from assessor.embeddings import Embedder, make_embedder
 from assessor.index import ChunkIndex
 from assessor.ingest import LoadedFile, load_file
+from assessor.ingest.document import SetAside
 from assessor.retrieval import Retriever
 from assessor.settings import Settings
 
@@ -52,6 +53,10 @@ class DossierFile(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     unreadable_pages: list[int] = Field(default_factory=list)
     ocr_pages: list[int] = Field(default_factory=list)
+    set_aside: dict[int, list[SetAside]] = Field(
+        default_factory=dict,
+        description="Per page number: the furniture and template text kept out of the passages, for display.",
+    )
     added_at: datetime
 
 
@@ -194,6 +199,7 @@ class DossierStore:
                     warnings=item.warnings,
                     unreadable_pages=item.unreadable_pages,
                     ocr_pages=item.ocr_pages,
+                    set_aside={page.number: page.set_aside for page in item.pages if page.set_aside},
                     added_at=now,
                 )
                 target = self.stored_file(dossier_id, record)

@@ -6,53 +6,103 @@ says whether a criterion is met:
 
 * ``non_evaluable_ecrit`` when every modality behind the criterion is oral or a role play;
 * ``preuves_insuffisantes`` when no retrieved passage contains at least
-  ``EvidenceOnlySettings.threshold`` of the criterion's key terms;
+  ``EvidenceOnlySettings.threshold`` of the criterion's topic terms (its analysed words, less
+  the evaluative ones such as « pertinent » or « correctement », which say nothing about what
+  the dossier is about);
 * ``a_examiner`` otherwise: "evidence to examine", with the best sentence of each passage
-  quoted verbatim, for a person to read.
+  quoted verbatim, for a person to read. Between ``threshold`` and ``confident`` the signal is
+  too weak to tell evidence from a passing mention: the result carries the ``signal_faible``
+  flag and says so, rather than guessing either way (hiding evidence from a jury is the
+  costlier error, so the passages are shown).
 
-The threshold is calibrated on the annotated sample dossiers by ``evals/calibrate_evidence_only.py``:
-the largest value that still shows passages for at least 95 % of the criteria that have gold
-evidence (hiding evidence from a jury is the costlier error). Every result carries the
-``sans_ia`` flag and says, in words, that it is not an AI judgement. It is also the baseline
-that every model run is compared with.
+It reads the passages the pipeline retrieved once for the criterion (``assess`` takes them, it
+does not search). Both thresholds are calibrated out of sample by
+``evals/calibrate_evidence_only.py`` (leave one labelled dossier out, real and sample dossiers).
+Every result carries the ``sans_ia`` flag and says, in words, that it is not an AI judgement.
+It is also the baseline that every model run is compared with.
+
+``referential_fit`` tells, for a whole dossier, how many of the chosen criteria find a passage
+that treats them: a dossier that plainly answers another référentiel gets the dossier-level
+alert ``dossier_hors_referentiel``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from assessor.analysis import analyze
 from assessor.chunking import Chunk
 from assessor.citations import verify_citations
 from assessor.referential import Criterion
-from assessor.results import EVIDENCE_TO_EXAMINE, CriterionResult, Flag, Mode, Status, percent
-from assessor.retrieval import Passage, Retriever
+from assessor.results import EVIDENCE_TO_EXAMINE, CriterionResult, Flag, Mode, ReferentialFit, Status, percent
+from assessor.retrieval import Passage
 
 MODEL_NAME = "evidence-only"
 NOT_AI = "Repérage automatique des passages, sans jugement : ce n'est pas une évaluation par une IA."
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")  # « 4.3 » or « 1,2 M€. » do not end a sentence mid-number
 MAX_QUOTE_CHARS = 300
 
+# Evaluative words of criteria: their absence from a dossier says nothing about the topic.
+_EVALUATIVE = set(
+    analyze(
+        "correctement précisément clairement suffisamment réaliste pertinent cohérent complet différents "
+        "identifiés repérés analysés définis évalués justifiés formulés présentés établis décrits entreprise "
+        "ensemble manière façon compte regard"
+    )
+)
+
 
 class EvidenceOnlySettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     threshold: float = Field(
-        default=0.23,
+        default=0.26,
         ge=0,
         le=1,
-        description="Share of the criterion's key terms a passage must contain to count as evidence "
+        description="Share of the criterion's topic terms a passage must contain to count as evidence "
         "(calibrated by evals/calibrate_evidence_only.py).",
     )
+    confident: float = Field(
+        default=0.41,
+        ge=0,
+        le=1,
+        description="Below this share (and at or above ``threshold``) the signal is too weak to say: "
+        "the passages are shown with the « signal faible » flag (calibrated with ``threshold``).",
+    )
     passages: int = Field(default=3, ge=1, le=10, description="Passages quoted per criterion.")
+    fit_threshold: float = Field(
+        default=0.22,
+        ge=0,
+        le=1,
+        description="Below this share of criteria with a passage that treats them, the dossier is "
+        "flagged « hors référentiel » (calibrated by evals/calibrate_evidence_only.py --fit).",
+    )
+
+    @model_validator(mode="after")
+    def _band(self) -> EvidenceOnlySettings:
+        if self.confident < self.threshold:
+            raise ValueError("confident doit être supérieur ou égal à threshold")
+        return self
 
 
 def key_terms(criterion: Criterion) -> set[str]:
     """The analysed terms of a criterion's text and group heading."""
     return set(analyze(f"{criterion.text} {criterion.group or ''}"))
+
+
+def topic_terms(criterion: Criterion) -> set[str]:
+    """The key terms that say what the criterion is about (all of them if every one is evaluative)."""
+    terms = key_terms(criterion)
+    return terms - _EVALUATIVE or terms
+
+
+def evidence_score(criterion: Criterion, passages: Sequence[Passage]) -> float:
+    """The best share of the criterion's topic terms found in one of ``passages``."""
+    terms = topic_terms(criterion)
+    return max((coverage(terms, p.chunk.text) for p in passages), default=0.0)
 
 
 def coverage(terms: set[str], text: str) -> float:
@@ -87,16 +137,6 @@ def best_sentence(terms: set[str], chunk: Chunk) -> str:
     return best
 
 
-# Evaluative words of criteria: their absence from a dossier says nothing about the topic.
-_EVALUATIVE = set(
-    analyze(
-        "correctement précisément clairement suffisamment réaliste pertinent cohérent complet différents "
-        "identifiés repérés analysés définis évalués justifiés formulés présentés établis décrits entreprise "
-        "ensemble manière façon compte regard"
-    )
-)
-
-
 def _missing_terms(criterion: Criterion, passages: Sequence[Passage]) -> list[str]:
     """Topic words of the criterion that none of the closest passages contains."""
     found = set().union(*(set(analyze(p.chunk.text)) for p in passages)) if passages else set()
@@ -109,13 +149,13 @@ def _missing_terms(criterion: Criterion, passages: Sequence[Passage]) -> list[st
 
 def assess(
     criterion: Criterion,
-    retriever: Retriever,
+    passages: Sequence[Passage],
     *,
-    siblings: Sequence[Criterion] = (),
     mode: Mode = Mode.JURY,
     settings: EvidenceOnlySettings | None = None,
 ) -> CriterionResult:
-    """The evidence-only result for one criterion (see the module docstring)."""
+    """The evidence-only result for one criterion, from the passages retrieved for it (see the
+    module docstring)."""
     settings = settings or EvidenceOnlySettings()
     base = {
         "criterion_id": criterion.id,
@@ -133,8 +173,7 @@ def assess(
             flags=[Flag.EVIDENCE_ONLY, Flag.NOT_ASSESSABLE_IN_WRITING],
             status=Status.NOT_ASSESSED,
         )
-    terms = key_terms(criterion)
-    passages = retriever.search_criterion(criterion, k=max(settings.passages, 5), siblings=siblings)
+    terms = topic_terms(criterion)
     scored = sorted(((coverage(terms, p.chunk.text), p) for p in passages), key=lambda item: -item[0])
     evidence = [p for score, p in scored if score >= settings.threshold][: settings.passages]
     best = scored[0][0] if scored else 0.0
@@ -154,21 +193,47 @@ def assess(
     chunks = {p.chunk.id: p.chunk for p in passages}
     citations = verify_citations([(p.chunk.id, best_sentence(terms, p.chunk)) for p in evidence], chunks)
     flags = [Flag.EVIDENCE_ONLY]
+    weak = best < settings.confident
+    if weak:
+        flags.append(Flag.WEAK_SIGNAL)
     if any(c.ocr for c in citations):
         flags.append(Flag.OCR_PAGE)
     if not all(c.verified for c in citations):
         flags.append(Flag.UNVERIFIED_CITATION)
     places = ", ".join(dict.fromkeys(f"{c.file} ({c.locator})" for c in citations))
+    doubt = (
+        f" Signal faible : le meilleur passage n'en contient que {percent(best)}, trop peu pour dire s'il traite "
+        "le critère ou s'il l'évoque en passant ; lisez-le avant de conclure."
+        if weak
+        else ""
+    )
     return CriterionResult(
         **base,
         outcome=EVIDENCE_TO_EXAMINE,
         rationale=f"{len(evidence)} passage(s) à examiner ({places}) : jusqu'à {percent(best)} des termes du "
-        f"critère y figurent. Leur présence ne dit pas si le critère est satisfait : le jury en juge. {NOT_AI}",
+        f"critère y figurent.{doubt} Leur présence ne dit pas si le critère est satisfait : le jury en juge. "
+        f"{NOT_AI}",
         citations=citations,
         feedback=_feedback(criterion, mode, found=True),
         flags=flags,
-        status=Status.PROPOSED if all(c.verified for c in citations) else Status.NEEDS_REVIEW,
+        status=Status.PROPOSED if all(c.verified for c in citations) and not weak else Status.NEEDS_REVIEW,
         evidence_ids=[p.chunk.id for p in passages],
+    )
+
+
+def referential_fit(
+    found: Mapping[str, Sequence[Passage]], criteria: Sequence[Criterion], settings: EvidenceOnlySettings | None = None
+) -> ReferentialFit:
+    """How many of the criteria assessable in writing find a passage holding at least ``threshold``
+    of their topic terms, among the passages ``found`` for them (by criterion id)."""
+    settings = settings or EvidenceOnlySettings()
+    written = [c for c in criteria if c.written_assessable]
+    treated = sum(evidence_score(c, found.get(c.id, ())) >= settings.threshold for c in written)
+    return ReferentialFit(
+        criteria=len(written),
+        treated=treated,
+        coverage=round(treated / len(written), 4) if written else 0.0,
+        threshold=settings.fit_threshold,
     )
 
 

@@ -1,8 +1,10 @@
 """``assess_dossier``: the whole flow, in order.
 
 1. the dossier's passages, and text that tries to instruct the tool (flagged);
-2. for each criterion of the chosen blocks: its evidence (retrieval, within a budget) and
-   the evidence-only result, which is both the embedded default and the fallback;
+2. for each criterion of the chosen blocks, one retrieval, whose passages give both the
+   evidence-only result (the embedded default and the fallback) and the model's evidence
+   (within a budget); and how much of the chosen blocks the dossier addresses
+   (``dossier_hors_referentiel`` below ``fit_threshold``);
 3. with a language model: oral and role-play criteria, and criteria for which no passage was
    found, are never sent to it; the others are assessed concurrently (bounded, rate-limited),
    each answer verified (``assessment``), cached on (prompt version, model, settings,
@@ -55,7 +57,7 @@ from assessor.results import (
     Status,
     Usage,
 )
-from assessor.retrieval import Retriever
+from assessor.retrieval import Passage, Retriever
 
 CriterionProgress = Callable[[int, int, str], None]
 """progress(done, total, criterion_id), called after each criterion."""
@@ -65,7 +67,8 @@ current_criterion: ContextVar[str | None] = ContextVar("assessor_current_criteri
 
 EVIDENCE_ONLY_NOTICE = (
     "Pré-lecture automatique par repérage de passages, sans modèle de langage : aucun critère n'est jugé. "
-    "« À examiner » signale des passages à lire, « preuves insuffisantes » l'absence de passage pertinent, "
+    "« À examiner » signale des passages à lire (« signal faible » quand ils contiennent trop peu des termes du "
+    "critère pour trancher), « preuves insuffisantes » l'absence de passage pertinent, "
     "« non évaluable sur pièces écrites » une modalité orale. Le jury décide de chaque critère."
 )
 MODEL_NOTICE = (
@@ -165,13 +168,13 @@ def assess_dossier(
         model = make_chat_model(llm)
     prompts = prompts or (PromptLibrary() if model else None)
     flags = suspected_injections(retriever.chunks)
-    evidence = {c.id: _evidence(c, retriever, referential, llm) for c in criteria}
-    fallbacks = {
-        c.id: evidence_only.assess(
-            c, retriever, siblings=referential.criteria_of(c.block), mode=mode, settings=store.settings.evidence_only
-        )
-        for c in criteria
+    found = {c.id: _retrieve(c, retriever, referential, llm) for c in criteria}  # once per criterion
+    settings = store.settings.evidence_only
+    fallbacks = {c.id: evidence_only.assess(c, found[c.id], mode=mode, settings=settings) for c in criteria}
+    evidence = {
+        cid: budgeted([p.chunk for p in passages], llm.evidence_budget_chars) for cid, passages in found.items()
     }
+    fit = evidence_only.referential_fit(found, criteria, settings)
     ready = time.perf_counter()
     results: dict[str, CriterionResult] = {}
     done = 0
@@ -308,6 +311,7 @@ def assess_dossier(
         outcome_labels=_labels(referential, mode),
         criteria=ordered,
         flags=flags,
+        fit=fit,
         usage=usage,
         timings={
             "retrieval_s": round(ready - started, 3),
@@ -353,8 +357,8 @@ def _restored(result: CriterionResult, pseudonymiser: Pseudonymiser) -> Criterio
     )
 
 
-def _evidence(criterion: Criterion, retriever: Retriever, referential: Referential, llm: LLMSettings) -> list[Chunk]:
+def _retrieve(criterion: Criterion, retriever: Retriever, referential: Referential, llm: LLMSettings) -> list[Passage]:
+    """The criterion's passages, shared by the evidence-only result and the model's evidence."""
     if not criterion.written_assessable and not llm.assess_oral:
         return []
-    passages = retriever.search_criterion(criterion, siblings=referential.criteria_of(criterion.block))
-    return budgeted([p.chunk for p in passages], llm.evidence_budget_chars)
+    return retriever.search_criterion(criterion, siblings=referential.criteria_of(criterion.block))

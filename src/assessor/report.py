@@ -69,8 +69,13 @@ def _markdown(report: Report) -> str:
         "Synthèse : " + ", ".join(f"{label} : {n}" for label, n in summary(report).most_common()),
         "",
     ]
-    if report.flags:
+    off = report.fit is not None and report.fit.off_referential
+    if report.flags or off:
         lines += ["## Alertes sur le dossier", ""]
+        if off and report.fit is not None:
+            lines.append(
+                f"- **{FLAG_LABELS[Flag.OFF_REFERENTIAL]}** (`{Flag.OFF_REFERENTIAL.value}`) — {report.fit.alert()}"
+            )
         lines += [f"- **{FLAG_LABELS[f.flag]}** — {f.file}, page {f.page} : « {_md(f.excerpt)} »" for f in report.flags]
         lines.append("")
     for block in report.referential.blocks:
@@ -106,7 +111,7 @@ def _markdown(report: Report) -> str:
             for c in r.citations:
                 mark = "✓ vérifiée" if c.verified else f"✗ NON VÉRIFIÉE ({c.verification})"
                 ocr = " — lu par OCR" if c.ocr else ""
-                lines.append(f"- « {_md(c.quote)} » — {c.file}, {c.locator}{ocr} — {mark}")
+                lines.append(f"- « {_md(c.quote)} » — {c.file}, {_md(c.where)}{ocr} — {mark}")
             if r.citations:
                 lines.append("")
             if r.missing:
@@ -144,8 +149,14 @@ def _html(report: Report) -> str:
         f"Fichiers : {e(', '.join(f.name for f in report.dossier.files))}<br>Mode : {e(MODE_LABELS[report.mode])} ; "
         f"modèle : {e(report.model)}</p>",
     ]
-    if report.flags:
+    off = report.fit is not None and report.fit.off_referential
+    if report.flags or off:
         parts.append("<h2>Alertes sur le dossier</h2><ul>")
+        if off and report.fit is not None:
+            parts.append(
+                f"<li class='alert' id='{Flag.OFF_REFERENTIAL.value}'><strong>{e(FLAG_LABELS[Flag.OFF_REFERENTIAL])}"
+                f"</strong> ({Flag.OFF_REFERENTIAL.value}) — {e(report.fit.alert())}</li>"
+            )
         parts += [
             f"<li class='alert'>{e(FLAG_LABELS[f.flag])} — {e(f.file)}, page {f.page} : « {e(f.excerpt)} »</li>"
             for f in report.flags
@@ -174,7 +185,7 @@ def _html(report: Report) -> str:
                     else (f"<span class='ko'>✗ non vérifiée : {e(c.verification)}</span>")
                 )
                 parts.append(
-                    f"<blockquote>« {e(c.quote)} »<br><small>{e(c.file)}, {e(c.locator)}"
+                    f"<blockquote>« {e(c.quote)} »<br><small>{e(c.file)}, {e(c.where)}"
                     f"{' — lu par OCR' if c.ocr else ''} — {status}</small></blockquote>"
                 )
             if r.missing:

@@ -36,6 +36,8 @@ class Flag(StrEnum):
     SUSPECTED_INJECTION = "injection_suspectee"
     OCR_PAGE = "page_ocr"
     MODEL_ERROR = "erreur_modele"
+    WEAK_SIGNAL = "signal_faible"  # evidence-only: too little of the criterion's terms to tell
+    OFF_REFERENTIAL = "dossier_hors_referentiel"  # the dossier does not address the chosen blocks
 
 
 FLAG_LABELS: dict[Flag, str] = {
@@ -48,6 +50,8 @@ FLAG_LABELS: dict[Flag, str] = {
     Flag.SUSPECTED_INJECTION: "Le dossier contient un texte qui tente de donner des consignes à l'outil",
     Flag.OCR_PAGE: "Passage lu par OCR sur une page scannée : vérifier la lecture",
     Flag.MODEL_ERROR: "Le modèle n'a pas produit de réponse exploitable",
+    Flag.OFF_REFERENTIAL: "Le dossier ne semble pas traiter le référentiel choisi",
+    Flag.WEAK_SIGNAL: "Signal faible : passages à lire avant de conclure, le repérage ne peut pas trancher",
 }
 
 
@@ -82,6 +86,14 @@ class Citation(BaseModel):
     verified: bool
     verification: str = Field(description="Why the quote passed or failed verification (French).")
     ocr: bool = False
+    headings: list[str] = Field(
+        default_factory=list, description="Heading path of the passage (its section, activity, example…)."
+    )
+
+    @property
+    def where(self) -> str:
+        """« page 4 · Activité 1 › Exemple 2 »: the locator and, when known, the heading path."""
+        return f"{self.locator} · {' › '.join(self.headings)}" if self.headings else self.locator
 
 
 class ModelAttempt(BaseModel):
@@ -162,6 +174,31 @@ class DossierFlag(BaseModel):
     excerpt: str
 
 
+class ReferentialFit(BaseModel):
+    """How much of the chosen blocks the dossier addresses: a dossier written for another
+    référentiel finds a passage for few of its criteria."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    criteria: int = Field(ge=0, description="Criteria assessable in writing.")
+    treated: int = Field(ge=0, description="Criteria for which a passage holds enough of their terms.")
+    coverage: float = Field(ge=0, le=1, description="treated / criteria.")
+    threshold: float = Field(ge=0, le=1, description="Coverage below which the dossier is off the référentiel.")
+
+    @property
+    def off_referential(self) -> bool:
+        return self.criteria > 0 and self.coverage < self.threshold
+
+    def alert(self) -> str:
+        """The dossier-level alert, in French, with the coverage figure."""
+        return (
+            f"Dossier hors référentiel ? Seuls {self.treated} critère(s) sur {self.criteria} "
+            f"({percent(self.coverage)}) trouvent dans le dossier un passage qui en traite "
+            f"(seuil d'alerte : {percent(self.threshold)}). Vérifiez que le dossier répond bien au "
+            "référentiel et aux blocs choisis avant de lire les critères."
+        )
+
+
 class Usage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -187,6 +224,9 @@ class Report(BaseModel):
     outcome_labels: dict[str, str]
     criteria: list[CriterionResult]
     flags: list[DossierFlag] = Field(default_factory=list)
+    fit: ReferentialFit | None = Field(
+        default=None, description="How much of the chosen blocks the dossier addresses (dossier_hors_referentiel)."
+    )
     usage: Usage = Field(default_factory=Usage)
     timings: dict[str, float] = Field(default_factory=dict)
     notice: str = Field(description="What this report is and is not, for the reader (French).")

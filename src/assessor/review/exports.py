@@ -74,6 +74,8 @@ FLAG_SHORT_LABELS: dict[Flag, str] = {
     Flag.SUSPECTED_INJECTION: "injection suspectée",
     Flag.OCR_PAGE: "page lue par OCR",
     Flag.MODEL_ERROR: "erreur du modèle",
+    Flag.WEAK_SIGNAL: "signal faible",
+    Flag.OFF_REFERENTIAL: "dossier hors référentiel",
 }
 
 
@@ -623,7 +625,7 @@ def _json(view: _View) -> bytes:
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-_CITATION_FIELDS = {"file", "page", "locator", "quote", "verified", "verification", "ocr"}
+_CITATION_FIELDS = {"file", "page", "locator", "headings", "quote", "verified", "verification", "ocr"}
 
 
 def _json_criterion(line: _Line) -> dict[str, Any]:

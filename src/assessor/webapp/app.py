@@ -20,6 +20,7 @@ from typing import Any
 
 from assessor.chunking import Chunk
 from assessor.dossiers import DossierError, DossierStore
+from assessor.ingest.document import SetAside
 from assessor.ingest.errors import IngestError
 from assessor.library import Library, ReferentialError, ReferentialNotFound
 from assessor.llm import BASELINE, LLMError
@@ -143,6 +144,14 @@ class ReviewApp:
     @lru_cache(maxsize=16)  # noqa: B019 - chunks of a dossier never change once ingested
     def chunks(self, dossier_id: str) -> dict[str, Chunk]:
         return {chunk.id: chunk for chunk in self.dossiers.index.chunks(dossier_id)}
+
+    def set_aside(self, dossier_id: str) -> dict[tuple[str, int], list[SetAside]]:
+        """What ingestion set aside on each page of the dossier's files (headers, template text…)."""
+        return {
+            (record.name, page): items
+            for record in self.dossiers.get(dossier_id).files
+            for page, items in record.set_aside.items()
+        }
 
     def criterion(self, state: ReviewState, criterion_id: str) -> tuple[Criterion, CriterionResult]:
         result = next((r for r in state.report.criteria if r.criterion_id == criterion_id), None)
@@ -444,7 +453,9 @@ def build(app: ReviewApp) -> gr.Blocks:
             )
             return {
                 detail: views.criterion_html(state, criterion, result),
-                passages: views.citations_html(result, app.chunks(state.report.dossier.id)),
+                passages: views.citations_html(
+                    result, app.chunks(state.report.dossier.id), app.set_aside(state.report.dossier.id)
+                ),
                 cite: gr.update(choices=choices, value=0 if choices else None),
                 # « Accepter » only where the proposal is a decision the jury can adopt as it stands.
                 action: gr.update(

@@ -11,12 +11,14 @@ the keyboard) into a selection event carrying the criterion id, nothing else.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from assessor.chunking import Chunk
 from assessor.citations import verify_quote
+from assessor.ingest.document import SetAside
+from assessor.ingest.furniture import SET_ASIDE_LABELS, SetAsideKind
 from assessor.referential import Criterion, Referential
 from assessor.results import (
     EVIDENCE_TO_EXAMINE,
@@ -53,6 +55,8 @@ FLAG_ICONS: dict[Flag, str] = {
     Flag.NOT_ASSESSABLE_IN_WRITING: "🗣 oral",
     Flag.OCR_PAGE: "🔍 page OCR",
     Flag.MODEL_ERROR: "❗ erreur du modèle",
+    Flag.WEAK_SIGNAL: "◐ signal faible",
+    Flag.OFF_REFERENTIAL: "⚠ hors référentiel",
     Flag.EVIDENCE_ONLY: "sans IA",
 }
 
@@ -89,6 +93,8 @@ CSS = """
   background: var(--background-fill-secondary); }
 .as-cite.failed { border-left-color: #c62828; }
 .as-cite .where { font-size: 12px; color: var(--body-text-color-subdued); margin-bottom: 4px; }
+.as-cite .as-path { font-size: 12px; font-weight: 600; margin-bottom: 4px; }
+.as-aside { font-size: 12px; margin-top: 8px; color: var(--body-text-color-subdued); }
 .as-cite .passage { white-space: pre-wrap; }
 .as-cite mark { background: #ffe066; color: #000; padding: 0 1px; }
 .as-notice { font-size: 12px; color: var(--body-text-color-subdued); border: 1px dashed var(--border-color-primary);
@@ -266,8 +272,14 @@ def criterion_html(state: ReviewState, criterion: Criterion, result: CriterionRe
     return "".join(parts)
 
 
-def citations_html(result: CriterionResult, chunks: dict[str, Chunk]) -> str:
-    """Each cited passage, its quote highlighted, with its file, page and verification."""
+def citations_html(
+    result: CriterionResult,
+    chunks: dict[str, Chunk],
+    set_aside: Mapping[tuple[str, int], Sequence[SetAside]] | None = None,
+) -> str:
+    """Each cited passage, its quote highlighted, with its file, page, heading path and verification;
+    then what was set aside on the cited pages (running headers, template text…), kept out of the
+    passages but shown, so that the jury sees the whole page."""
     if not result.citations:
         return '<div class="as-detail"><section><h4>Passages cités</h4>Aucun passage cité.</section></div>'
     parts = [f'<div class="as-detail"><section><h4>Passages cités ({len(result.citations)})</h4>']
@@ -276,16 +288,41 @@ def citations_html(result: CriterionResult, chunks: dict[str, Chunk]) -> str:
         state_label = "✓ vérifiée" if citation.verified else "✗ NON VÉRIFIÉE"
         ocr = " · lue par OCR" if citation.ocr else ""
         passage = _highlighted(chunk.text, citation.quote) if chunk else f"<mark>{esc(citation.quote)}</mark>"
+        path = (
+            '<div class="as-path" title="Titres sous lesquels figure le passage">'
+            f"{' › '.join(map(esc, chunk.heading_path))}</div>"
+            if chunk and chunk.heading_path
+            else ""
+        )
         parts.append(
             f'<div class="as-cite{"" if citation.verified else " failed"}" data-chunk="{esc(citation.chunk_id)}">'
             f'<div class="where">[{number}] {esc(citation.file)}, {esc(citation.locator)}{ocr} · {state_label} '
-            f"({esc(citation.verification)})</div>"
+            f"({esc(citation.verification)})</div>{path}"
             f'<div class="passage">{passage}</div>'
             + ("" if citation.verified else f"<div><b>Citation proposée :</b> « {esc(citation.quote)} »</div>")
             + "</div>"
         )
+    pages = dict.fromkeys((c.file, c.page) for c in result.citations if c.page is not None)
+    aside = [(file, page, (set_aside or {}).get((file, page), ())) for file, page in pages]
+    aside = [(file, page, items) for file, page, items in aside if items]
+    if aside:
+        parts.append(
+            '<details class="as-aside"><summary>Texte mis de côté sur les pages citées (en-têtes, pieds de page, '
+            "modèle…), hors des passages</summary>"
+        )
+        for file, page, items in aside:
+            rows = "".join(f"<li><i>{esc(_aside_label(i.kind))}</i> : {esc(i.text)}</li>" for i in items)
+            parts.append(f"<div>{esc(file)}, page {page}<ul>{rows}</ul></div>")
+        parts.append("</details>")
     parts.append("</section></div>")
     return "".join(parts)
+
+
+def _aside_label(kind: str) -> str:
+    try:
+        return SET_ASIDE_LABELS[SetAsideKind(kind)]
+    except ValueError:
+        return kind
 
 
 def header_html(state: ReviewState, referential: Referential) -> str:
@@ -309,15 +346,22 @@ def header_html(state: ReviewState, referential: Referential) -> str:
 
 
 def _dossier_alerts(state: ReviewState) -> str:
-    if not state.report.flags:
-        return ""
-    items = "".join(
-        f"<li>{esc(f.file)}, page {esc(f.page or '?')} : « {esc(f.excerpt)} »</li>" for f in state.report.flags
-    )
-    return (
-        '<div class="as-msg error"><b>Alerte : le dossier contient un texte qui tente de donner des consignes à '
-        f"l'outil.</b> Les propositions concernées sont à revoir.<ul>{items}</ul></div>"
-    )
+    alerts = []
+    fit = state.report.fit
+    if fit is not None and fit.off_referential:
+        alerts.append(
+            f'<div class="as-msg error" id="as-off-referential"><b>{esc(FLAG_LABELS[Flag.OFF_REFERENTIAL])}</b> '
+            f"({Flag.OFF_REFERENTIAL.value}). {esc(fit.alert())}</div>"
+        )
+    if state.report.flags:
+        items = "".join(
+            f"<li>{esc(f.file)}, page {esc(f.page or '?')} : « {esc(f.excerpt)} »</li>" for f in state.report.flags
+        )
+        alerts.append(
+            '<div class="as-msg error"><b>Alerte : le dossier contient un texte qui tente de donner des consignes à '
+            f"l'outil.</b> Les propositions concernées sont à revoir.<ul>{items}</ul></div>"
+        )
+    return "".join(alerts)
 
 
 def _when(value: datetime | None) -> str:
