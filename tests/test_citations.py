@@ -99,6 +99,21 @@ def test_too_short_quotes_fail(quote: str) -> None:
     assert check.reason == "citation trop courte : au moins trois mots"
 
 
+LIST = "Compétences mobilisées :\n- Développement back-end sécurisé\n- Intégration d’API externe (Stripe)\n* Webhooks"
+
+
+def test_a_list_quoted_with_its_lines_joined_keeps_its_bullets_as_typography() -> None:
+    quote = "Compétences mobilisées : - Développement back-end sécurisé - Intégration d’API externe (Stripe) * Webhooks"
+    passes(quote, LIST)
+    passes("Compétences mobilisées : Développement back-end sécurisé Intégration d’API externe", LIST)
+    fails("Compétences mobilisées : - Développement front-end sécurisé", LIST)
+
+
+def test_a_spaced_minus_before_a_number_is_still_a_sign() -> None:
+    fails("le chiffre d'affaires a varié de 4 % sur l'année", "le chiffre d'affaires a varié de - 4 % sur l'année")
+    passes("le chiffre d'affaires a varié de - 4 % sur l'année", "le chiffre d'affaires a varié de - 4 % sur l'année")
+
+
 def test_three_words_are_enough() -> None:
     passes("suivi des prospects")
 

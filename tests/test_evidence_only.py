@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from assessor import evidence_only
 from assessor.chunking import Chunk
+from assessor.citations import verify_citations
 from assessor.cli import app
 from assessor.dossiers import DossierStore
 from assessor.evidence_only import EvidenceOnlySettings, evidence_score, topic_terms
@@ -283,6 +284,15 @@ def test_a_weak_signal_shows_the_passages_and_says_it_cannot_tell() -> None:
     assert below.outcome == "preuves_insuffisantes" and not below.citations
     with pytest.raises(ValueError, match="confident"):
         EvidenceOnlySettings(threshold=0.5, confident=0.2)
+
+
+def test_a_two_cell_table_header_is_never_the_quote() -> None:
+    chunk = make_chunk(
+        "t", "FORCES | FAIBLESSES\nUne clientèle fidèle et locale | Des prix plus élevés que la concurrence"
+    )
+    quote = evidence_only.best_sentence({"forc", "faibless"}, chunk)
+    assert quote == "Une clientèle fidèle et locale | Des prix plus élevés que la concurrence"
+    assert verify_citations([("t", quote)], {"t": chunk})[0].verified
 
 
 WEB_DOSSIER = """Dossier professionnel : développement d'une application web

@@ -19,8 +19,8 @@ sign, unit, symbol). Only typography is removed on the way:
 - apostrophes (’ ' ʼ ‘ …) become ``'``; dashes and the minus sign (‐ ‑ – — −) become ``-``;
   « … » becomes ``...``;
 - quotation marks of every style (« » “ ” „ " ‹ ›), table separators (``|``), bullets
-  (• ▪ ◦ …, private-use PDF bullets, and a dash or ``*`` alone at the start of a line) are
-  read as spaces;
+  (• ▪ ◦ …, private-use PDF bullets, and a dash or ``*`` standing alone between spaces, as a
+  list's bullets do once a quote joins its lines, unless a number follows) are read as spaces;
 - a hyphen right after a letter and before a letter, with only spaces or a line break
   between them, is dropped: « déve-\\nloppement » is « développement », and a compound
   word split across lines (« bien-\\nêtre ») matches whichever way the quote spells it;
@@ -201,7 +201,7 @@ def _characters(text: str) -> tuple[list[str], list[tuple[int, int]]]:
 
 
 def _joined(chars: list[str], spans: list[tuple[int, int]]) -> tuple[list[str], list[tuple[int, int]]]:
-    """Hyphens between letters dropped (with the spaces or line break after them), line-opening bullets blanked."""
+    """Hyphens between letters dropped (with the spaces or line break after them), bullets blanked."""
     out_c: list[str] = []
     out_s: list[tuple[int, int]] = []
     line_start = True  # nothing but spaces since the last line break
@@ -215,13 +215,24 @@ def _joined(chars: list[str], spans: list[tuple[int, int]]) -> tuple[list[str], 
             if j < len(chars) and _LETTER.fullmatch(chars[j]) and chars[k + 1 : j].count("\n") <= 1:
                 k = j
                 continue
-        if c in _BULLETS and line_start and (k + 1 == len(chars) or chars[k + 1].isspace()):
+        if c in _BULLETS and _standalone_bullet(chars, k, line_start or bool(out_c and out_c[-1].isspace())):
             c = " "
         line_start = c == "\n" or (line_start and c == " ")
         out_c.append(c)
         out_s.append(spans[k])
         k += 1
     return out_c, out_s
+
+
+def _standalone_bullet(chars: list[str], k: int, after_space: bool) -> bool:
+    """``chars[k]`` (a dash or ``*``) stands alone between spaces: a list's bullet, also once a quote
+    has joined the list's lines with spaces; never a sign, so not when a number follows (« - 4 % »)."""
+    if not after_space or (k + 1 < len(chars) and not chars[k + 1].isspace()):
+        return False
+    j = k + 1
+    while j < len(chars) and chars[j] in " \t":
+        j += 1
+    return j == len(chars) or not chars[j].isdigit()
 
 
 def _digit_groups(token: _Token, spans: list[tuple[int, int]], at: int) -> list[_Token]:

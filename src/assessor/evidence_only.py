@@ -122,7 +122,7 @@ def _sentences(text: str) -> list[str]:
                 units.append(line.strip())
         else:
             prose.append(line.strip())
-    return [u for u in units if len(u.split()) >= 3]
+    return [u for u in units if len([w for w in u.split() if w != "|"]) >= 3]  # as many words as a citation needs
 
 
 def best_sentence(terms: set[str], chunk: Chunk) -> str:
