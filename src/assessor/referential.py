@@ -147,6 +147,7 @@ class Provenance(_Model):
 
     file: Text = Field(description="Fichier lu (nom seul).")
     page: int | None = Field(default=None, ge=1, description="Page du PDF ou du texte, quand il y en a.")
+    line: int | None = Field(default=None, ge=1, description="Ligne, pour une source en texte brut.")
     element: Text | None = Field(
         default=None,
         description="Élément XML lu, en chemin lisible "
@@ -157,6 +158,8 @@ class Provenance(_Model):
         where = [self.file]
         if self.page is not None:
             where.append(f"page {self.page}")
+        if self.line is not None:
+            where.append(f"ligne {self.line}")
         if self.element is not None:
             where.append(self.element)
         return ", ".join(where)
