@@ -45,7 +45,7 @@ class Unit:
 _BULLET = re.compile(r"^([-–•●▪➢►*])\s+")
 _ENDS = (".", ":", "!", "?", ";")
 _NEW_SECTION = re.compile(
-    r"^(Bloc\b|BLOC\b|Activité\s*\d|ACTIVITE\s*\d|N°\s*\d|Pour\s+C|En relation avec|C[\d.]*\d[a-z]?\s*[.\-–:]?\s)"
+    r"^(Bloc\b|BLOC\b|Activité\s*\d|ACTIVITE\s*\d|N°\s*\d|Pour\s+C|En relation avec|https?://|A\.?\d+(?:\.\d+)*\s|C[\d.]*\d[a-z]?\s*[.\-–:]?\s|\d\s*-\s*[A-ZÀÂÉÈÊÎÔÛ])"
 )
 
 
@@ -62,9 +62,14 @@ def units(pages: list[Page], *, capital_starts: bool = False) -> list[Unit]:
                 continue
             bullet = _BULLET.match(line)
             last = result[-1] if result else None
+            # pdftotext starts another column's text on a line of its own, often indented: after a
+            # finished phrase, a blank or an indent means another column, not a wrapped line.
+            finished = last is not None and last.text.endswith((*_ENDS, ","))
+            other_flow = finished and (blank or raw[:1].isspace())
             continues = (
                 last is not None
                 and bullet is None
+                and not other_flow
                 and not _NEW_SECTION.match(line)
                 and (
                     line[0].islower()
@@ -141,10 +146,14 @@ def read_reac(file: str, pages: list[Page]) -> Reading:
 
 _BLOCK = re.compile(r"^(?:Bloc(?: de compétences)?\s*(?:n°\s*)?|BLOC\s+)(\d+)\s*[:–-]\s*(\S.*)$", re.I)
 _ACTIVITY_BLOCK = re.compile(r"^Activité\s*(\d+)\s*:\s*(\S.*)$")
+_NUMBERED_BLOCK = re.compile(r"^(\d)\s*-\s*([A-ZÀÂÉÈÊÎÔÛ].*)$")
 _COMPETENCY = re.compile(r"^(C\.?\d+(?:\.\d+)*[a-z]?)\s*[-–.:]?\s+([A-ZÀÂÉÈÊÎÔÛ].*)$")
 _KEY_ALONE = re.compile(r"^(C\.?\d+(?:\.\d+)*[a-z]?)\s*\.\s*$")
 _KEY_FOR = re.compile(r"^Pour\s+(C\.?\d+(?:\.\d+)*[a-z]?)\s*:?\s*(.*)$")
-_KEY_RELATION = re.compile(r"^(?:\d+\s*/\s*)?En relation avec (?:les |la )?compétences?\s+(.+?)\s*:\s*(.*)$", re.I)
+_KEY_RELATION = re.compile(
+    r"^(?:\d+\s*/\s*)?En relation avec (?:les |la )?compétences?\b\s*(.*?)\s*(?::\s*(.*))?$", re.I
+)
+_CODES_ONLY = re.compile(r"^(?:C\.?\d+(?:\.\d+)*[a-z]?\s*(?:[&,]|et)?\s*)+:?$")
 _CODE = re.compile(r"C\.?\d+(?:\.\d+)*[a-z]?")
 _MODALITY = re.compile(r"^M\d+\s*[–-]\s*(\S.*)$")
 _INFINITIVE = re.compile(r"^[A-ZÀÂÉÈÊÎÔÛ][a-zàâçéèêëîïôûù'’-]+(er|ir|re|oir)\b")
@@ -165,8 +174,8 @@ def _evaluative(text: str) -> bool:
 def read_grid(file: str, pages: list[Page]) -> Reading:
     """A block / competency / modality / criteria grid (see the module docstring)."""
     reading = Reading(file=file, kind=SourceKind.GRID)
-    items = units(pages)
-    block_pattern = _BLOCK if any(_BLOCK.match(u.text) for u in items) else _ACTIVITY_BLOCK
+    items = _marks_completed(units(pages))
+    block_pattern = next((p for p in (_BLOCK, _ACTIVITY_BLOCK) if any(p.match(u.text) for u in items)), _NUMBERED_BLOCK)
     keyed = any(_key(u.text) is not None for u in items)
     block: ReadBlock | None = None
     competency: ReadCompetency | None = None
@@ -175,7 +184,7 @@ def read_grid(file: str, pages: list[Page]) -> Reading:
     heading_ok = False  # items under an evaluative heading (« … contient : ») are criteria
     for unit in items:
         text = unit.text
-        if match := block_pattern.match(text):
+        if (match := block_pattern.match(text)) and _next_block(block_pattern, match, len(reading.blocks)):
             block = ReadBlock(title=match.group(2).strip(), code=f"B{match.group(1)}", provenance=_where(file, unit))
             reading.blocks.append(block)
             competency, targets, heading, heading_ok = None, [], None, False
@@ -189,7 +198,7 @@ def read_grid(file: str, pages: list[Page]) -> Reading:
             if rest:
                 heading, heading_ok = rest.rstrip(" :"), rest.endswith(":")
             continue
-        if match := _COMPETENCY.match(text):
+        if (match := _COMPETENCY.match(text)) and not _known_group(block, match.group(1)):
             competency = ReadCompetency(statement=match.group(2), code=match.group(1), provenance=_where(file, unit))
             block.competencies.append(competency)
             if not keyed:
@@ -205,13 +214,39 @@ def read_grid(file: str, pages: list[Page]) -> Reading:
             continue
         if not targets:
             continue
-        if text.endswith(":") and (unit.bullet == "•" or _evaluative(text) or len(text.split()) <= 12):
-            heading, heading_ok = text.rstrip(" :").strip(), True
+        if text.endswith(":"):
+            ok = unit.bullet == "•" or _evaluative(text)
+            heading, heading_ok = (text.rstrip(" :").strip() if ok else None), ok
             continue
         if _evaluative(text) or (heading_ok and unit.bullet == "-"):
             criterion = ReadCriterion(text=text.rstrip(" ,;"), provenance=_where(file, unit), heading=heading)
             targets[0].criteria.append(criterion)
     return reading
+
+
+def _marks_completed(items: list[Unit]) -> list[Unit]:
+    """A mark whose codes go on over the next lines (« … compétences C.3.2.2 & » then « C.3.2.3 »)
+    gets them back."""
+    result: list[Unit] = []
+    for unit in items:
+        previous = result[-1] if result else None
+        mark = previous is not None and _KEY_RELATION.match(previous.text) and not previous.text.endswith(":")
+        if previous is not None and mark and _CODES_ONLY.match(unit.text):
+            previous.text = f"{previous.text} {unit.text}"
+            continue
+        result.append(unit)
+    return result
+
+
+def _known_group(block: ReadBlock, code: str) -> bool:
+    """A code printed again (« C.2.4 Une analyse… » in a modality) or naming a group of competencies
+    already read (C.2.3 for C.2.3a…) is not a new competency."""
+    return any(c.code == code or _same_or_under(c.code, code) for c in block.competencies)
+
+
+def _next_block(pattern: re.Pattern[str], match: re.Match[str], count: int) -> bool:
+    """Headings « 1 - … » are blocks only when numbered in order (1, 2, 3…): a numbered list is not."""
+    return pattern is not _NUMBERED_BLOCK or int(match.group(1)) == count + 1
 
 
 def _key(text: str) -> tuple[list[str], str] | None:
@@ -221,7 +256,12 @@ def _key(text: str) -> tuple[list[str], str] | None:
     if match := _KEY_FOR.match(text):
         return [match.group(1)], match.group(2)
     if match := _KEY_RELATION.match(text):
-        return _CODE.findall(match.group(1)), match.group(2)
+        codes_part = match.group(1)
+        codes = _CODE.findall(codes_part)
+        rest = _CODE.sub("", codes_part).strip(" &,")
+        if not codes or (rest and rest not in ("et",)):
+            return None  # « En relation avec les compétences C.2.1 Un plan… » names a production, not criteria
+        return codes, match.group(2) or ""
     return None
 
 
