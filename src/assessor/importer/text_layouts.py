@@ -19,6 +19,8 @@ lines, or cut by a page break, is read whole.
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 
 from assessor.importer.reading import ReadBlock, ReadCompetency, ReadCriterion, Reading, ReadModality, SourceKind
@@ -42,10 +44,10 @@ class Unit:
     bullet: str = ""  # "-" for an item, "•" for a heading bullet, "" for a plain line
 
 
-_BULLET = re.compile(r"^([-–•●▪➢►*])\s+")
+_BULLET = re.compile(r"^([-–•●▪➢►*])(?:\s+|(?=[a-zàâçéèêîôû]))")
 _ENDS = (".", ":", "!", "?", ";")
 _NEW_SECTION = re.compile(
-    r"^(Bloc\b|BLOC\b|Activité\s*\d|ACTIVITE\s*\d|N°\s*\d|Pour\s+C|En relation avec|https?://|A\.?\d+(?:\.\d+)*\s|C[\d.]*\d[a-z]?\s*[.\-–:]?\s|\d\s*-\s*[A-ZÀÂÉÈÊÎÔÛ])"
+    r"^(Bloc\b|BLOC\b|Activité\s*\d|ACTIVITE\s*\d|N°\s*\d|Pour\s+C|En relation avec|https?://|A\.?\d+(?:\.\d+)*\s|C[\d.]*\d[a-z]?\s*[.\-–:]?(?:\s|$)|\d\s*-\s*[A-ZÀÂÉÈÊÎÔÛ])"
 )
 
 
@@ -77,6 +79,7 @@ def units(pages: list[Page], *, capital_starts: bool = False) -> list[Unit]:
                     or (not capital_starts and not blank and not last.text.endswith(_ENDS))
                 )
                 and not _heading_line(last.text)
+                and not _KEY_ALONE.match(last.text)
             )
             if continues and last is not None:
                 joiner = "" if last.text.endswith("-") and line[0].islower() and last.text[-2:-1].isalpha() else " "
@@ -148,7 +151,7 @@ _BLOCK = re.compile(r"^(?:Bloc(?: de compétences)?\s*(?:n°\s*)?|BLOC\s+)(\d+)\
 _ACTIVITY_BLOCK = re.compile(r"^Activité\s*(\d+)\s*:\s*(\S.*)$")
 _NUMBERED_BLOCK = re.compile(r"^(\d)\s*-\s*([A-ZÀÂÉÈÊÎÔÛ].*)$")
 _COMPETENCY = re.compile(r"^(C\.?\d+(?:\.\d+)*[a-z]?)\s*[-–.:]?\s+([A-ZÀÂÉÈÊÎÔÛ].*)$")
-_KEY_ALONE = re.compile(r"^(C\.?\d+(?:\.\d+)*[a-z]?)\s*\.\s*$")
+_KEY_ALONE = re.compile(r"^(C\.?\d+(?:\.\d+)*[a-z]?)\s*\.?\s*$")
 _KEY_FOR = re.compile(r"^Pour\s+(C\.?\d+(?:\.\d+)*[a-z]?)\s*:?\s*(.*)$")
 _KEY_RELATION = re.compile(
     r"^(?:\d+\s*/\s*)?En relation avec (?:les |la )?compétences?\b\s*(.*?)\s*(?::\s*(.*))?$", re.I
@@ -164,19 +167,40 @@ _EVALUATIVE = re.compile(
     r"met en évidence|mettent en évidence|se basent|se base|démontre|démontrent|reflète|reflètent|"
     r"mentionne|mentionnent|favorise|favorisent|garantit|garantissent|assure|assurent|traduit|traduisent)\b"
 )
-_NOT_CRITERION = re.compile(r"\b(le|la|les|du|au) candidat|candidat\.e|\bdurée\b", re.I)
+KEYED_MARKS = 3
+"""From this many marks (« Pour C1 : »…), marks tie criteria to competencies; a stray code alone on a
+line in an OCR'd grid is not a system of marks."""
+
+BOILERPLATE_REPEATS = 4
+"""A sentence printed this many times in a grid is a standing note, not a criterion."""
+
+# What the candidate does or hands in is a modality (« Le candidat remet un dossier ») ; what they
+# show is a criterion (« Le candidat identifie les enjeux… »).
+_NOT_CRITERION = re.compile(
+    r"^((le|la|chaque|un|une) candidat(\.e)?\s+(doit|devra|prépare|remet|présente|réalise|rédige|commence|"
+    r"choisit|peut|dispose|a|est|sera|produit|conçoit|transmet|devra)\b|lorsqu|dans le cadre|[aà] partir)"
+    r"|candidat\.e|\bdurée\b",
+    re.I,
+)
+_DETERMINER = re.compile(
+    r"^(Le|La|Les|L['’]|Un|Une|Des|Chaque|Ce|Cet|Cette|Ces|Son|Sa|Ses|Leur|Leurs|Tous|Toutes|Sont|Il|Elle|Ils|Elles)\b"
+)
 
 
 def _evaluative(text: str) -> bool:
-    return bool(_EVALUATIVE.search(text)) and not _NOT_CRITERION.search(text) and not _INFINITIVE.match(text)
+    """A statement that says what is expected: a criterion, not a task, a modality or a heading."""
+    if _NOT_CRITERION.search(text) or _INFINITIVE.match(text):
+        return False
+    return bool(_EVALUATIVE.search(text)) or (bool(_DETERMINER.match(text)) and len(text.split()) >= 5)
 
 
 def read_grid(file: str, pages: list[Page]) -> Reading:
     """A block / competency / modality / criteria grid (see the module docstring)."""
     reading = Reading(file=file, kind=SourceKind.GRID)
     items = _marks_completed(units(pages))
+    seen = Counter(_plain(u.text) for u in items)
     block_pattern = next((p for p in (_BLOCK, _ACTIVITY_BLOCK) if any(p.match(u.text) for u in items)), _NUMBERED_BLOCK)
-    keyed = any(_key(u.text) is not None for u in items)
+    keyed = sum(_key(u.text) is not None for u in items) >= KEYED_MARKS
     block: ReadBlock | None = None
     competency: ReadCompetency | None = None
     targets: list[ReadCompetency] = []  # the competencies the current mark names
@@ -218,10 +242,16 @@ def read_grid(file: str, pages: list[Page]) -> Reading:
             ok = unit.bullet == "•" or _evaluative(text)
             heading, heading_ok = (text.rstrip(" :").strip() if ok else None), ok
             continue
+        if seen[_plain(text)] >= BOILERPLATE_REPEATS:
+            continue  # « Les critères restent les mêmes. » after every modality: a note, not a criterion
         if _evaluative(text) or (heading_ok and unit.bullet == "-"):
             criterion = ReadCriterion(text=text.rstrip(" ,;"), provenance=_where(file, unit), heading=heading)
             targets[0].criteria.append(criterion)
     return reading
+
+
+def _plain(text: str) -> str:
+    return re.sub(r"[^a-z]", "", unicodedata.normalize("NFKD", text.casefold()))
 
 
 def _marks_completed(items: list[Unit]) -> list[Unit]:
