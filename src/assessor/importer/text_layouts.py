@@ -47,7 +47,7 @@ class Unit:
 _BULLET = re.compile(r"^([-–•●▪➢►*])(?:\s+|(?=[a-zàâçéèêîôû]))")
 _ENDS = (".", ":", "!", "?", ";")
 _NEW_SECTION = re.compile(
-    r"^(Bloc\b|BLOC\b|Activité\s*\d|ACTIVITE\s*\d|N°\s*\d|Pour\s+C|En relation avec|https?://|A\.?\d+(?:\.\d+)*\s|C[\d.]*\d[a-z]?\s*[.\-–:]?(?:\s|$)|\d\s*-\s*[A-ZÀÂÉÈÊÎÔÛ])"
+    r"^(Bloc\b|BLOC\b|Activité\s*\d|ACTIVITE\s*\d|N°\s*\d|Pour\s+C|En relation avec|https?://|A\.?\d+(?:\.\d+)*\s|C[\d.]*\d[a-z]?\s*[.\-–:]?(?:\s|$)|\d\s*[-–]\s*[A-ZÀÂÉÈÊÎÔÛ])"
 )
 
 
@@ -149,7 +149,7 @@ def read_reac(file: str, pages: list[Page]) -> Reading:
 
 _BLOCK = re.compile(r"^(?:Bloc(?: de compétences)?\s*(?:n°\s*)?|BLOC\s+)(\d+)\s*[:–-]\s*(\S.*)$", re.I)
 _ACTIVITY_BLOCK = re.compile(r"^Activité\s*(\d+)\s*:\s*(\S.*)$")
-_NUMBERED_BLOCK = re.compile(r"^(\d)\s*-\s*([A-ZÀÂÉÈÊÎÔÛ].*)$")
+_NUMBERED_BLOCK = re.compile(r"^(\d)\s*[-–]\s*([A-ZÀÂÉÈÊÎÔÛ].*)$")
 _COMPETENCY = re.compile(r"^(C\.?\d+(?:\.\d+)*[a-z]?)\s*[-–.:]?\s+([A-ZÀÂÉÈÊÎÔÛ].*)$")
 _KEY_ALONE = re.compile(r"^(C\.?\d+(?:\.\d+)*[a-z]?)\s*\.?\s*$")
 _KEY_FOR = re.compile(r"^Pour\s+(C\.?\d+(?:\.\d+)*[a-z]?)\s*:?\s*(.*)$")
@@ -158,6 +158,8 @@ _KEY_RELATION = re.compile(
 )
 _CODES_ONLY = re.compile(r"^(?:C\.?\d+(?:\.\d+)*[a-z]?\s*(?:[&,]|et)?\s*)+:?$")
 _CODE = re.compile(r"C\.?\d+(?:\.\d+)*[a-z]?")
+_ACTIVITY = re.compile(r"^(ACTIVITE|ACTIVITÉ|Activité)\s*\d|^A\.?\d+(\.\d+)*\s*[-–]?\s+[A-ZÀ-Ý]")
+_KNOWLEDGE = re.compile(r"^(Connaissances|Savoirs|Savoir-faire)\b[^:]{0,40}:", re.I)
 _MODALITY = re.compile(r"^M\d+\s*[–-]\s*(\S.*)$")
 _INFINITIVE = re.compile(r"^[A-ZÀÂÉÈÊÎÔÛ][a-zàâçéèêëîïôûù'’-]+(er|ir|re|oir)\b")
 _EVALUATIVE = re.compile(
@@ -206,6 +208,7 @@ def read_grid(file: str, pages: list[Page]) -> Reading:
     targets: list[ReadCompetency] = []  # the competencies the current mark names
     heading: str | None = None
     heading_ok = False  # items under an evaluative heading (« … contient : ») are criteria
+    knowledge = False
     for unit in items:
         text = unit.text
         if (match := block_pattern.match(text)) and _next_block(block_pattern, match, len(reading.blocks)):
@@ -236,8 +239,17 @@ def read_grid(file: str, pages: list[Page]) -> Reading:
             block.competencies.append(competency)
             targets, heading, heading_ok = [competency], None, False
             continue
+        if _ACTIVITY.match(text):
+            heading, heading_ok = None, False  # an activity's tasks follow, not criteria
+            continue
         if not targets:
             continue
+        if _KNOWLEDGE.match(text):
+            knowledge = True  # « Connaissances associées : » lists knowledge, not criteria
+            continue
+        if knowledge and unit.bullet and not _EVALUATIVE.search(text):
+            continue
+        knowledge = False
         if text.endswith(":"):
             ok = unit.bullet == "•" or _evaluative(text)
             heading, heading_ok = (text.rstrip(" :").strip() if ok else None), ok
