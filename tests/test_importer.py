@@ -414,3 +414,37 @@ def test_a_scanned_pdf_or_one_that_is_not_a_referential_is_refused(tmp_path: Pat
 def test_missing_source_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ImportFailure, match="introuvable"):
         import_sources([tmp_path / "absent.pdf"])
+
+
+def test_an_imported_draft_assesses_a_dossier_at_competency_level(tmp_path: Path) -> None:
+    folder = tmp_path / "refs"
+    folder.mkdir()
+    code, text = invoke(
+        "referentials", "import", str(export(tmp_path, "RNCP22222")), "--rncp", "RNCP22222", "-o", str(folder)
+    )
+    assert code == 0, text
+    assert (folder / "rncp22222-technicien-d-essai.yaml").is_file()  # -o DIR: named after the id
+    dossier = write(
+        tmp_path,
+        "dossier.md",
+        "# Mon projet\n\nJ'ai recueilli le besoin du client lors de trois entretiens, puis j'ai rédigé le "
+        "cahier des charges en tenant compte des contraintes de budget.\n",
+    )
+    report = tmp_path / "rapport.md"
+    code, text = invoke(
+        "--data-dir",
+        str(tmp_path / "data"),
+        "assess",
+        str(dossier),
+        "--referential",
+        "rncp22222-technicien-d-essai",
+        "--referentials",
+        str(folder),
+        "--llm",
+        "baseline",
+        "-o",
+        str(report),
+    )
+    assert code == 0, text
+    markdown = report.read_text()
+    assert "Recueillir le besoin du client (évalué au niveau de la compétence)" in markdown

@@ -206,7 +206,12 @@ def import_referential(
     ],
     output: Annotated[
         Path,
-        typer.Option("--output", "-o", help="Brouillon YAML à écrire ; avec --all, le dossier des brouillons."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Brouillon YAML à écrire, ou dossier existant (le fichier y prend le nom <id>.yaml) ; "
+            "avec --all, le dossier des brouillons.",
+        ),
     ],
     rncp: Annotated[
         str | None, typer.Option("--rncp", help="Fiche à prendre dans l'export XML (ex. RNCP37674).")
@@ -232,6 +237,8 @@ def import_referential(
                 _import_all(sources, output)
                 return
             draft = import_sources(sources, rncp=rncp, ref_id=ref_id, ocr=ocr)
+            if output.is_dir():  # a folder of référentiels: the file is named after the id
+                output = output / f"{draft.referential.id}.yaml"
             write_atomically(output, draft.yaml())
         except ImportFailure as exc:
             fail(str(exc))
