@@ -125,6 +125,9 @@ def _block(read: ReadBlock, index: int, codes: dict[int, tuple[str, bool]], unre
     default = next((m.id for m, read_mod in pairs if not read_mod.competency_codes), modalities[0].id)
     competencies: list[Competency] = []
     criteria: list[CriteriaSet] = []
+    # A competency whose criteria another one holds (a list printed for both) gets no set of its own.
+    covered = {id(other) for comp in read.competencies if comp.criteria for other in comp.shared_with}
+    keys = {c.code for c in read.competencies}
     for comp in read.competencies:
         code, printed = codes[id(comp)]
         competencies.append(
@@ -136,7 +139,11 @@ def _block(read: ReadBlock, index: int, codes: dict[int, tuple[str, bool]], unre
                 provenance=comp.provenance,
             )
         )
-        criteria.append(_criteria_set(code, comp))
+        if id(comp) in covered and not comp.criteria:
+            continue
+        shared = [codes[id(other)][0] for other in comp.shared_with] if comp.criteria else []
+        key = comp.criteria_key if shared and comp.criteria_key and comp.criteria_key not in keys else code
+        criteria.append(_criteria_set(key, [code, *shared], comp))
     code = read.code if read.code and _CODE_OK.match(read.code) else f"B{index}"
     return Block(
         code=code,
@@ -172,11 +179,11 @@ def _modality(modality_id: str, read: ReadModality) -> Modality:
     )
 
 
-def _criteria_set(code: str, comp: ReadCompetency) -> CriteriaSet:
+def _criteria_set(key: str, assessed: list[str], comp: ReadCompetency) -> CriteriaSet:
     if not comp.criteria:  # nothing printed: the competency itself is what the jury decides on
         return CriteriaSet(
-            key=code,
-            competencies=[code],
+            key=key,
+            competencies=assessed,
             level=CriterionLevel.COMPETENCY,
             groups=[CriterionGroup(criteria=[CriterionText(text=comp.statement, provenance=comp.provenance)])],
         )
@@ -187,7 +194,7 @@ def _criteria_set(code: str, comp: ReadCompetency) -> CriteriaSet:
             groups[-1].criteria.append(text)
         else:
             groups.append(CriterionGroup(heading=criterion.heading, criteria=[text]))
-    return CriteriaSet(key=code, competencies=[code], groups=groups)
+    return CriteriaSet(key=key, competencies=assessed, groups=groups)
 
 
 def render_yaml(ref: Referential, unread: list[Unread]) -> str:

@@ -36,6 +36,10 @@ class ReadCompetency:
     code: str | None = None
     modality_codes: list[str] = field(default_factory=list)
     criteria: list[ReadCriterion] = field(default_factory=list)
+    # A grid may print one list of criteria for several competencies (« En relation avec les
+    # compétences C.1.1 » for C.1.1a and C.1.1b): the first holds the criteria, under that key.
+    criteria_key: str | None = None
+    shared_with: list[ReadCompetency] = field(default_factory=list)
 
 
 @dataclass

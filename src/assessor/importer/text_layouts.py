@@ -221,6 +221,9 @@ def read_grid(file: str, pages: list[Page]) -> Reading:
         if (key := _key(text)) is not None:
             codes, rest = key
             targets = [c for c in block.competencies if any(_same_or_under(c.code, code) for code in codes)]
+            if targets and not targets[0].criteria:
+                targets[0].criteria_key = codes[0] if len(codes) == 1 else None
+                targets[0].shared_with = targets[1:]
             heading, heading_ok = None, False
             if rest:
                 heading, heading_ok = rest.rstrip(" :"), rest.endswith(":")
