@@ -181,7 +181,7 @@ BOILERPLATE_REPEATS = 4
 _NOT_CRITERION = re.compile(
     r"^((le|la|chaque|un|une) candidat(\.e)?\s+(doit|devra|prépare|remet|présente|réalise|rédige|commence|"
     r"choisit|peut|dispose|a|est|sera|produit|conçoit|transmet|devra)\b|lorsqu|dans le cadre|[aà] partir)"
-    r"|candidat\.e|\bdurée\b",
+    r"|candidat\.e|\bdurée\b|compétences\b[^.]{0,80}\bsont évaluées",
     re.I,
 )
 _DETERMINER = re.compile(
@@ -196,25 +196,33 @@ def _evaluative(text: str) -> bool:
     return bool(_EVALUATIVE.search(text)) or (bool(_DETERMINER.match(text)) and len(text.split()) >= 5)
 
 
+def _evaluative_heading(text: str) -> bool:
+    """A heading over criteria says what is judged (« Le diagnostic contient : »), with a verb; a
+    noun phrase (« La conduite d'une négociation, comprenant : ») introduces a production."""
+    return bool(_EVALUATIVE.search(text)) and not _NOT_CRITERION.search(text)
+
+
 def read_grid(file: str, pages: list[Page]) -> Reading:
-    """A block / competency / modality / criteria grid (see the module docstring)."""
+    """A block / competency / modality / criteria grid (see the module docstring).
+
+    Two passes: blocks and competencies first, because a column of criteria may be printed before
+    the column of the competencies its mark names; then the criteria, in document order."""
     reading = Reading(file=file, kind=SourceKind.GRID)
     items = _marks_completed(units(pages))
-    seen = Counter(_plain(u.text) for u in items)
-    block_pattern = next((p for p in (_BLOCK, _ACTIVITY_BLOCK) if any(p.match(u.text) for u in items)), _NUMBERED_BLOCK)
     keyed = sum(_key(u.text) is not None for u in items) >= KEYED_MARKS
+    opened = _blocks_and_competencies(file, items, reading, keyed=keyed)
+    seen = Counter(_plain(u.text) for u in items)
     block: ReadBlock | None = None
-    competency: ReadCompetency | None = None
     targets: list[ReadCompetency] = []  # the competencies the current mark names
     heading: str | None = None
     heading_ok = False  # items under an evaluative heading (« … contient : ») are criteria
     knowledge = False
-    for unit in items:
+    marked = False  # the unit before was a criteria mark
+    for index, unit in enumerate(items):
         text = unit.text
-        if (match := block_pattern.match(text)) and _next_block(block_pattern, match, len(reading.blocks)):
-            block = ReadBlock(title=match.group(2).strip(), code=f"B{match.group(1)}", provenance=_where(file, unit))
-            reading.blocks.append(block)
-            competency, targets, heading, heading_ok = None, [], None, False
+        found = opened.get(index)
+        if isinstance(found, ReadBlock):
+            block, targets, heading, heading_ok = found, [], None, False
             continue
         if block is None:
             continue
@@ -224,23 +232,20 @@ def read_grid(file: str, pages: list[Page]) -> Reading:
             if targets and not targets[0].criteria:
                 targets[0].criteria_key = codes[0] if len(codes) == 1 else None
                 targets[0].shared_with = targets[1:]
-            heading, heading_ok = None, False
-            if rest:
-                heading, heading_ok = rest.rstrip(" :"), rest.endswith(":")
+            # What follows the mark on its line heads the criteria only if it reads as a criterion heading
+            # (« En relation avec … C.3.2 : Un dossier comprenant : » lists a production instead).
+            ok = bool(rest) and rest.endswith(":") and (rest.startswith("•") or _evaluative_heading(rest))
+            heading, heading_ok = (rest.strip("• :"), True) if ok else (None, False)
+            marked = True
             continue
-        if (match := _COMPETENCY.match(text)) and not _known_group(block, match.group(1)):
-            competency = ReadCompetency(statement=match.group(2), code=match.group(1), provenance=_where(file, unit))
-            block.competencies.append(competency)
+        if isinstance(found, ReadCompetency):
             if not keyed:
-                targets, heading, heading_ok = [competency], None, False
+                targets, heading, heading_ok = [found], None, False
             continue
+        if _COMPETENCY.match(text):
+            continue  # a code printed again, in a modality: not a criterion
         if match := _MODALITY.match(text):
             block.modalities.append(ReadModality(text=match.group(1), provenance=_where(file, unit)))
-            continue
-        if not keyed and unit.bullet == "" and _INFINITIVE.match(text) and not _evaluative(text):
-            competency = ReadCompetency(statement=text, provenance=_where(file, unit))
-            block.competencies.append(competency)
-            targets, heading, heading_ok = [competency], None, False
             continue
         if _ACTIVITY.match(text):
             heading, heading_ok = None, False  # an activity's tasks follow, not criteria
@@ -253,8 +258,11 @@ def read_grid(file: str, pages: list[Page]) -> Reading:
         if knowledge and unit.bullet and not _EVALUATIVE.search(text):
             continue
         knowledge = False
+        just_marked, marked = marked, False
         if text.endswith(":"):
-            ok = unit.bullet == "•" or _evaluative(text)
+            # Right after a mark, a sentence ending with a colon heads its criteria (« La présentation
+            # suit une trame : »); elsewhere it must say what is judged.
+            ok = unit.bullet == "•" or (_evaluative(text) if just_marked else _evaluative_heading(text))
             heading, heading_ok = (text.rstrip(" :").strip() if ok else None), ok
             continue
         if seen[_plain(text)] >= BOILERPLATE_REPEATS:
@@ -263,6 +271,34 @@ def read_grid(file: str, pages: list[Page]) -> Reading:
             criterion = ReadCriterion(text=text.rstrip(" ,;"), provenance=_where(file, unit), heading=heading)
             targets[0].criteria.append(criterion)
     return reading
+
+
+def _blocks_and_competencies(
+    file: str, items: list[Unit], reading: Reading, *, keyed: bool
+) -> dict[int, ReadBlock | ReadCompetency]:
+    """The blocks and competencies of a grid, added to ``reading``; by the index of the unit that opens each."""
+    block_pattern = next((p for p in (_BLOCK, _ACTIVITY_BLOCK) if any(p.match(u.text) for u in items)), _NUMBERED_BLOCK)
+    opened: dict[int, ReadBlock | ReadCompetency] = {}
+    block: ReadBlock | None = None
+    for index, unit in enumerate(items):
+        text = unit.text
+        if (match := block_pattern.match(text)) and _next_block(block_pattern, match, len(reading.blocks)):
+            block = ReadBlock(title=match.group(2).strip(), code=f"B{match.group(1)}", provenance=_where(file, unit))
+            reading.blocks.append(block)
+            opened[index] = block
+            continue
+        if block is None or _key(text) is not None:
+            continue
+        competency: ReadCompetency | None = None
+        if (match := _COMPETENCY.match(text)) and not _known_group(block, match.group(1)):
+            competency = ReadCompetency(statement=match.group(2), code=match.group(1), provenance=_where(file, unit))
+        elif not keyed and unit.bullet == "" and _INFINITIVE.match(text) and not _evaluative(text):
+            # A grid without codes: a competency is a statement that starts with its verb.
+            competency = ReadCompetency(statement=text, provenance=_where(file, unit))
+        if competency is not None:
+            block.competencies.append(competency)
+            opened[index] = competency
+    return opened
 
 
 def _plain(text: str) -> str:
