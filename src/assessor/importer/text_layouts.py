@@ -23,6 +23,8 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
+from rapidfuzz import fuzz
+
 from assessor.importer.reading import ReadBlock, ReadCompetency, ReadCriterion, Reading, ReadModality, SourceKind
 from assessor.importer.split import clean
 from assessor.referential import Provenance
@@ -173,6 +175,9 @@ KEYED_MARKS = 3
 """From this many marks (« Pour C1 : »…), marks tie criteria to competencies; a stray code alone on a
 line in an OCR'd grid is not a system of marks."""
 
+SAME_NOTE = 92.0
+"""rapidfuzz ratio from which two lines are the same note read twice by OCR."""
+
 BOILERPLATE_REPEATS = 4
 """A sentence printed this many times in a grid is a standing note, not a criterion."""
 
@@ -180,8 +185,9 @@ BOILERPLATE_REPEATS = 4
 # show is a criterion (« Le candidat identifie les enjeux… »).
 _NOT_CRITERION = re.compile(
     r"^((le|la|chaque|un|une) candidat(\.e)?\s+(doit|devra|prépare|remet|présente|réalise|rédige|commence|"
-    r"choisit|peut|dispose|a|est|sera|produit|conçoit|transmet|devra)\b|lorsqu|dans le cadre|[aà] partir)"
-    r"|candidat\.e|\bdurée\b|compétences\b[^.]{0,80}\bsont évaluées",
+    r"choisit|peut|dispose|a|est|sera|produit|conçoit|transmet|devra)\b|lorsqu|dans le cadre|[aà] partir"
+    r"|[ée]tude de cas|mise en situation|jeux? de rôle|(il|elle|ils|elles) doi(t|vent)\b)"
+    r"|candidat\.e|\bdurée\b|compétences\b[^.]{0,80}\bsont évaluées|\bla certification\b",
     re.I,
 )
 _DETERMINER = re.compile(
@@ -265,7 +271,7 @@ def read_grid(file: str, pages: list[Page]) -> Reading:
             ok = unit.bullet == "•" or (_evaluative(text) if just_marked else _evaluative_heading(text))
             heading, heading_ok = (text.rstrip(" :").strip() if ok else None), ok
             continue
-        if seen[_plain(text)] >= BOILERPLATE_REPEATS:
+        if _repeated(_plain(text), seen):
             continue  # « Les critères restent les mêmes. » after every modality: a note, not a criterion
         if _evaluative(text) or (heading_ok and unit.bullet == "-"):
             criterion = ReadCriterion(text=text.rstrip(" ,;"), provenance=_where(file, unit), heading=heading)
@@ -299,6 +305,13 @@ def _blocks_and_competencies(
             block.competencies.append(competency)
             opened[index] = competency
     return opened
+
+
+def _repeated(plain: str, seen: Counter[str]) -> bool:
+    """Printed ``BOILERPLATE_REPEATS`` times or more, OCR variants (« critéeres ») included."""
+    if seen[plain] >= BOILERPLATE_REPEATS:
+        return True
+    return sum(n for other, n in seen.items() if fuzz.ratio(plain, other) >= SAME_NOTE) >= BOILERPLATE_REPEATS
 
 
 def _plain(text: str) -> str:
