@@ -175,6 +175,9 @@ KEYED_MARKS = 3
 """From this many marks (« Pour C1 : »…), marks tie criteria to competencies; a stray code alone on a
 line in an OCR'd grid is not a system of marks."""
 
+SENTENCE_WORDS = 7
+"""Words from which an unpunctuated statement opening with a determiner is a sentence, not a title."""
+
 SAME_NOTE = 92.0
 """rapidfuzz ratio from which two lines are the same note read twice by OCR."""
 
@@ -199,7 +202,10 @@ def _evaluative(text: str) -> bool:
     """A statement that says what is expected: a criterion, not a task, a modality or a heading."""
     if _NOT_CRITERION.search(text) or _INFINITIVE.match(text):
         return False
-    return bool(_EVALUATIVE.search(text)) or (bool(_DETERMINER.match(text)) and len(text.split()) >= 5)
+    # Without a verb from the list, a sentence still reads as a criterion when it is one: a subject,
+    # then a full stop or enough words (« Les actions à mettre en œuvre » is a heading, not one).
+    sentence = text.endswith(".") or len(text.split()) >= SENTENCE_WORDS
+    return bool(_EVALUATIVE.search(text)) or (bool(_DETERMINER.match(text)) and sentence)
 
 
 def _evaluative_heading(text: str) -> bool:
@@ -268,7 +274,8 @@ def read_grid(file: str, pages: list[Page]) -> Reading:
         if text.endswith(":"):
             # Right after a mark, a sentence ending with a colon heads its criteria (« La présentation
             # suit une trame : »); elsewhere it must say what is judged.
-            ok = unit.bullet == "•" or (_evaluative(text) if just_marked else _evaluative_heading(text))
+            after_mark = just_marked and (bool(_DETERMINER.match(text)) or _evaluative(text))
+            ok = unit.bullet == "•" or after_mark or _evaluative_heading(text)
             heading, heading_ok = (text.rstrip(" :").strip() if ok else None), ok
             continue
         if _repeated(_plain(text), seen):
