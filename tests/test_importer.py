@@ -11,7 +11,10 @@ from typer.testing import CliRunner
 
 from assessor.cli import app
 from assessor.importer import ImportFailure, draft_of, import_sources, iter_fiches
+from assessor.importer.pdf_layouts import read_rc
 from assessor.importer.split import lead_in, split_items
+from assessor.ingest.layout import Block, Line, PageLayout, Run
+from assessor.ingest.ocr import tesseract_status
 from assessor.library import check_file
 from assessor.referential import CriterionLevel
 
@@ -447,3 +450,53 @@ def test_an_imported_draft_assesses_a_dossier_at_competency_level(tmp_path: Path
     assert code == 0, text
     markdown = report.read_text()
     assert "Recueillir le besoin du client (évalué au niveau de la compétence)" in markdown
+
+
+def _line(*runs: tuple[float, float, str], top: float) -> Line:
+    return Line([Run(text, x0, x1, top, top + 10) for x0, x1, text in runs])
+
+
+def _rc_page(*rows: Line, columns: list[float]) -> PageLayout:
+    header = _line((70, 240, "Compétences professionnelles"), (338, 452, "Critères d’évaluation"), top=100)
+    return PageLayout(
+        blocks=[Block([header]), Block(list(rows), table=[[row] for row in rows], columns=columns)],
+        width=842,
+        height=595,
+    )
+
+
+def test_rc_tables_are_read_by_column_and_go_on_over_a_page_break() -> None:
+    first = _rc_page(
+        _line(
+            (50, 180, "Concevoir une base de"), (266, 500, "Le schéma entité association couvre les règles"), top=200
+        ),
+        _line((50, 90, "données"), (266, 320, "de gestion"), top=212),
+        _line((266, 480, "Le schéma respecte le formalisme du modèle"), top=224),
+        columns=[50, 266],
+    )
+    second = _rc_page(
+        _line((266, 330, "entité association"), top=200),  # the criterion goes on over the page break
+        _line((266, 470, "Le schéma physique est normalisé"), top=212),  # the table too, same competency
+        _line((50, 500, "Maquetter une application La maquette respecte la charte"), top=236),  # one run, two cells
+        columns=[50, 266],
+    )
+    reading = read_rc("rc.pdf", [first, None, second])
+    (competency, maquette) = reading.competencies
+    assert competency.statement == "Concevoir une base de données"
+    assert [(c.text, c.provenance.page) for c in competency.criteria] == [
+        ("Le schéma entité association couvre les règles de gestion", 1),
+        ("Le schéma respecte le formalisme du modèle entité association", 1),
+        ("Le schéma physique est normalisé", 3),
+    ]
+    assert maquette.statement == "Maquetter une application"
+    assert [c.text for c in maquette.criteria] == ["La maquette respecte la charte"]
+
+
+@needs_realdata
+@pytest.mark.skipif(tesseract_status() is not None, reason="tesseract with French is not installed")
+def test_with_ocr_a_scanned_pdf_is_read_before_being_judged(tmp_path: Path) -> None:
+    scanned = SHARED / "realdata" / "scanned" / "SCANNED_michel_et_andre_2.pdf"
+    code, text = invoke("referentials", "import", str(scanned), "--ocr", "-o", str(tmp_path / "d.yaml"))
+    # Read by OCR, then refused for what it is: a dossier page, not a référentiel.
+    assert code == 1 and "ne semble pas être un référentiel" in text and "scanné" not in text
+    assert not (tmp_path / "d.yaml").exists()

@@ -41,7 +41,7 @@ def read_document(path: Path, *, ocr: bool = False) -> Reading:
         reading = read_grid(path.name, pages)
     reading.unread[:0] = unread
     if not reading.competencies:
-        hint = " Si c'est un référentiel scanné, relancez avec --ocr." if unread else ""
+        hint = " Si c'est un référentiel scanné, relancez avec --ocr." if unread and not ocr else ""
         raise ImportFailure(
             f"{path.name} : aucune compétence reconnue. Ce document ne semble pas être un référentiel : "
             "Assessor lit les tableaux « Compétences professionnelles / Critères d'évaluation » d'un RC, les "
