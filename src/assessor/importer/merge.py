@@ -8,8 +8,10 @@ from rapidfuzz import fuzz
 from assessor.importer.reading import ReadCompetency, ReadCriterion, Reading, SourceKind, Unread
 from assessor.importer.split import clean
 
-SAME_COMPETENCY = 85.0
-"""rapidfuzz token_set_ratio from which two statements name the same competency."""
+SAME_COMPETENCY = 90.0
+"""rapidfuzz token_sort_ratio from which two statements name the same competency. Strict on purpose:
+« Mettre en place une base de données » is not « … relationnelle » of another title; a competency
+left unmatched is listed as not taken up, for a person to decide."""
 
 SAME_CRITERION = 85.0
 """rapidfuzz ratio from which a criterion read again (the RC repeats the REAC's) is a duplicate."""
@@ -55,7 +57,7 @@ def _match(candidates: list[ReadCompetency], wanted: ReadCompetency) -> ReadComp
         same_code = [c for c in candidates if c.code and c.code.casefold() == wanted.code.casefold()]
         if len(same_code) == 1:
             return same_code[0]
-    scored = [(fuzz.token_set_ratio(comparable(c.statement), comparable(wanted.statement)), c) for c in candidates]
+    scored = [(fuzz.token_sort_ratio(comparable(c.statement), comparable(wanted.statement)), c) for c in candidates]
     best = max(scored, key=lambda pair: pair[0], default=None)
     if best is None or best[0] < SAME_COMPETENCY:
         return None

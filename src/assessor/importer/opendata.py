@@ -144,8 +144,9 @@ def _block(file: str, number: str, bloc: Element) -> ReadBlock:
         code=code,
         description=description,
         provenance=Provenance(file=file, element=where),
+        # As published, spaces included: they are the certifier's line breaks, flattened by the export.
         open_data=OpenDataText(
-            competencies=clean(competencies_text) or None, modalities=clean(modalities_text) or None
+            competencies=competencies_text.strip() or None, modalities=modalities_text.strip() or None
         ),
     )
     comp_where = Provenance(file=file, element=f"{where}/LISTE_COMPETENCES")
