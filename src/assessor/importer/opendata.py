@@ -41,8 +41,9 @@ def _open_xml(path: Path) -> Iterator[IO[bytes]]:
         yield stream
 
 
-def iter_fiches(path: Path) -> Iterator[Reading]:
-    """Every fiche of an export, in file order, one at a time (``ImportFailure`` when the file is not one)."""
+def iter_fiches(path: Path, *, only: str | None = None) -> Iterator[Reading]:
+    """Every fiche of an export (or only the one numbered ``only``), in file order, one at a time;
+    ``ImportFailure`` when the file is not such an export."""
     with _open_xml(path) as stream:
         events = iterparse(stream, events=("start", "end"))
         version: str | None = None
@@ -75,7 +76,8 @@ def iter_fiches(path: Path) -> Iterator[Reading]:
                             f"{path.name} : la version du format (VERSION_FLUX) manque avant la première fiche ; "
                             f"Assessor lit le format V{SUPPORTED_VERSION} des exports de France Compétences."
                         )
-                    yield _fiche(path.name, element)
+                    if only is None or (element.findtext("NUMERO_FICHE") or "").strip().upper() == only:
+                        yield _fiche(path.name, element)
                     # The fiche is read: drop it. Only it: the parser may already hold the next one.
                     element.clear()
                     root.remove(element)
@@ -96,13 +98,10 @@ def find_fiche(path: Path, rncp: str) -> Reading:
         raise ImportFailure(
             f"« {rncp} » n'est pas un numéro de fiche (attendu : RNCP suivi de chiffres, ex. RNCP37674)."
         )
-    seen = 0
-    for fiche in iter_fiches(path):
-        seen += 1
-        if fiche.rncp == wanted:
-            return fiche
+    for fiche in iter_fiches(path, only=wanted):
+        return fiche
     raise ImportFailure(
-        f"{path.name} : la fiche {wanted} n'y figure pas ({seen} fiches lues). Vérifiez le numéro sur "
+        f"{path.name} : la fiche {wanted} n'y figure pas. Vérifiez le numéro sur "
         "francecompetences.fr, ou prenez un export plus récent."
     )
 
