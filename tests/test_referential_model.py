@@ -187,3 +187,34 @@ def test_block_lookup_is_case_insensitive_and_explains_unknown_codes() -> None:
     assert ref.block("b1").code == "B1"
     with pytest.raises(KeyError, match="blocs : B1"):
         ref.block("B7")
+
+
+def test_a_draft_keeps_provenance_and_marks_competency_level_criteria() -> None:
+    data = minimal()
+    data["draft"] = True
+    block = data["blocks"][0]
+    block["provenance"] = {"file": "export.xml", "element": "FICHE[RNCP1]/BLOC_COMPETENCES[RNCP1BC01]"}
+    block["open_data"] = {"competencies": "- Analyser le marché - Analyser les clients"}
+    block["criteria"][1]["level"] = "competency"
+    block["criteria"][0]["groups"][0]["criteria"][0] = {
+        "text": "le marché est décrit",
+        "provenance": {"file": "rc.pdf", "page": 8},
+    }
+    ref = Referential.model_validate(data)
+    first, *_, last = ref.criteria
+    assert str(first.provenance) == "rc.pdf, page 8"
+    assert first.level == "criterion"
+    assert last.level == "competency"
+    assert any(loc == ("draft",) for loc, _ in semantic_warnings(ref))
+    assert not any(loc == ("draft",) for loc, _ in semantic_warnings(Referential.model_validate(minimal())))
+
+
+def test_the_grid_says_which_criteria_are_competencies() -> None:
+    from assessor.grid import GridFormat, render_grid
+
+    data = minimal()
+    data["blocks"][0]["criteria"][1]["level"] = "competency"
+    ref = Referential.model_validate(data)
+    grid = render_grid(ref, GridFormat.MD)
+    assert "*évalué au niveau de la compétence* — la négociation aboutit" in grid
+    assert '"level": "competency"' in render_grid(ref, GridFormat.JSON)

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image, ImageChops
 
 from assessor.citations import verify_citations
+from assessor.referential import CriterionLevel, Provenance
 from assessor.results import CriterionResult
 from assessor.review.auth import UsersFile
 from assessor.review.domain import CriterionAction, CriterionDecision, ReviewState, ReviewSummary, Role, User
@@ -247,3 +248,19 @@ def test_the_page_highlights_each_extract_and_nothing_for_an_altered_quote(tmp_p
     both = _highlighted_pixels(EXTRACTS, tmp_path)
     assert 0 < first < both
     assert _highlighted_pixels("je suis chargée de développement commercial sans alternance", tmp_path) == 0
+
+
+def test_a_draft_referential_shows_where_each_criterion_was_read(tmp_path: Path) -> None:
+    state = _state(tmp_path)
+    ref = referential()
+    result = state.report.criteria[0]
+    criterion = next(c for c in ref.criteria if c.id == result.criterion_id)
+    assert "Lu dans" not in views.criterion_html(state, criterion, result)
+    assert "brouillon" not in views.header_html(state, ref)
+    draft = ref.model_copy(update={"draft": True})
+    read = criterion.model_copy(
+        update={"provenance": Provenance(file="RC.pdf", page=8), "level": CriterionLevel.COMPETENCY}
+    )
+    detail = views.criterion_html(state, read, result)
+    assert "Lu dans : RC.pdf, page 8" in detail and "évalué au niveau de la compétence" in detail
+    assert "pas encore relu (brouillon)" in views.header_html(state, draft)

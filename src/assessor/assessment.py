@@ -35,7 +35,7 @@ from assessor.chunking import Chunk
 from assessor.citations import errors_for_retry, verify_citations
 from assessor.prompts import PromptLibrary
 from assessor.redaction import Redactor, redactor
-from assessor.referential import Criterion, ScaleLevel
+from assessor.referential import Criterion, CriterionLevel, ScaleLevel
 from assessor.results import (
     CriterionResult,
     DossierFlag,
@@ -367,6 +367,7 @@ def assess_with_model(
     return CriterionResult(
         criterion_id=criterion.id,
         criterion_text=criterion.text,
+        competency_level=criterion.level is CriterionLevel.COMPETENCY,
         block=criterion.block,
         outcome=outcome,
         rationale=rationale,

@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from assessor.analysis import analyze
 from assessor.chunking import Chunk
 from assessor.citations import verify_citations
-from assessor.referential import Criterion
+from assessor.referential import Criterion, CriterionLevel
 from assessor.results import EVIDENCE_TO_EXAMINE, CriterionResult, Flag, Mode, ReferentialFit, Status, percent
 from assessor.retrieval import Passage
 
@@ -160,6 +160,7 @@ def assess(
     base = {
         "criterion_id": criterion.id,
         "criterion_text": criterion.text,
+        "competency_level": criterion.level is CriterionLevel.COMPETENCY,
         "block": criterion.block,
         "model": MODEL_NAME,
         "confidence": None,

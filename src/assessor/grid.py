@@ -12,7 +12,14 @@ from enum import StrEnum
 from itertools import islice
 from typing import Any
 
-from assessor.referential import MODALITY_KIND_LABELS, Block, Criterion, Referential
+from assessor.referential import (
+    COMPETENCY_LEVEL_LABEL,
+    MODALITY_KIND_LABELS,
+    Block,
+    Criterion,
+    CriterionLevel,
+    Referential,
+)
 
 COMMENT_COLUMN = "Commentaire du jury"
 
@@ -53,6 +60,7 @@ def render_grid(ref: Referential, fmt: GridFormat, block: str | None = None) -> 
                     "competencies": c.competencies,
                     "group": c.group,
                     "text": c.text,
+                    "level": str(c.level),
                     "modality_kinds": [str(k) for k in c.modality_kinds],
                     "verdict": None,
                     "comment": None,
@@ -76,7 +84,7 @@ def render_grid(ref: Referential, fmt: GridFormat, block: str | None = None) -> 
             c.block,
             ", ".join(c.competencies),
             c.id,
-            c.group or "",
+            _group(c),
             c.text,
             _kinds(c),
             *["" for _ in levels],
@@ -91,6 +99,13 @@ def render_grid(ref: Referential, fmt: GridFormat, block: str | None = None) -> 
         writer.writerows(table)
         return out.getvalue()
     return _markdown(ref, block, rows)
+
+
+def _group(c: Criterion) -> str:
+    """The group column; a competency assessed as a whole says so there."""
+    if c.level is CriterionLevel.COMPETENCY:
+        return COMPETENCY_LEVEL_LABEL
+    return c.group or ""
 
 
 def _kinds(c: Criterion) -> str:
@@ -127,7 +142,8 @@ def _markdown(ref: Referential, block: str | None, rows: list[Criterion]) -> str
                     "| " + " | ".join(head) + " |",
                     "|" + "---|" * len(head),
                 ]
-            text = f"*{_md_cell(c.group)}* — {_md_cell(c.text)}" if c.group else _md_cell(c.text)
+            group = _group(c)
+            text = f"*{_md_cell(group)}* — {_md_cell(c.text)}" if group else _md_cell(c.text)
             lines.append(f"| `{c.id}` | {text} |" + " |" * len(levels) + " |")
         lines.append("")
     return "\n".join(lines)

@@ -131,6 +131,47 @@ class Scale(_Model):
         return labels
 
 
+class CriterionLevel(StrEnum):
+    """What a jury decides on: a printed criterion, or a whole competency when none is printed."""
+
+    CRITERION = "criterion"
+    COMPETENCY = "competency"
+
+
+COMPETENCY_LEVEL_LABEL = "évalué au niveau de la compétence"
+"""Shown beside a criterion that is a competency (no evaluation criterion printed for it)."""
+
+
+class Provenance(_Model):
+    """Where an imported element was read: a file and its page, or an element of the open-data XML."""
+
+    file: Text = Field(description="Fichier lu (nom seul).")
+    page: int | None = Field(default=None, ge=1, description="Page du PDF ou du texte, quand il y en a.")
+    line: int | None = Field(default=None, ge=1, description="Ligne, pour une source en texte brut.")
+    element: Text | None = Field(
+        default=None,
+        description="Élément XML lu, en chemin lisible "
+        "(ex. « FICHE[RNCP37674]/BLOC_COMPETENCES[RNCP37674BC01]/LISTE_COMPETENCES »).",
+    )
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.page is not None:
+            where.append(f"page {self.page}")
+        if self.line is not None:
+            where.append(f"ligne {self.line}")
+        if self.element is not None:
+            where.append(self.element)
+        return ", ".join(where)
+
+
+class OpenDataText(_Model):
+    """A block's free texts as France Compétences publishes them, kept beside their split into items."""
+
+    competencies: Text | None = Field(default=None, description="LISTE_COMPETENCES, tel que publié.")
+    modalities: Text | None = Field(default=None, description="MODALITES_EVALUATION, tel que publié.")
+
+
 class Source(_Model):
     """Where the référentiel text comes from."""
 
@@ -159,6 +200,7 @@ class Modality(_Model):
     productions: list[Text] = Field(
         default_factory=list, description="Productions attendues du candidat, une par élément."
     )
+    provenance: Provenance | None = Field(default=None, description="Où le texte a été lu (brouillon importé).")
 
 
 class Competency(_Model):
@@ -174,12 +216,14 @@ class Competency(_Model):
     knowledge: list[Text] = Field(
         default_factory=list, description="Connaissances associées, quand le texte les liste."
     )
+    provenance: Provenance | None = Field(default=None, description="Où l'énoncé a été lu (brouillon importé).")
 
 
 class CriterionText(_Model):
     """One criterion as written in the YAML file (a plain string is accepted too)."""
 
     text: Text = Field(description="Critère d'évaluation, verbatim.")
+    provenance: Provenance | None = Field(default=None, description="Où le critère a été lu (brouillon importé).")
 
 
 class CriterionGroup(_Model):
@@ -212,6 +256,11 @@ class CriteriaSet(_Model):
         "C.1.3a & C.1.3b »), quand elle existe.",
     )
     groups: list[CriterionGroup] = Field(min_length=1, description="Groupes de critères, dans l'ordre.")
+    level: CriterionLevel = Field(
+        default=CriterionLevel.CRITERION,
+        description="competency quand aucun critère n'est imprimé : l'énoncé de la compétence sert de critère, "
+        "et la grille comme le rapport le signalent.",
+    )
 
 
 class Block(_Model):
@@ -227,6 +276,10 @@ class Block(_Model):
     modalities: list[Modality] = Field(min_length=1)
     competencies: list[Competency] = Field(min_length=1)
     criteria: list[CriteriaSet] = Field(min_length=1)
+    provenance: Provenance | None = Field(default=None, description="Où le bloc a été lu (brouillon importé).")
+    open_data: OpenDataText | None = Field(
+        default=None, description="Textes libres de la fiche RNCP d'où viennent compétences et modalités."
+    )
 
 
 class Referential(_Model):
@@ -238,6 +291,11 @@ class Referential(_Model):
     rncp: Text | None = Field(default=None, description="Numéro de fiche RNCP, s'il est connu.")
     certifier: Text | None = Field(default=None, description="Certificateur, s'il est connu.")
     language: Text = Field(default="fr")
+    draft: bool = Field(
+        default=False,
+        description="Vrai pour un brouillon importé (assessor referentials import) : à relire, puis passer à "
+        "false (ou supprimer la ligne) une fois chaque élément vérifié.",
+    )
     source: Source
     scale: Scale = Field(default_factory=Scale)
     blocks: list[Block] = Field(min_length=1)
@@ -292,6 +350,8 @@ class Criterion(_Model):
     modality_kinds: list[ModalityKind]
     modality_ids: list[str]
     productions: list[str]
+    level: CriterionLevel = CriterionLevel.CRITERION
+    provenance: Provenance | None = None
 
     @property
     def written_assessable(self) -> bool:
@@ -323,6 +383,8 @@ def _resolve(ref: Referential) -> Iterator[Criterion]:
                         modality_kinds=[m.kind for m in mods],
                         modality_ids=[m.id for m in mods],
                         productions=[p for m in mods for p in m.productions],
+                        level=crit_set.level,
+                        provenance=item.provenance,
                     )
 
 
@@ -374,7 +436,13 @@ def semantic_errors(ref: Referential) -> Iterator[tuple[Loc, str]]:
 
 
 def semantic_warnings(ref: Referential) -> Iterator[tuple[Loc, str]]:
-    """Suspicious but legal: a competency that no criterion assesses."""
+    """Suspicious but legal: a draft not yet reviewed, a competency that no criterion assesses."""
+    if ref.draft:
+        yield (
+            ("draft",),
+            "brouillon importé, pas encore relu : vérifiez chaque élément avec sa provenance "
+            "(assessor referentials show --provenance), puis passez « draft » à false",
+        )
     for bi, block in enumerate(ref.blocks):
         assessed = {code for crit_set in block.criteria for code in crit_set.competencies}
         for ci, comp in enumerate(block.competencies):

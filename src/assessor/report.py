@@ -11,6 +11,7 @@ from collections import Counter
 from enum import StrEnum
 
 from assessor.redaction import redact_model
+from assessor.referential import COMPETENCY_LEVEL_LABEL
 from assessor.results import FLAG_LABELS, STATUS_LABELS, CriterionResult, Flag, Mode, Report
 
 MODE_LABELS = {
@@ -33,6 +34,13 @@ def render(report: Report, fmt: ReportFormat) -> str:
     if fmt is ReportFormat.MD:
         return _markdown(report)
     return _html(report)
+
+
+def _criterion(result: CriterionResult) -> str:
+    """The criterion's text, marked when it is a competency assessed as a whole."""
+    if result.competency_level:
+        return f"{result.criterion_text} ({COMPETENCY_LEVEL_LABEL})"
+    return result.criterion_text
 
 
 def _label(report: Report, result: CriterionResult) -> str:
@@ -83,7 +91,7 @@ def _markdown(report: Report) -> str:
         if report.evidence_only:
             lines += [f"## Bloc {block}", "", "| Critère | Proposition | Statut |", "|---|---|---|"]
             lines += [
-                f"| `{r.criterion_id}` {_md(r.criterion_text)} | {_label(report, r)} | {STATUS_LABELS[r.status]} |"
+                f"| `{r.criterion_id}` {_md(_criterion(r))} | {_label(report, r)} | {STATUS_LABELS[r.status]} |"
                 for r in results
             ]
         else:  # a model run is shown next to the evidence-only baseline
@@ -94,7 +102,7 @@ def _markdown(report: Report) -> str:
                 "|---|---|---|---|",
             ]
             lines += [
-                f"| `{r.criterion_id}` {_md(r.criterion_text)} | {_label(report, r)} | {STATUS_LABELS[r.status]} "
+                f"| `{r.criterion_id}` {_md(_criterion(r))} | {_label(report, r)} | {STATUS_LABELS[r.status]} "
                 f"| {_baseline(report, r)} |"
                 for r in results
             ]
@@ -103,7 +111,7 @@ def _markdown(report: Report) -> str:
             lines += [
                 f"### {r.criterion_id} — {_label(report, r)}",
                 "",
-                f"*{_md(r.criterion_text)}*",
+                f"*{_md(_criterion(r))}*",
                 "",
                 r.rationale,
                 "",
@@ -169,14 +177,14 @@ def _html(report: Report) -> str:
         for r in results:
             baseline = "" if report.evidence_only else f"<td>{e(_baseline(report, r))}</td>"
             parts.append(
-                f"<tr><td><a href='#{e(r.criterion_id)}'>{e(r.criterion_id)}</a><br>{e(r.criterion_text)}</td>"
+                f"<tr><td><a href='#{e(r.criterion_id)}'>{e(r.criterion_id)}</a><br>{e(_criterion(r))}</td>"
                 f"<td><span class='badge {e(r.outcome)}'>{e(_label(report, r))}</span></td>{baseline}</tr>"
             )
         parts.append("</table>")
         for r in results:
             parts.append(
                 f"<h3 id='{e(r.criterion_id)}'>{e(r.criterion_id)} — {e(_label(report, r))}</h3>"
-                f"<p><em>{e(r.criterion_text)}</em></p><p>{e(r.rationale)}</p>"
+                f"<p><em>{e(_criterion(r))}</em></p><p>{e(r.rationale)}</p>"
             )
             for c in r.citations:
                 status = (

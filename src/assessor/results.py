@@ -115,6 +115,10 @@ class CriterionResult(BaseModel):
 
     criterion_id: str
     criterion_text: str
+    competency_level: bool = Field(
+        default=False,
+        description="True when no criterion is printed for this competency: the competency itself is assessed.",
+    )
     block: str
     outcome: str
     rationale: str

@@ -14,7 +14,7 @@ import typer
 from assessor import __version__
 from assessor.cli.assess import assess, demo, report_schema
 from assessor.cli.batch import batch
-from assessor.cli.common import overrides
+from assessor.cli.common import ReferentialsOption, overrides, use_referentials
 from assessor.cli.dossiers import dossiers_app, ingest, search
 from assessor.cli.evaluate import eval_app
 from assessor.cli.referentials import referential_schema, referentials_app
@@ -62,11 +62,13 @@ def _root(
             help="Dossier des données (index, dossiers) ; défaut : ASSESSOR_DATA_DIR ou ./assessor-data.",
         ),
     ] = None,
+    referentials: ReferentialsOption = None,
 ) -> None:
     """Assessor: pre-assessment of certification dossiers for French juries."""
     overrides.clear()
     if data_dir is not None:
         overrides["data_dir"] = data_dir
+    use_referentials(referentials)
 
 
 def main() -> None:

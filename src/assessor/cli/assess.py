@@ -12,7 +12,17 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from assessor.cli.common import console, fail, library, progress_bar, settings, user_errors, write_output
+from assessor.cli.common import (
+    ReferentialsOption,
+    console,
+    fail,
+    library,
+    progress_bar,
+    settings,
+    use_referentials,
+    user_errors,
+    write_output,
+)
 from assessor.dossiers import DossierStore
 from assessor.llm import BASELINE, LLMSettings, make_chat_model
 from assessor.pipeline import assess_dossier
@@ -124,9 +134,11 @@ def assess(
         Path | None, typer.Option("--output", "-o", help="Fichier du rapport (.json, .md, .html).")
     ] = None,
     fmt: Annotated[ReportFormat | None, typer.Option("--format", "-f", help="Format du rapport.")] = None,
+    referentials: ReferentialsOption = None,
 ) -> None:
     """Pré-lit un dossier critère par critère et écrit un rapport. Sans modèle configuré, le repérage
     des passages (--llm baseline) indique les passages à examiner, sans jamais juger."""
+    use_referentials(referentials)
     if not referential:
         fail("précisez le référentiel : --referential ID (voir assessor referentials list).", code=2)
     if not files and not dossier:

@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -32,8 +32,29 @@ err_console = Console(stderr=True)
 overrides: dict[str, Any] = {}
 
 
+ReferentialsOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--referentials",
+        metavar="DOSSIER",
+        help="Dossier de référentiels YAML (par exemple des brouillons importés), consulté avant les "
+        "référentiels livrés ; répétable. Défaut : ASSESSOR_REFERENTIALS_DIRS.",
+    ),
+]
+
+
 def settings() -> Settings:
     return Settings(**overrides)
+
+
+def use_referentials(folders: list[Path] | None) -> None:
+    """Search these folders first for référentiels, for this run (``--referentials``)."""
+    if not folders:
+        return
+    for folder in folders:
+        if not folder.is_dir():
+            fail(f"{folder} : dossier de référentiels introuvable (--referentials).")
+    overrides["referentials_dirs"] = list(dict.fromkeys([*folders, *settings().referentials_dirs]))
 
 
 def library() -> Library:

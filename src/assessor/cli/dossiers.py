@@ -11,7 +11,18 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from assessor.cli.common import console, fail, library, overrides, print_json, progress_bar, settings, user_errors
+from assessor.cli.common import (
+    ReferentialsOption,
+    console,
+    fail,
+    library,
+    overrides,
+    print_json,
+    progress_bar,
+    settings,
+    use_referentials,
+    user_errors,
+)
 from assessor.dossiers import Dossier, DossierStore
 from assessor.referential import Criterion
 from assessor.retrieval import Passage, RetrievalMode
@@ -170,8 +181,10 @@ def search(
     mode: Annotated[RetrievalMode | None, typer.Option(help="lexical, dense ou fused (défaut : auto).")] = None,
     full: Annotated[bool, typer.Option("--full", help="Afficher les passages en entier.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON : chunk_id, file, page, score, text…")] = False,
+    referentials: ReferentialsOption = None,
 ) -> None:
     """Cherche dans un dossier les passages qui répondent à un critère ou à un texte libre."""
+    use_referentials(referentials)
     if not dossier:
         fail("précisez le dossier : --dossier ID (voir assessor dossiers list).", code=2)
     if (query is None) == (criterion is None):

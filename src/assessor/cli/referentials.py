@@ -11,10 +11,23 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from assessor.cli.common import console, fail, library, print_json, print_problems, user_errors, write_output
+from assessor.cli.common import (
+    ReferentialsOption,
+    console,
+    err_console,
+    fail,
+    library,
+    print_json,
+    print_problems,
+    use_referentials,
+    user_errors,
+    write_output,
+)
 from assessor.grid import GridFormat, referential_json, render_grid
+from assessor.importer import Draft, ImportFailure, draft_of, import_sources, iter_fiches
+from assessor.importer.draft import write_atomically
 from assessor.library import Severity, check_file
-from assessor.referential import MODALITY_KIND_LABELS, Referential
+from assessor.referential import COMPETENCY_LEVEL_LABEL, MODALITY_KIND_LABELS, CriterionLevel, Referential
 
 referentials_app = typer.Typer(
     help="Consulter, valider et exporter les référentiels (blocs, compétences, critères).",
@@ -25,8 +38,10 @@ referentials_app = typer.Typer(
 @referentials_app.command("list")
 def list_referentials(
     as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON lisible par un programme.")] = False,
+    referentials: ReferentialsOption = None,
 ) -> None:
     """Liste les référentiels disponibles, avec leurs nombres de blocs, compétences et critères."""
+    use_referentials(referentials)
     entries: list[dict[str, Any]] = []
     for path, item in library().all():
         if isinstance(item, Referential):
@@ -68,11 +83,12 @@ def list_referentials(
     console.print(table)
 
 
-def referential_tree(ref: Referential, block: str | None) -> Tree:
+def referential_tree(ref: Referential, block: str | None, *, provenance: bool = False) -> Tree:
     counts = ref.counts()
+    draft = " [bold yellow]BROUILLON À RELIRE[/]" if ref.draft else ""
     root = Tree(
         f"[bold]{escape(ref.title)}[/] ({ref.id}, version {escape(ref.version)}) — {counts['blocks']} blocs, "
-        f"{counts['competencies']} compétences, {counts['criteria']} critères"
+        f"{counts['competencies']} compétences, {counts['criteria']} critères{draft}"
     )
     blocks = [ref.block(block)] if block else ref.blocks
     for b in blocks:
@@ -102,7 +118,10 @@ def referential_tree(ref: Referential, block: str | None) -> Tree:
                 group_node = set_node.add(f"[italic]{escape(crit.group)}[/]") if crit.group else set_node
             current = (crit.set_key, crit.group)
             assert group_node is not None
-            group_node.add(f"[green]{escape(crit.id)}[/]  {escape(crit.text)}")
+            level = f" [magenta]({COMPETENCY_LEVEL_LABEL})[/]" if crit.level is CriterionLevel.COMPETENCY else ""
+            leaf = group_node.add(f"[green]{escape(crit.id)}[/]  {escape(crit.text)}{level}")
+            if provenance:
+                leaf.add(f"[dim]lu dans : {escape(str(crit.provenance or 'non indiqué'))}[/]")
     return root
 
 
@@ -114,14 +133,24 @@ def show_referential(
         bool,
         typer.Option("--json", help="Sortie JSON : chaque critère est un objet avec son « id » et son « text »."),
     ] = False,
+    provenance: Annotated[
+        bool,
+        typer.Option(
+            "--provenance",
+            help="Sous chaque critère, où il a été lu (fichier et page, ou élément XML) : "
+            "pour relire un brouillon importé.",
+        ),
+    ] = False,
+    referentials: ReferentialsOption = None,
 ) -> None:
     """Affiche un référentiel en arbre : blocs, modalités, compétences, critères et leurs identifiants."""
+    use_referentials(referentials)
     with user_errors():
         ref = library().get(ref_id)
         if as_json:
             print_json(referential_json(ref, block))
         else:
-            console.print(referential_tree(ref, block))
+            console.print(referential_tree(ref, block, provenance=provenance))
 
 
 @referentials_app.command("validate")
@@ -164,6 +193,95 @@ def validate_referentials(
         raise typer.Exit(1)
 
 
+@referentials_app.command("import")
+def import_referential(
+    sources: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="SOURCE...",
+            help="Export XML (ou zip) des fiches RNCP de France Compétences, référentiel PDF (RC, REAC, grille) "
+            "ou son texte ; plusieurs sources se combinent : le XML donne blocs, codes et modalités, "
+            "les PDF ajoutent leurs critères.",
+        ),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Brouillon YAML à écrire, ou dossier existant (le fichier y prend le nom <id>.yaml) ; "
+            "avec --all, le dossier des brouillons.",
+        ),
+    ],
+    rncp: Annotated[
+        str | None, typer.Option("--rncp", help="Fiche à prendre dans l'export XML (ex. RNCP37674).")
+    ] = None,
+    all_fiches: Annotated[
+        bool, typer.Option("--all", help="Toutes les fiches de l'export XML, un brouillon par fiche dans -o DOSSIER.")
+    ] = False,
+    ref_id: Annotated[
+        str | None, typer.Option("--id", help="Identifiant du référentiel (défaut : numéro RNCP et intitulé).")
+    ] = None,
+    ocr: Annotated[
+        bool,
+        typer.Option("--ocr", help="Lire par OCR (tesseract) les pages scannées d'un référentiel PDF."),
+    ] = False,
+) -> None:
+    """Importe un référentiel en brouillon (draft: true) : blocs, compétences, modalités et critères, chacun
+    avec sa provenance. Ce qui n'a pas pu être lu est listé, avec les pages, en tête du fichier. Là où aucun
+    critère n'est imprimé, la compétence elle-même sert de critère (évaluée au niveau de la compétence).
+    Rien n'est écrit si l'import échoue."""
+    with user_errors():
+        try:
+            if all_fiches:
+                _import_all(sources, output)
+                return
+            draft = import_sources(sources, rncp=rncp, ref_id=ref_id, ocr=ocr)
+            if output.is_dir():  # a folder of référentiels: the file is named after the id
+                output = output / f"{draft.referential.id}.yaml"
+            write_atomically(output, draft.yaml())
+        except ImportFailure as exc:
+            fail(str(exc))
+    _report_draft(draft, output)
+
+
+def _import_all(sources: list[Path], folder: Path) -> None:
+    if len(sources) != 1 or sources[0].suffix.lower() not in (".xml", ".zip"):
+        fail("--all s'emploie avec un seul export XML (ou zip) des fiches RNCP.")
+    if folder.exists() and not folder.is_dir():
+        fail(f"{folder} : avec --all, -o désigne un dossier (un brouillon par fiche).")
+    written = 0
+    for fiche in iter_fiches(sources[0]):  # one fiche in memory at a time, however large the export
+        try:
+            draft = draft_of([fiche])
+            path = folder / f"{draft.referential.id}.yaml"
+            write_atomically(path, draft.yaml())
+        except ImportFailure as exc:
+            err_console.print(f"[yellow]{escape(fiche.rncp or '?')} non importée :[/] {escape(str(exc))}")
+            continue
+        written += 1
+        counts = draft.referential.counts()
+        err_console.print(f"{escape(fiche.rncp or '?')} → {escape(path.name)} ({counts['blocks']} blocs)")
+    console.print(f"{written} brouillon(s) écrit(s) dans {escape(str(folder))}")
+
+
+def _report_draft(draft: Draft, output: Path) -> None:
+    ref = draft.referential
+    counts = ref.counts()
+    competency_level = sum(1 for c in ref.criteria if c.level is CriterionLevel.COMPETENCY)
+    console.print(
+        f"[green]✓[/] Brouillon écrit : {escape(str(output))} — {ref.id} : {counts['blocks']} blocs, "
+        f"{counts['competencies']} compétences, {counts['criteria']} critères"
+        + (f", dont {competency_level} au niveau de la compétence" if competency_level else "")
+    )
+    for item in draft.unread:
+        console.print(f"[yellow]Non lu :[/] {escape(str(item))}", soft_wrap=True)
+    console.print(
+        f"À relire avant usage : assessor --referentials {escape(str(output.parent))} referentials show {ref.id} "
+        "--provenance"
+    )
+
+
 @referentials_app.command("export")
 def export_grid(
     ref_id: Annotated[str, typer.Argument(metavar="ID", help="Identifiant du référentiel.")],
@@ -173,9 +291,11 @@ def export_grid(
         Path | None,
         typer.Option("--output", "-o", help="Fichier à écrire (par défaut : la sortie standard)."),
     ] = None,
+    referentials: ReferentialsOption = None,
 ) -> None:
     """Exporte la grille d'évaluation du jury : une ligne par critère, une colonne vide par verdict
     (json, csv séparé par « ; », ou md)."""
+    use_referentials(referentials)
     with user_errors():
         ref = library().get(ref_id)
         write_output(render_grid(ref, fmt, block), output)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from assessor.cli.common import fail, settings
+from assessor.cli.common import ReferentialsOption, fail, settings, use_referentials
 from assessor.review.domain import ReviewError
 from assessor.settings import AppSettings
 
@@ -19,6 +19,7 @@ def app_command(
     root_path: Annotated[
         str | None, typer.Option("--root-path", help="Préfixe d'URL derrière un proxy inverse, par exemple /assessor.")
     ] = None,
+    referentials: ReferentialsOption = None,
 ) -> None:
     """Lance l'espace du jury (Gradio) : pré-lecture, revue critère par critère, décisions, signature, exports.
 
@@ -27,6 +28,7 @@ def app_command(
     """
     from assessor.webapp import serve  # gradio is slow to import: only for this command
 
+    use_referentials(referentials)
     current = settings()
     updates = {k: v for k, v in {"host": host, "port": port, "root_path": root_path}.items() if v is not None}
     if updates:

@@ -19,7 +19,7 @@ from assessor.chunking import Chunk
 from assessor.citations import verify_quote
 from assessor.ingest.document import SetAside
 from assessor.ingest.furniture import SET_ASIDE_LABELS, SetAsideKind
-from assessor.referential import Criterion, Referential
+from assessor.referential import COMPETENCY_LEVEL_LABEL, Criterion, CriterionLevel, Referential
 from assessor.results import (
     EVIDENCE_TO_EXAMINE,
     FLAG_LABELS,
@@ -243,6 +243,10 @@ def criterion_html(state: ReviewState, criterion: Criterion, result: CriterionRe
     ]
     if criterion.group:
         parts.append(f"<div><i>{esc(criterion.group)}</i></div>")
+    if criterion.level is CriterionLevel.COMPETENCY:
+        parts.append(f"<div><i>{esc(COMPETENCY_LEVEL_LABEL)} : aucun critère n'est imprimé pour elle</i></div>")
+    if criterion.provenance is not None:
+        parts.append(f'<div class="as-counts">Lu dans : {esc(criterion.provenance)}</div>')
     confidence = f" · confiance {result.confidence:.0%}".replace("%", " %") if result.confidence is not None else ""
     parts.append(
         f"<section><h4>Proposition de la machine ({esc(source)})</h4>{badge(result.outcome, labels)} "
@@ -341,7 +345,16 @@ def header_html(state: ReviewState, referential: Referential) -> str:
         f"blocs {esc(', '.join(s.blocks))})</span>"
         f"<span><b>Mode</b> {esc(s.mode)}</span><span><b>Proposé par</b> {esc(model)}</span>"
         f"<span><b>Statut</b> {esc(REVIEW_STATUS_LABELS[s.status])} · révision {s.revision}</span>{signed}</div>"
-        f'<div class="as-notice">{esc(report.notice)}</div>' + _dossier_alerts(state)
+        f'<div class="as-notice">{esc(report.notice)}</div>' + _draft_notice(referential) + _dossier_alerts(state)
+    )
+
+
+def _draft_notice(referential: Referential) -> str:
+    if not referential.draft:
+        return ""
+    return (
+        '<div class="as-msg error">Référentiel importé, pas encore relu (brouillon) : la provenance de chaque '
+        "critère est indiquée sous son texte ; vérifiez-le avant de vous y fier.</div>"
     )
 
 
