@@ -2,7 +2,8 @@
 
 Each case is generated here, in a temporary folder (no binary fixture is committed): encrypted,
 truncated and corrupted PDFs, an empty file, a scanned (image-only) PDF, files whose extension
-lies, a 500-page PDF, a 1 MB single line, Windows-1252 text and formats Assessor does not read.
+lies, a 500-page PDF, a 1 MB single line, text in an unknown code page and formats Assessor does
+not read.
 
 Through the command line, a refused file means exit code 1, « [code] file : message » and a
 « → hint » on stderr, never a traceback, and a store left exactly as it was: the dossier's
@@ -280,15 +281,12 @@ BAD_CASES = [
         ("découpé en paragraphes", "ASSESSOR_INGEST__MAX_LINE_CHARS"),
     ),
     BadCase(
-        "windows-1252-text",
+        "dos-code-page-text",
         "notes.txt",
-        lambda p, s: p.write_bytes(
-            "Synthèse : le candidat a négocié l'échéancier, présenté le devis à l'acheteur.\n"
-            "Écart de prix : 5 € par unité, accepté après relance.\n".encode("cp1252")
-        ),
-        IngestErrorCode.NOT_UTF8,
-        ("pas en UTF-8", "Windows-1252"),
-        ("UTF-8", "iconv -f WINDOWS-1252 -t UTF-8"),
+        lambda p, s: p.write_bytes("Écart de prix négocié avec M. Müller : 5 %.\n".encode("cp850")),
+        IngestErrorCode.UNKNOWN_ENCODING,
+        ("l'encodage du texte n'est pas reconnu", "octet 0x90 à la position 0"),
+        ("enregistrez-le en UTF-8", "iconv"),
     ),
     BadCase(
         "odt",

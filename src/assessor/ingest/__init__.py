@@ -20,6 +20,7 @@ from assessor.ingest.furniture import SetAsideKind, page_list, set_aside
 from assessor.ingest.layout import garbled
 from assessor.ingest.normalize import normalize_text, strip_running_lines
 from assessor.ingest.sniff import sniff
+from assessor.ingest.text import check_line_length, decode_text
 
 if TYPE_CHECKING:
     from assessor.ingest.pdf import PdfPage
@@ -117,8 +118,9 @@ def load_file(
         ]
         paged = False
     else:
-        texts = _read_text(name, data, settings.max_line_chars).split("\f")
-        texts = [normalize_text(t) for t in texts]
+        decoded, warnings = decode_text(name, data)
+        check_line_length(name, decoded, settings.max_line_chars)
+        texts = [normalize_text(t) for t in decoded.split("\f")]
         paged = len(texts) > 1
         if paged:
             texts, headers, footers = strip_running_lines(texts)
@@ -200,33 +202,3 @@ def _pdf_pages(pdf_pages: list[PdfPage]) -> tuple[list[Page], list[str]]:
         )
     notes = [f"{'page' if len(n) == 1 else 'pages'} {page_list(n)} : {note}" for note, n in found.items()]
     return pages, notes
-
-
-def _read_text(name: str, data: bytes, max_line_chars: int) -> str:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        guess = ""
-        try:
-            data.decode("cp1252")
-            guess = " Il semble encodé en Windows-1252 (Latin-1)."
-        except UnicodeDecodeError:
-            pass
-        raise IngestError(
-            IngestErrorCode.NOT_UTF8,
-            name,
-            f"le texte n'est pas en UTF-8 (octet invalide à la position {exc.start}).{guess}",
-            "Enregistrez-le en UTF-8 depuis votre éditeur, ou convertissez-le : "
-            f"iconv -f WINDOWS-1252 -t UTF-8 « {name} » > copie.txt",
-        ) from exc
-    longest = max((len(line) for line in text.split("\n")), default=0)
-    if longest > max_line_chars:
-        raise IngestError(
-            IngestErrorCode.LINE_TOO_LONG,
-            name,
-            f"une ligne compte {longest:,} caractères sans retour à la ligne".replace(",", " ")
-            + " : ce n'est pas un texte rédigé (export automatique, données ?).",
-            "Fournissez le document d'origine (PDF ou DOCX), ou un texte découpé en paragraphes ; "
-            "la limite se règle avec ASSESSOR_INGEST__MAX_LINE_CHARS.",
-        )
-    return text
