@@ -13,6 +13,7 @@ from rich.table import Table
 
 from assessor.cli.common import console, fail, library, overrides, print_json, progress_bar, settings, user_errors
 from assessor.dossiers import Dossier, DossierStore
+from assessor.ingest import IngestSettings
 from assessor.referential import Criterion
 from assessor.retrieval import Passage, RetrievalMode
 
@@ -25,7 +26,12 @@ def ingest(
     files: Annotated[list[Path], typer.Argument(help="Fichiers du dossier : PDF, DOCX, Markdown ou texte.")],
     dossier: DossierOption,
     max_pages: Annotated[
-        int | None, typer.Option(min=1, help="Refuser un PDF de plus de N pages (défaut 300).")
+        int | None,
+        typer.Option(
+            min=1,
+            help=f"Refuser un PDF de plus de N pages (défaut {IngestSettings().max_pages}, "
+            "ou ASSESSOR_INGEST__MAX_PAGES).",
+        ),
     ] = None,
     ocr: Annotated[bool, typer.Option("--ocr/--no-ocr", help="Lire les pages scannées avec tesseract.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,

@@ -45,12 +45,15 @@ class IngestSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_pages: int = Field(default=300, ge=1, description="Largest PDF accepted, in pages.")
+    max_pages: int = Field(
+        default=1000, ge=1, description="Largest PDF accepted, in pages (a dossier with its annexes rarely passes 300)."
+    )
     max_file_mb: float = Field(default=100, gt=0, description="Largest file accepted, in megabytes.")
     max_line_chars: int = Field(
-        default=100_000,
+        default=2_000_000,
         ge=1000,
-        description="Longest line accepted in a text file (a sign of a non-prose file).",
+        description="Longest line accepted in a text file, in characters: about 1,000 pages of prose without a "
+        "line break; longer, it is data rather than writing. Long lines are cut into passages between sentences.",
     )
     ocr: bool = Field(default=True, description="OCR scanned PDF pages when tesseract is installed.")
 
@@ -83,7 +86,8 @@ def load_file(
         raise IngestError(
             IngestErrorCode.TOO_LARGE,
             name,
-            f"le fichier pèse {size / 1_000_000:.0f} Mo, au-delà de la limite de {settings.max_file_mb:.0f} Mo.",
+            f"le fichier pèse {_megabytes(size / 1_000_000)}, au-delà de la limite de "
+            f"{_megabytes(settings.max_file_mb)}.",
             "Compressez les images du PDF ou relevez la limite (ASSESSOR_INGEST__MAX_FILE_MB).",
         )
     data = path.read_bytes()
@@ -202,3 +206,8 @@ def _pdf_pages(pdf_pages: list[PdfPage]) -> tuple[list[Page], list[str]]:
         )
     notes = [f"{'page' if len(n) == 1 else 'pages'} {page_list(n)} : {note}" for note, n in found.items()]
     return pages, notes
+
+
+def _megabytes(value: float) -> str:
+    """« 12 Mo », « 0,3 Mo »: whole megabytes unless that would round a small size to nothing."""
+    return f"{value:.0f} Mo" if value >= 10 else f"{value:.1f} Mo".replace(".", ",")
