@@ -35,10 +35,15 @@ def test_windows_1252_text_is_read_with_a_note(tmp_path: Path) -> None:
     assert loaded.warnings == ["encodage détecté : Windows-1252, converti en UTF-8"]
 
 
-def test_the_ingest_summary_names_the_encoding(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [["ingest", "--dossier", "d"], ["assess", "--referential", "grands-comptes", "--block", "B1"]],
+    ids=["ingest", "assess"],
+)
+def test_the_ingest_summary_names_the_encoding(tmp_path: Path, command: list[str]) -> None:
     path = written(tmp_path, "notes.txt", NOTES.encode("cp1252"))
     result = CliRunner().invoke(
-        app, ["--data-dir", str(tmp_path / "data"), "ingest", str(path), "--dossier", "d"], env={"COLUMNS": "400"}
+        app, ["--data-dir", str(tmp_path / "data"), command[0], str(path), *command[1:]], env={"COLUMNS": "400"}
     )
     assert result.exit_code == 0, result.stderr
     assert "encodage détecté : Windows-1252, converti en UTF-8" in result.stdout

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from assessor.chunking import Chunk, chunk_file
 from assessor.embeddings import Embedder, make_embedder
 from assessor.index import ChunkIndex
-from assessor.ingest import LoadedFile, load_file
+from assessor.ingest import LoadedFile, ReadProgress, load_file
 from assessor.retrieval import Retriever
 from assessor.settings import Settings
 
@@ -152,12 +152,7 @@ class DossierStore:
             raise DossierError(f"plusieurs fichiers portent le même nom : {', '.join(duplicates)} ; renommez-les.")
         loaded: list[LoadedFile] = []
         for number, path in enumerate(paths, start=1):
-            # Each page read advances the bar; files are read one after the other.
-            def page_progress(done: int, total: int, *, _name: str = path.name) -> None:
-                if progress:
-                    progress(f"lecture de {_name}", done, total)
-
-            loaded.append(load_file(path, self.settings.ingest, progress=page_progress))
+            loaded.append(load_file(path, self.settings.ingest, progress=_per_file(progress, path.name)))
             if progress:
                 progress("lecture", number, len(paths))
         now = datetime.now(UTC)
@@ -176,6 +171,8 @@ class DossierStore:
                 unchanged.append(item.name)
             else:
                 todo.append((path, item, chunk_file(item, self.settings.chunking)))
+            if progress:
+                progress("découpage", len(todo) + len(unchanged), len(loaded))
         copied: list[Path] = []
         added: list[LoadedFile] = []
         records: list[DossierFile] = []
@@ -267,17 +264,21 @@ class DossierStore:
                 f"les fichiers conservés du dossier « {dossier.id} » manquent ({', '.join(missing)}) : "
                 "ingérez-les de nouveau."
             )
-        total = sum(f.chunks for f in dossier.files)
+        # Cut every file first: under other chunking settings, the counts in the manifest do not hold.
+        todo: list[tuple[str, list[Chunk]]] = []
+        for record in dossier.files:
+            item = load_file(
+                self.stored_file(dossier.id, record), self.settings.ingest, progress=_per_file(progress, record.name)
+            )
+            item = item.model_copy(update={"name": record.name})
+            todo.append((record.sha256, chunk_file(item, self.settings.chunking)))
+        total = sum(len(chunks) for _, chunks in todo)
         done = 0
         indexed: list[str] = []
         try:
-            for record in dossier.files:
-                item = load_file(self.stored_file(dossier.id, record), self.settings.ingest)
-                item = item.model_copy(update={"name": record.name})
-                done = self._index_chunks(
-                    dossier.id, record.sha256, chunk_file(item, self.settings.chunking), done, total, progress
-                )
-                indexed.append(record.sha256)
+            for sha256, chunks in todo:
+                done = self._index_chunks(dossier.id, sha256, chunks, done, total, progress)
+                indexed.append(sha256)
         except BaseException:
             for sha in indexed:
                 self.index.remove_file(dossier.id, sha)
@@ -301,6 +302,13 @@ class DossierStore:
         """A retriever over the dossier, indexing it first under the current settings if needed."""
         self._ensure_indexed(self.get(dossier_id), progress=progress)
         return Retriever(self.index, dossier_id, self.settings.retrieval)
+
+
+def _per_file(progress: Progress | None, name: str) -> ReadProgress | None:
+    """The progress of reading one file (each page, each page read by OCR), named after the file."""
+    if progress is None:
+        return None
+    return lambda stage, done, total: progress(f"{stage} de {name}", done, total)
 
 
 def dossier_json(dossier: Dossier) -> str:

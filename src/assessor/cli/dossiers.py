@@ -12,7 +12,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from assessor.cli.common import console, fail, library, overrides, print_json, progress_bar, settings, user_errors
-from assessor.dossiers import Dossier, DossierStore
+from assessor.dossiers import Dossier, DossierStore, IngestReport
 from assessor.ingest import IngestSettings
 from assessor.referential import Criterion
 from assessor.retrieval import Passage, RetrievalMode
@@ -51,8 +51,13 @@ def ingest(
     if as_json:
         print_json(report.model_dump(mode="json"))
         return
+    print_ingest_report(report)
+
+
+def print_ingest_report(report: IngestReport) -> None:
+    """The ingest summary: per file its pages, passages and notes (encoding, scanned or odd pages…)."""
     table = Table(title=f"Dossier {report.dossier.id}")
-    for column in ("Fichier", "Pages", "Passages", "Avertissements"):
+    for column in ("Fichier", "Pages", "Passages", "Remarques"):
         table.add_column(column, justify="right" if column in ("Pages", "Passages") else "left")
     for record in report.added:
         table.add_row(
@@ -210,4 +215,4 @@ def search(
         console.print(Panel(escape(text), title=title, title_align="left", subtitle=subtitle, subtitle_align="left"))
 
 
-__all__ = ["dossiers_app", "ingest", "overrides", "search"]
+__all__ = ["dossiers_app", "ingest", "overrides", "print_ingest_report", "search"]

@@ -37,7 +37,10 @@ NOTE_GARBLED = (
     "ou demandez un PDF exporté depuis le traitement de texte"
 )
 
-__all__ = ["IngestError", "IngestErrorCode", "IngestSettings", "LoadedFile", "Page", "load_file"]
+__all__ = ["IngestError", "IngestErrorCode", "IngestSettings", "LoadedFile", "Page", "ReadProgress", "load_file"]
+
+ReadProgress = Callable[[str, int, int], None]
+"""progress(stage, done, total) while a PDF is read: « lecture » page by page, then « OCR » for its scanned pages."""
 
 
 class IngestSettings(BaseModel):
@@ -62,7 +65,7 @@ def load_file(
     path: Path,
     settings: IngestSettings | None = None,
     *,
-    progress: Callable[[int, int], None] | None = None,
+    progress: ReadProgress | None = None,
 ) -> LoadedFile:
     """Read and normalise one file; ``IngestError`` when it cannot be used."""
     settings = settings or IngestSettings()
