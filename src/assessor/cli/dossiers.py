@@ -12,8 +12,9 @@ from rich.panel import Panel
 from rich.table import Table
 
 from assessor.cli.common import console, fail, library, overrides, print_json, progress_bar, settings, user_errors
-from assessor.dossiers import Dossier, DossierStore, IngestReport
+from assessor.dossiers import Dossier, DossierFile, DossierStore, IngestReport
 from assessor.ingest import IngestSettings
+from assessor.ingest.furniture import page_list
 from assessor.referential import Criterion
 from assessor.retrieval import Passage, RetrievalMode
 
@@ -64,7 +65,7 @@ def print_ingest_report(report: IngestReport) -> None:
             escape(record.name),
             str(record.pages),
             str(record.chunks),
-            escape("\n".join(record.warnings)) or "—",
+            escape("\n".join(_notes(record))) or "—",
         )
     for name in report.unchanged:
         table.add_row(escape(name), "", "", "inchangé : rien à refaire")
@@ -72,6 +73,16 @@ def print_ingest_report(report: IngestReport) -> None:
     if report.replaced:
         console.print(f"Remplacés par leur nouvelle version : {escape(', '.join(report.replaced))}")
     console.print(f"Total : {len(report.dossier.files)} fichier(s), {report.dossier.chunk_count} passages indexés.")
+
+
+def _notes(record: DossierFile) -> list[str]:
+    """What a reader should know about a file: its ingest notes, and the pages OCR read (to check)."""
+    if not record.ocr_pages:
+        return record.warnings
+    return [
+        *record.warnings,
+        f"{'page lue' if len(record.ocr_pages) == 1 else 'pages lues'} par OCR : {page_list(record.ocr_pages)}",
+    ]
 
 
 def _dossier_summary(d: Dossier) -> dict[str, Any]:
@@ -119,10 +130,7 @@ def show_dossier(
     for column in ("Fichier", "Type", "Pages", "Passages", "sha256", "Remarques"):
         table.add_column(column)
     for f in d.files:
-        notes = list(f.warnings)
-        if f.ocr_pages:
-            notes.append(f"pages lues par OCR : {', '.join(map(str, f.ocr_pages))}")
-        table.add_row(escape(f.name), f.kind, str(f.pages), str(f.chunks), f.sha256[:12], escape("\n".join(notes)))
+        table.add_row(escape(f.name), f.kind, str(f.pages), str(f.chunks), f.sha256[:12], escape("\n".join(_notes(f))))
     console.print(table)
 
 
