@@ -2,7 +2,8 @@
 
 Each case is generated here, in a temporary folder (no binary fixture is committed): encrypted,
 truncated and corrupted PDFs, an empty file, a scanned (image-only) PDF, files whose extension
-lies, a 500-page PDF, a 1 MB single line, Windows-1252 text and formats Assessor does not read.
+lies, a PDF over the page limit, a line over the length limit, text in an unknown code page and
+formats Assessor does not read.
 
 Through the command line, a refused file means exit code 1, « [code] file : message » and a
 « → hint » on stderr, never a traceback, and a store left exactly as it was: the dossier's
@@ -264,31 +265,30 @@ BAD_CASES = [
         ("Renommez le fichier avec l'extension .pdf",),
     ),
     BadCase(
-        "pdf-500-pages",
+        "pdf-over-the-page-limit",
         "annexes.pdf",
         lambda p, s: _copy(p, s, "big_pdf"),
         IngestErrorCode.TOO_MANY_PAGES,
-        ("500 pages", "limite de 300"),
-        ("--max-pages",),
+        ("500 pages", "limite de 400"),
+        ("--max-pages", "ASSESSOR_INGEST__MAX_PAGES"),
+        cli_args=("--max-pages", "400"),
+        settings={"max_pages": 400},
     ),
     BadCase(
-        "one-megabyte-line",
+        "line-over-the-limit",
         "export.txt",
-        lambda p, s: p.write_text("vente " * 175_000, encoding="utf-8"),
+        lambda p, s: p.write_text("vente " * 350_000, encoding="utf-8"),
         IngestErrorCode.LINE_TOO_LONG,
-        ("1 050 000 caractères sans retour à la ligne",),
+        ("2 100 000 caractères sans retour à la ligne", "limite de 2 000 000"),
         ("découpé en paragraphes", "ASSESSOR_INGEST__MAX_LINE_CHARS"),
     ),
     BadCase(
-        "windows-1252-text",
+        "dos-code-page-text",
         "notes.txt",
-        lambda p, s: p.write_bytes(
-            "Synthèse : le candidat a négocié l'échéancier, présenté le devis à l'acheteur.\n"
-            "Écart de prix : 5 € par unité, accepté après relance.\n".encode("cp1252")
-        ),
-        IngestErrorCode.NOT_UTF8,
-        ("pas en UTF-8", "Windows-1252"),
-        ("UTF-8", "iconv -f WINDOWS-1252 -t UTF-8"),
+        lambda p, s: p.write_bytes("Écart de prix négocié avec M. Müller : 5 %.\n".encode("cp850")),
+        IngestErrorCode.UNKNOWN_ENCODING,
+        ("l'encodage du texte n'est pas reconnu", "octet 0x90 à la position 0"),
+        ("enregistrez-le en UTF-8", "iconv"),
     ),
     BadCase(
         "odt",
@@ -432,6 +432,7 @@ def test_file_over_the_size_limit_is_too_large(sources: Sources, tmp_path: Path)
     with pytest.raises(IngestError) as caught:
         load_file(path, IngestSettings(max_file_mb=0.1))
     assert caught.value.code is IngestErrorCode.TOO_LARGE
+    assert "au-delà de la limite de 0,1 Mo" in caught.value.message
     assert "ASSESSOR_INGEST__MAX_FILE_MB" in caught.value.hint
 
 
@@ -595,9 +596,9 @@ def test_cli_owner_password_only_pdf_is_ingested(baseline: Baseline, sources: So
     assert index_count(baseline.data) == baseline.first_record["chunks"] + added[0]["chunks"]
 
 
-def test_cli_500_page_pdf_is_accepted_with_a_higher_limit(sources: Sources, tmp_path: Path) -> None:
+def test_cli_500_page_pdf_is_accepted_within_the_default_limit(sources: Sources, tmp_path: Path) -> None:
     data = tmp_path / "data"
-    result = cli(data, "ingest", str(sources.big_pdf), "--dossier", DOSSIER, "--max-pages", "600", "--json")
+    result = cli(data, "ingest", str(sources.big_pdf), "--dossier", DOSSIER, "--json")
     assert result.exit_code == 0, result.stderr
     assert_clean(result)
     record = json.loads(result.stdout)["added"][0]

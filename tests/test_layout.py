@@ -1,10 +1,11 @@
-"""Reading real layouts (issue 12, point 1): PDFs drawn with reportlab, read back through load_file.
+"""Reading real layouts (issue 12, point 1 and « Bad input »): PDFs drawn with reportlab, read back.
 
 Each PDF is built for one layout a candidate's dossier may have: justified prose, a table
 without borders whose cells wrap, two columns, running headers and footers with page numbers,
 a table of contents, a cover page, pages that all say the same, a rotated page, vertical text,
 an empty page, a page with only its header. The tests say what a reader must get: the words in
-order, rows as rows, furniture set aside (and kept), and a French note for each oddity.
+order, rows as rows, furniture set aside (and kept), and a French note for each oddity, in the
+ingest summary that ``assessor ingest`` prints.
 """
 
 from __future__ import annotations
@@ -19,16 +20,20 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import cm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Frame, Paragraph, Table
+from typer.testing import CliRunner
 
 from assessor.chunking import chunk_file
 from assessor.citations import verify_citations
+from assessor.cli import app
 from assessor.dossiers import DossierStore
-from assessor.ingest import load_file
+from assessor.ingest import NOTE_GARBLED, load_file
+from assessor.ingest import pdf as pdf_module
 from assessor.ingest.furniture import page_list
 from assessor.ingest.layout import _clean_char, garbled
 from assessor.results import CriterionResult, Status
 from assessor.settings import Settings
 from assessor.webapp import views
+from test_bad_inputs import write_image_pdf
 
 WIDTH, HEIGHT = A4
 PROSE = (
@@ -99,15 +104,18 @@ def test_a_table_without_borders_reads_row_by_row_with_wrapped_cells_joined(fold
     assert "A2 | Deux vendeurs experts quatre jours | 14 000 €" in text
 
 
-def test_two_columns_are_read_column_by_column(folder: Path) -> None:
-    path = folder / "colonnes.pdf"
+def two_column_pdf(path: Path) -> Path:
     canvas = Canvas(str(path), pagesize=A4)
     left = "COLONNE GAUCHE. " + PROSE + " " + PROSE
     right = "COLONNE DROITE. " + PROSE.replace("alternance", "stage") + " " + PROSE
     Frame(2 * cm, 3 * cm, 8 * cm, HEIGHT - 6 * cm, showBoundary=0).addFromList([Paragraph(left, JUSTIFIED)], canvas)
     Frame(11 * cm, 3 * cm, 8 * cm, HEIGHT - 6 * cm, showBoundary=0).addFromList([Paragraph(right, JUSTIFIED)], canvas)
     canvas.save()
-    loaded = load_file(path)
+    return path
+
+
+def test_two_columns_are_read_column_by_column(folder: Path) -> None:
+    loaded = load_file(two_column_pdf(folder / "colonnes.pdf"))
     text = " ".join(loaded.pages[0].text.split())
     assert text.index("COLONNE GAUCHE") < text.index("COLONNE DROITE")
     assert "j'ai conduit l'étude de marché de la nouvelle gamme" in text  # a left line runs on in its column
@@ -216,8 +224,8 @@ def test_table_of_contents_and_cover_page_are_set_aside(folder: Path) -> None:
     assert [p.page_start for p in passages] == [3]
 
 
-def test_each_oddity_gets_a_french_note(folder: Path) -> None:
-    path = folder / "bizarre.pdf"
+def oddities_pdf(path: Path) -> Path:
+    """Five pages: vertical text on page 1, page 3 rotated, pages 2 and 4 with only their header and footer."""
     canvas = Canvas(str(path), pagesize=A4)
     for number in range(1, 6):
         _margins(canvas, number, 5)
@@ -239,7 +247,11 @@ def test_each_oddity_gets_a_french_note(folder: Path) -> None:
         # pages 2 and 4 hold only their header and footer
         canvas.showPage()
     canvas.save()
-    loaded = load_file(path)
+    return path
+
+
+def test_each_oddity_gets_a_french_note(folder: Path) -> None:
+    loaded = load_file(oddities_pdf(folder / "bizarre.pdf"))
     notes = "\n".join(loaded.warnings)
     assert "page 1 : texte écrit à la verticale, mis à part" in notes
     assert "page 3 : page tournée : lue dans le sens du texte" in notes
@@ -248,8 +260,7 @@ def test_each_oddity_gets_a_french_note(folder: Path) -> None:
     assert "quatre cents clients" in loaded.pages[2].text
 
 
-def test_an_empty_page_is_noted(folder: Path) -> None:
-    path = folder / "vide.pdf"
+def empty_page_pdf(path: Path) -> Path:
     canvas = Canvas(str(path), pagesize=A4)
     _paragraph(canvas, PROSE, 2 * cm, HEIGHT - 3 * cm, 16 * cm)
     canvas.showPage()
@@ -257,7 +268,11 @@ def test_an_empty_page_is_noted(folder: Path) -> None:
     _paragraph(canvas, PROSE, 2 * cm, HEIGHT - 3 * cm, 16 * cm)
     canvas.showPage()
     canvas.save()
-    assert "page 2 : vide (aucun texte ni image)" in load_file(path).warnings
+    return path
+
+
+def test_an_empty_page_is_noted(folder: Path) -> None:
+    assert "page 2 : vide (aucun texte ni image)" in load_file(empty_page_pdf(folder / "vide.pdf")).warnings
 
 
 def test_private_use_bullets_ligatures_and_line_end_hyphens(folder: Path) -> None:
@@ -284,6 +299,55 @@ def test_garbled_extraction_is_recognised() -> None:
     )
     assert garbled("Texte (cid:12)(cid:45) illisible " * 5)
     assert garbled(" ".join(["xqzt", "bcdfg", "mrtpl", "wxkq"] * 10))
+
+
+def garbled_pdf(path: Path) -> Path:
+    """A text layer whose words run together, as some PDF exporters write it."""
+    canvas = Canvas(str(path), pagesize=A4)
+    canvas.setFont("Helvetica", 9)
+    for line in range(30):
+        glued = "Leslaboratoiresontconstatéuneaugmentation significativedesventes" if line % 2 else PROSE[:60]
+        canvas.drawString(2 * cm, HEIGHT - 3 * cm - 14 * line, glued)
+    canvas.save()
+    return path
+
+
+def test_the_ingest_summary_gives_each_oddity_its_french_note(folder: Path) -> None:
+    """What the user sees after « assessor ingest »: one note per oddity, with its pages."""
+    files = [
+        two_column_pdf(folder / "colonnes.pdf"),
+        oddities_pdf(folder / "bizarre.pdf"),
+        empty_page_pdf(folder / "vide.pdf"),
+        garbled_pdf(folder / "colle.pdf"),
+        write_image_pdf(folder / "scan.pdf", 3, text_pages=(1, 3)),
+    ]
+    result = CliRunner().invoke(
+        app,
+        ["--data-dir", str(folder / "data"), "ingest", *map(str, files), "--dossier", "bizarre", "--no-ocr"],
+        env={"COLUMNS": "400"},
+    )
+    assert result.exit_code == 0, result.stderr
+    for note in [
+        "page 1 : mise en page en deux colonnes, lue colonne par colonne",
+        "page 3 : page tournée : lue dans le sens du texte",
+        "page 1 : texte écrit à la verticale, mis à part",
+        "pages 2 et 4 : seulement en-tête, pied de page ou texte du modèle officiel : rien à citer",
+        "page 2 : vide (aucun texte ni image)",
+        f"page 1 : {NOTE_GARBLED}",
+        "pages sans texte (scannées) non lues : 2 — l'OCR est désactivé (--no-ocr)",
+    ]:
+        assert note in result.stdout, note
+
+
+def test_the_ingest_summary_names_the_pages_read_by_ocr(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pdf_module, "tesseract_status", lambda: None)
+    monkeypatch.setattr(pdf_module, "ocr_pdf_page", lambda data, index: f"Texte de la page {index + 1} lu par OCR.")
+    path = write_image_pdf(folder / "scan-ocr.pdf", 3, text_pages=(1,))
+    result = CliRunner().invoke(
+        app, ["--data-dir", str(folder / "ocr"), "ingest", str(path), "--dossier", "scan"], env={"COLUMNS": "400"}
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "pages lues par OCR : 2 et 3" in result.stdout
 
 
 def test_page_lists_read_as_french() -> None:

@@ -115,7 +115,7 @@ def test_uploads_are_checked_by_type_and_size(app: ReviewApp, tmp_path: Path) ->
         app.check_uploads([str(script)])
     big = tmp_path / "gros.txt"
     big.write_bytes(b"a" * (1024 * 1024 + 1))
-    with pytest.raises(AppError, match=r"trop volumineux.*limite 1 Mo"):
+    with pytest.raises(AppError, match=r"trop volumineux.*limite 1 Mo.*ASSESSOR_APP__MAX_UPLOAD_MB"):
         app.check_uploads([str(big)])
     assert app.check_uploads([str(SAMPLE)]) == [SAMPLE]
 

@@ -5,11 +5,15 @@ Layout under the data folder: ``dossiers/<id>/manifest.json`` and ``dossiers/<id
 given by a user becomes a path). The chunks live in the chromadb index.
 
 Ingestion is all or nothing. Every file is read and chunked before anything is written; if
-any file is refused, nothing changes. Files are then copied, chunks added file by file,
-and if anything fails the copies and chunks of this run are removed again. The manifest is
-written last, atomically. Re-ingesting an unchanged file is a no-op; a changed file with
-the same name replaces the old version. A dossier indexed under other chunking or
-embedding settings is re-indexed from its kept files the first time it is searched.
+any file is refused, nothing changes. Files are then copied, chunks added file by file, and
+the manifest written, atomically; if anything fails up to there, the copies and chunks of
+this run are removed again. A replaced version goes only after the manifest stops listing
+it. A run killed outright (kill -9) leaves chunks and copies the manifest does not list:
+they are never searched, and the next ingestion into the dossier removes them.
+
+Re-ingesting an unchanged file is a no-op; a changed file with the same name replaces the
+old version. A dossier indexed under other chunking or embedding settings is re-indexed
+from its kept files the first time it is searched.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from assessor.chunking import Chunk, chunk_file
 from assessor.embeddings import Embedder, make_embedder
 from assessor.index import ChunkIndex
-from assessor.ingest import LoadedFile, load_file
+from assessor.ingest import LoadedFile, ReadProgress, load_file
 from assessor.ingest.document import SetAside
 from assessor.retrieval import Retriever
 from assessor.settings import Settings
@@ -157,12 +161,7 @@ class DossierStore:
             raise DossierError(f"plusieurs fichiers portent le même nom : {', '.join(duplicates)} ; renommez-les.")
         loaded: list[LoadedFile] = []
         for number, path in enumerate(paths, start=1):
-            # Each page read advances the bar; files are read one after the other.
-            def page_progress(done: int, total: int, *, _name: str = path.name) -> None:
-                if progress:
-                    progress(f"lecture de {_name}", done, total)
-
-            loaded.append(load_file(path, self.settings.ingest, progress=page_progress))
+            loaded.append(load_file(path, self.settings.ingest, progress=_per_file(progress, path.name)))
             if progress:
                 progress("lecture", number, len(paths))
         now = datetime.now(UTC)
@@ -171,6 +170,7 @@ class DossierStore:
             dossier = self.get(dossier_id)
         except DossierError:
             dossier = Dossier(id=dossier_id, created_at=now, updated_at=now)
+        self._drop_leftovers(dossier)
         self._ensure_indexed(dossier, progress=progress)  # unchanged files are recognised in this index
         known = {f.name: f for f in dossier.files}
         todo: list[tuple[Path, LoadedFile, list[Chunk]]] = []
@@ -181,6 +181,8 @@ class DossierStore:
                 unchanged.append(item.name)
             else:
                 todo.append((path, item, chunk_file(item, self.settings.chunking)))
+            if progress:
+                progress("découpage", len(todo) + len(unchanged), len(loaded))
         copied: list[Path] = []
         added: list[LoadedFile] = []
         records: list[DossierFile] = []
@@ -210,6 +212,15 @@ class DossierStore:
                 done = self._index_chunks(dossier_id, item.sha256, chunks, done, total, progress)
                 added.append(item)
                 records.append(record)
+            new_names = {r.name for r in records}
+            updated = dossier.model_copy(
+                update={
+                    "updated_at": now,
+                    "files": [f for f in dossier.files if f.name not in new_names] + records,
+                    "collections": {**dossier.collections, self.index.name: self.index.embedder.id},
+                }
+            )
+            self._save(updated)
         except BaseException:
             for item in added:
                 self.index.remove_file(dossier_id, item.sha256)
@@ -218,22 +229,14 @@ class DossierStore:
             if not dossier.files:  # a new dossier: leave no empty folder behind
                 shutil.rmtree(self.folder / dossier_id, ignore_errors=True)
             raise
+        # Replaced versions go only once the manifest no longer lists them: a failure above keeps them whole.
         replaced = []
         for record in records:
             previous = known.get(record.name)
             if previous and previous.sha256 != record.sha256:
-                self._forget_file(dossier, previous)
+                self._forget_file(updated, previous)
                 replaced.append(record.name)
-        new_names = {r.name for r in records}
-        dossier = dossier.model_copy(
-            update={
-                "updated_at": now,
-                "files": [f for f in dossier.files if f.name not in new_names] + records,
-                "collections": {**dossier.collections, self.index.name: self.index.embedder.id},
-            }
-        )
-        self._save(dossier)
-        return IngestReport(dossier=dossier, added=records, unchanged=unchanged, replaced=replaced)
+        return IngestReport(dossier=updated, added=records, unchanged=unchanged, replaced=replaced)
 
     def _index_chunks(
         self,
@@ -258,10 +261,22 @@ class DossierStore:
         return done
 
     def _forget_file(self, dossier: Dossier, record: DossierFile) -> None:
-        """Remove a replaced file's chunks (in every index) and its kept copy."""
-        self.index.remove_file(dossier.id, record.sha256)
-        if not any(f.sha256 == record.sha256 and f.name != record.name for f in dossier.files):
+        """Remove a replaced file's chunks and its kept copy, unless the manifest still lists its content."""
+        if not any(f.sha256 == record.sha256 for f in dossier.files):
+            self.index.remove_file(dossier.id, record.sha256)
             self.stored_file(dossier.id, record).unlink(missing_ok=True)
+
+    def _drop_leftovers(self, dossier: Dossier) -> None:
+        """Remove what a run killed before its manifest (kill -9, power cut) left behind: chunks and
+        copies of files the manifest does not list, and its temporary manifest."""
+        self.index.remove_files_except(dossier.id, {f.sha256 for f in dossier.files})
+        kept = {self.stored_file(dossier.id, f).name for f in dossier.files}
+        files = self._files(dossier.id)
+        for path in sorted(files.iterdir()) if files.is_dir() else []:
+            if path.name not in kept:
+                path.unlink()
+        for path in (self.folder / dossier.id).glob(".manifest.*.tmp"):
+            path.unlink()
 
     def _ensure_indexed(self, dossier: Dossier, *, progress: Progress | None = None) -> Dossier:
         """Index a dossier's kept files under the current settings if they are not yet."""
@@ -273,17 +288,21 @@ class DossierStore:
                 f"les fichiers conservés du dossier « {dossier.id} » manquent ({', '.join(missing)}) : "
                 "ingérez-les de nouveau."
             )
-        total = sum(f.chunks for f in dossier.files)
+        # Cut every file first: under other chunking settings, the counts in the manifest do not hold.
+        todo: list[tuple[str, list[Chunk]]] = []
+        for record in dossier.files:
+            item = load_file(
+                self.stored_file(dossier.id, record), self.settings.ingest, progress=_per_file(progress, record.name)
+            )
+            item = item.model_copy(update={"name": record.name})
+            todo.append((record.sha256, chunk_file(item, self.settings.chunking)))
+        total = sum(len(chunks) for _, chunks in todo)
         done = 0
         indexed: list[str] = []
         try:
-            for record in dossier.files:
-                item = load_file(self.stored_file(dossier.id, record), self.settings.ingest)
-                item = item.model_copy(update={"name": record.name})
-                done = self._index_chunks(
-                    dossier.id, record.sha256, chunk_file(item, self.settings.chunking), done, total, progress
-                )
-                indexed.append(record.sha256)
+            for sha256, chunks in todo:
+                done = self._index_chunks(dossier.id, sha256, chunks, done, total, progress)
+                indexed.append(sha256)
         except BaseException:
             for sha in indexed:
                 self.index.remove_file(dossier.id, sha)
@@ -305,8 +324,16 @@ class DossierStore:
 
     def retriever(self, dossier_id: str, *, progress: Progress | None = None) -> Retriever:
         """A retriever over the dossier, indexing it first under the current settings if needed."""
-        self._ensure_indexed(self.get(dossier_id), progress=progress)
-        return Retriever(self.index, dossier_id, self.settings.retrieval)
+        dossier = self._ensure_indexed(self.get(dossier_id), progress=progress)
+        files = {f.sha256 for f in dossier.files}
+        return Retriever(self.index, dossier_id, self.settings.retrieval, files=files)
+
+
+def _per_file(progress: Progress | None, name: str) -> ReadProgress | None:
+    """The progress of reading one file (each page, each page read by OCR), named after the file."""
+    if progress is None:
+        return None
+    return lambda stage, done, total: progress(f"{stage} de {name}", done, total)
 
 
 def dossier_json(dossier: Dossier) -> str:

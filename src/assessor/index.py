@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -156,6 +156,13 @@ class ChunkIndex:
 
     def remove_file(self, dossier_id: str, sha256: str) -> None:
         self._collection.delete(where={"$and": [{"dossier_id": dossier_id}, {"file_sha256": sha256}]})
+
+    def remove_files_except(self, dossier_id: str, keep: Collection[str]) -> None:
+        """Remove a dossier's chunks of every file but those of ``keep`` (sha256)."""
+        where: dict[str, Any] = {"dossier_id": dossier_id}
+        if keep:
+            where = {"$and": [where, {"file_sha256": {"$nin": sorted(keep)}}]}
+        self._collection.delete(where=where)
 
     def chunks(self, dossier_id: str) -> list[Chunk]:
         """Every chunk of a dossier, in file and page order."""

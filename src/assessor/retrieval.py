@@ -13,7 +13,7 @@ a conclusion) is discounted: a criterion's evidence should be specific to it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from enum import StrEnum
 
 import bm25s
@@ -114,11 +114,20 @@ def _overlap(a: Chunk, b: Chunk) -> float:
 class Retriever:
     """Searches one dossier. Build it once per dossier: it holds the BM25 index in memory."""
 
-    def __init__(self, index: ChunkIndex, dossier_id: str, settings: RetrievalSettings | None = None) -> None:
+    def __init__(
+        self,
+        index: ChunkIndex,
+        dossier_id: str,
+        settings: RetrievalSettings | None = None,
+        *,
+        files: Collection[str] | None = None,
+    ) -> None:
+        """``files``: the sha256 of the files the dossier's manifest lists; chunks of any other file
+        (left by a run killed before its manifest) are not searched."""
         self.index = index
         self.dossier_id = dossier_id
         self.settings = settings or RetrievalSettings()
-        self.chunks = index.chunks(dossier_id)
+        self.chunks = [c for c in index.chunks(dossier_id) if files is None or c.file_sha256 in files]
         self._by_id = {c.id: i for i, c in enumerate(self.chunks)}
         self._cache: dict[str, Scores] = {}  # lexical scores per criterion id, for siblings
         self._bm25 = bm25s.BM25(k1=1.2, b=0.75)

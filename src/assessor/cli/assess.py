@@ -23,6 +23,7 @@ from assessor.cli.common import (
     user_errors,
     write_output,
 )
+from assessor.cli.dossiers import print_ingest_report
 from assessor.dossiers import DossierStore
 from assessor.llm import BASELINE, LLMSettings, make_chat_model
 from assessor.pipeline import assess_dossier
@@ -157,7 +158,9 @@ def assess(
         store = DossierStore(current)
         dossier_id = dossier or _dossier_id(list(files or []))
         if files:
-            store.ingest(dossier_id, list(files))
+            with progress_bar("préparation") as update:
+                ingested = store.ingest(dossier_id, list(files), progress=update)
+            print_ingest_report(ingested)
         report = _run(store, dossier_id, referential, list(block or []), mode, llm_settings)
         _print_summary(report)
         _write(report, output, fmt)

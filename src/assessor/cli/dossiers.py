@@ -23,7 +23,9 @@ from assessor.cli.common import (
     use_referentials,
     user_errors,
 )
-from assessor.dossiers import Dossier, DossierStore
+from assessor.dossiers import Dossier, DossierFile, DossierStore, IngestReport
+from assessor.ingest import IngestSettings
+from assessor.ingest.furniture import page_list
 from assessor.referential import Criterion
 from assessor.retrieval import Passage, RetrievalMode
 
@@ -36,7 +38,12 @@ def ingest(
     files: Annotated[list[Path], typer.Argument(help="Fichiers du dossier : PDF, DOCX, Markdown ou texte.")],
     dossier: DossierOption,
     max_pages: Annotated[
-        int | None, typer.Option(min=1, help="Refuser un PDF de plus de N pages (défaut 300).")
+        int | None,
+        typer.Option(
+            min=1,
+            help=f"Refuser un PDF de plus de N pages (défaut {IngestSettings().max_pages}, "
+            "ou ASSESSOR_INGEST__MAX_PAGES).",
+        ),
     ] = None,
     ocr: Annotated[bool, typer.Option("--ocr/--no-ocr", help="Lire les pages scannées avec tesseract.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
@@ -56,15 +63,20 @@ def ingest(
     if as_json:
         print_json(report.model_dump(mode="json"))
         return
+    print_ingest_report(report)
+
+
+def print_ingest_report(report: IngestReport) -> None:
+    """The ingest summary: per file its pages, passages and notes (encoding, scanned or odd pages…)."""
     table = Table(title=f"Dossier {report.dossier.id}")
-    for column in ("Fichier", "Pages", "Passages", "Avertissements"):
+    for column in ("Fichier", "Pages", "Passages", "Remarques"):
         table.add_column(column, justify="right" if column in ("Pages", "Passages") else "left")
     for record in report.added:
         table.add_row(
             escape(record.name),
             str(record.pages),
             str(record.chunks),
-            escape("\n".join(record.warnings)) or "—",
+            escape("\n".join(_notes(record))) or "—",
         )
     for name in report.unchanged:
         table.add_row(escape(name), "", "", "inchangé : rien à refaire")
@@ -72,6 +84,16 @@ def ingest(
     if report.replaced:
         console.print(f"Remplacés par leur nouvelle version : {escape(', '.join(report.replaced))}")
     console.print(f"Total : {len(report.dossier.files)} fichier(s), {report.dossier.chunk_count} passages indexés.")
+
+
+def _notes(record: DossierFile) -> list[str]:
+    """What a reader should know about a file: its ingest notes, and the pages OCR read (to check)."""
+    if not record.ocr_pages:
+        return record.warnings
+    return [
+        *record.warnings,
+        f"{'page lue' if len(record.ocr_pages) == 1 else 'pages lues'} par OCR : {page_list(record.ocr_pages)}",
+    ]
 
 
 def _dossier_summary(d: Dossier) -> dict[str, Any]:
@@ -119,10 +141,7 @@ def show_dossier(
     for column in ("Fichier", "Type", "Pages", "Passages", "sha256", "Remarques"):
         table.add_column(column)
     for f in d.files:
-        notes = list(f.warnings)
-        if f.ocr_pages:
-            notes.append(f"pages lues par OCR : {', '.join(map(str, f.ocr_pages))}")
-        table.add_row(escape(f.name), f.kind, str(f.pages), str(f.chunks), f.sha256[:12], escape("\n".join(notes)))
+        table.add_row(escape(f.name), f.kind, str(f.pages), str(f.chunks), f.sha256[:12], escape("\n".join(_notes(f))))
     console.print(table)
 
 
@@ -217,4 +236,4 @@ def search(
         console.print(Panel(escape(text), title=title, title_align="left", subtitle=subtitle, subtitle_align="left"))
 
 
-__all__ = ["dossiers_app", "ingest", "overrides", "search"]
+__all__ = ["dossiers_app", "ingest", "overrides", "print_ingest_report", "search"]

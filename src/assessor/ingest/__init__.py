@@ -20,6 +20,7 @@ from assessor.ingest.furniture import SetAsideKind, page_list, set_aside
 from assessor.ingest.layout import garbled
 from assessor.ingest.normalize import normalize_text, strip_running_lines
 from assessor.ingest.sniff import sniff
+from assessor.ingest.text import check_line_length, decode_text
 
 if TYPE_CHECKING:
     from assessor.ingest.pdf import PdfPage
@@ -36,7 +37,10 @@ NOTE_GARBLED = (
     "ou demandez un PDF exporté depuis le traitement de texte"
 )
 
-__all__ = ["IngestError", "IngestErrorCode", "IngestSettings", "LoadedFile", "Page", "load_file"]
+__all__ = ["IngestError", "IngestErrorCode", "IngestSettings", "LoadedFile", "Page", "ReadProgress", "load_file"]
+
+ReadProgress = Callable[[str, int, int], None]
+"""progress(stage, done, total) while a PDF is read: « lecture » page by page, then « OCR » for its scanned pages."""
 
 
 class IngestSettings(BaseModel):
@@ -44,12 +48,15 @@ class IngestSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_pages: int = Field(default=300, ge=1, description="Largest PDF accepted, in pages.")
+    max_pages: int = Field(
+        default=1000, ge=1, description="Largest PDF accepted, in pages (a dossier with its annexes rarely passes 300)."
+    )
     max_file_mb: float = Field(default=100, gt=0, description="Largest file accepted, in megabytes.")
     max_line_chars: int = Field(
-        default=100_000,
+        default=2_000_000,
         ge=1000,
-        description="Longest line accepted in a text file (a sign of a non-prose file).",
+        description="Longest line accepted in a text file, in characters: about 1,000 pages of prose without a "
+        "line break; longer, it is data rather than writing. Long lines are cut into passages between sentences.",
     )
     ocr: bool = Field(default=True, description="OCR scanned PDF pages when tesseract is installed.")
 
@@ -58,7 +65,7 @@ def load_file(
     path: Path,
     settings: IngestSettings | None = None,
     *,
-    progress: Callable[[int, int], None] | None = None,
+    progress: ReadProgress | None = None,
 ) -> LoadedFile:
     """Read and normalise one file; ``IngestError`` when it cannot be used."""
     settings = settings or IngestSettings()
@@ -82,7 +89,8 @@ def load_file(
         raise IngestError(
             IngestErrorCode.TOO_LARGE,
             name,
-            f"le fichier pèse {size / 1_000_000:.0f} Mo, au-delà de la limite de {settings.max_file_mb:.0f} Mo.",
+            f"le fichier pèse {_megabytes(size / 1_000_000)}, au-delà de la limite de "
+            f"{_megabytes(settings.max_file_mb)}.",
             "Compressez les images du PDF ou relevez la limite (ASSESSOR_INGEST__MAX_FILE_MB).",
         )
     data = path.read_bytes()
@@ -117,8 +125,9 @@ def load_file(
         ]
         paged = False
     else:
-        texts = _read_text(name, data, settings.max_line_chars).split("\f")
-        texts = [normalize_text(t) for t in texts]
+        decoded, warnings = decode_text(name, data)
+        check_line_length(name, decoded, settings.max_line_chars)
+        texts = [normalize_text(t) for t in decoded.split("\f")]
         paged = len(texts) > 1
         if paged:
             texts, headers, footers = strip_running_lines(texts)
@@ -202,31 +211,6 @@ def _pdf_pages(pdf_pages: list[PdfPage]) -> tuple[list[Page], list[str]]:
     return pages, notes
 
 
-def _read_text(name: str, data: bytes, max_line_chars: int) -> str:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        guess = ""
-        try:
-            data.decode("cp1252")
-            guess = " Il semble encodé en Windows-1252 (Latin-1)."
-        except UnicodeDecodeError:
-            pass
-        raise IngestError(
-            IngestErrorCode.NOT_UTF8,
-            name,
-            f"le texte n'est pas en UTF-8 (octet invalide à la position {exc.start}).{guess}",
-            "Enregistrez-le en UTF-8 depuis votre éditeur, ou convertissez-le : "
-            f"iconv -f WINDOWS-1252 -t UTF-8 « {name} » > copie.txt",
-        ) from exc
-    longest = max((len(line) for line in text.split("\n")), default=0)
-    if longest > max_line_chars:
-        raise IngestError(
-            IngestErrorCode.LINE_TOO_LONG,
-            name,
-            f"une ligne compte {longest:,} caractères sans retour à la ligne".replace(",", " ")
-            + " : ce n'est pas un texte rédigé (export automatique, données ?).",
-            "Fournissez le document d'origine (PDF ou DOCX), ou un texte découpé en paragraphes ; "
-            "la limite se règle avec ASSESSOR_INGEST__MAX_LINE_CHARS.",
-        )
-    return text
+def _megabytes(value: float) -> str:
+    """« 12 Mo », « 0,3 Mo »: whole megabytes unless that would round a small size to nothing."""
+    return f"{value:.0f} Mo" if value >= 10 else f"{value:.1f} Mo".replace(".", ",")

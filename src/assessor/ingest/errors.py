@@ -16,7 +16,7 @@ class IngestErrorCode(StrEnum):
     PDF_NO_TEXT = "pdf-sans-texte"
     TOO_MANY_PAGES = "trop-de-pages"
     DOCX_CORRUPT = "docx-illisible"
-    NOT_UTF8 = "texte-non-utf8"
+    UNKNOWN_ENCODING = "encodage-inconnu"
     LINE_TOO_LONG = "ligne-trop-longue"
     NO_TEXT = "aucun-texte"
 

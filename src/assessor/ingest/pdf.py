@@ -49,7 +49,7 @@ def read_pdf(
     *,
     max_pages: int,
     ocr: bool,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> tuple[list[PdfPage], list[str]]:
     """Read every page of a PDF. Returns the pages and French warnings; raises ``IngestError``."""
     try:
@@ -121,7 +121,7 @@ def read_pdf(
             scanned = len(re.sub(r"\s", "", text)) < MIN_TEXT_CHARS and _has_images(page)
             pages.append(PdfPage(layout, scanned=scanned))
             if progress:
-                progress(index + 1, count)
+                progress("lecture", index + 1, count)
     finally:
         with PDFIUM_LOCK:
             document.close()
@@ -129,11 +129,13 @@ def read_pdf(
     if scanned_pages:
         why_not = tesseract_status() if ocr else "l'OCR est désactivé (--no-ocr)"
         if why_not is None:
-            for i in scanned_pages:
+            for done, i in enumerate(scanned_pages, start=1):
                 try:
                     pages[i] = PdfPage(None, text=ocr_pdf_page(data, i), scanned=True, ocr=True)
                 except (RuntimeError, OSError) as exc:
                     warnings.append(f"page {i + 1} : OCR impossible ({exc})")
+                if progress:  # a few seconds a page: the bar moves page by page
+                    progress("OCR", done, len(scanned_pages))
         else:
             listed = ", ".join(str(i + 1) for i in scanned_pages)
             warnings.append(f"pages sans texte (scannées) non lues : {listed} — {why_not}")

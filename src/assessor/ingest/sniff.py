@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import zipfile
 from pathlib import Path
 
@@ -57,7 +58,8 @@ def sniff(path: Path, head: bytes) -> FileKind:
         for magic, what, hint in _KNOWN_BINARIES:
             if head.startswith(magic):
                 raise IngestError(IngestErrorCode.UNSUPPORTED, name, f"ce fichier est {what}.", hint)
-        if b"\x00" in head[:8192]:
+        # UTF-16 text is half zero bytes; its byte order mark tells it from binary data.
+        if b"\x00" in head[:8192] and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
             raise IngestError(
                 IngestErrorCode.UNSUPPORTED,
                 name,

@@ -174,7 +174,8 @@ class ReviewApp:
             if path.stat().st_size > limit:
                 raise AppError(
                     f"Fichier trop volumineux : « {path.name} » ({path.stat().st_size / 1e6:.1f} Mo ; "
-                    f"limite {self.settings.app.max_upload_mb} Mo)."
+                    f"limite {self.settings.app.max_upload_mb} Mo, que l'administrateur règle avec "
+                    "ASSESSOR_APP__MAX_UPLOAD_MB)."
                 )
         return paths
 
