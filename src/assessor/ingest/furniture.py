@@ -105,6 +105,17 @@ TEMPLATE_PASSAGES: tuple[str, ...] = (
     "Cliquez ici pour taper du texte",
     "Cliquez ici pour choisir une date",
     "(Si le RC le prévoit)",
+    # The fixed pages and fields after the examples: qualifications, declaration, documents, annexes.
+    "Titres, diplômes, CQP, attestations de formation",
+    "Intitulé Autorité ou organisme Date",
+    "Déclaration sur l'honneur",
+    "Documents illustrant la pratique professionnelle",
+    "(facultatif)",
+    "Intitulé",
+    "ANNEXES",
+    "Nom de l'entreprise, organisme ou association",
+    "Chantier, atelier, service",
+    "Période d'exercice",
 )
 """Fixed text of official templates, as printed (each compared without case, accents or punctuation)."""
 
