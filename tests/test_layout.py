@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from assessor.chunking import chunk_file
 from assessor.citations import verify_citations
-from assessor.cli import app
+from assessor.cli import app, common
 from assessor.dossiers import DossierStore
 from assessor.ingest import NOTE_GARBLED, load_file
 from assessor.ingest import pdf as pdf_module
@@ -312,7 +312,8 @@ def garbled_pdf(path: Path) -> Path:
     return path
 
 
-def test_the_ingest_summary_gives_each_oddity_its_french_note(folder: Path) -> None:
+def test_the_ingest_summary_gives_each_oddity_its_french_note(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(common.console, "width", 400)  # the console's width was fixed when it was made
     """What the user sees after « assessor ingest »: one note per oddity, with its pages."""
     files = [
         two_column_pdf(folder / "colonnes.pdf"),
