@@ -193,12 +193,12 @@ def test_a_signed_grid_exported_by_the_app_becomes_evaluation_labels(app: Review
     assert labels[first].outcome == "acquis" and labels[first].comment == "Très bon tableau des sources."
 
 
-def test_the_app_refuses_to_start_without_accounts(tmp_path: Path) -> None:
+def test_the_app_refuses_to_start_without_accounts_on_a_public_address(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from assessor.cli import app as cli
 
-    result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "app", "--port", "7999"])
+    result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "app", "--host", "0.0.0.0", "--port", "7999"])
     assert result.exit_code == 1
     assert "aucun compte" in result.stderr and "assessor users add" in " ".join(result.stderr.split())
     assert "Traceback" not in result.output

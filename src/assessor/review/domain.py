@@ -243,6 +243,7 @@ AUDIT_ACTION_LABELS: dict[str, str] = {
     "export": "export de la grille",
     "login": "connexion",
     "login_failed": "échec de connexion",
+    "first_admin_created": "premier administrateur créé par le lien à usage unique",
     "schema_migrated": "migration de la base",
 }
 """French names of the audit actions, for people (the codes stay in the log)."""

@@ -45,6 +45,7 @@ from assessor.review.store import ReviewStore, acceptance_refusal
 from assessor.settings import Settings
 from assessor.webapp import views
 from assessor.webapp.pages import render_page
+from assessor.webapp.setup import FirstAccount, mount
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: no telemetry
 import gradio as gr
@@ -126,6 +127,8 @@ class ReviewApp:
     # -- who and what ----------------------------------------------------------------------
 
     def authenticate(self, username: str, password: str) -> bool:
+        if not self.users.path.exists():  # first run: no account until the one-time link has made one
+            return False
         user = self.users.authenticate(username, password)
         self.store.record(username if user else f"inconnu:{username[:40]}", "login" if user else "login_failed")
         return user is not None
@@ -813,8 +816,11 @@ def build(app: ReviewApp) -> gr.Blocks:
     return blocks_app
 
 
-def launch(settings: Settings, *, prevent_thread_lock: bool = False) -> tuple[gr.Blocks, ReviewApp]:
-    """Start the app on the configured host and port (127.0.0.1:7860 by default)."""
+def launch(
+    settings: Settings, *, prevent_thread_lock: bool = False, first_run: bool = False
+) -> tuple[gr.Blocks, ReviewApp]:
+    """Start the app on the configured host and port (127.0.0.1:7860 by default). ``first_run``:
+    no account yet; print the one-time link that creates the first administrator (``webapp.setup``)."""
     app = ReviewApp(settings)
     demo: gr.Blocks = build(app)
     demo.queue(default_concurrency_limit=8)
@@ -829,9 +835,20 @@ def launch(settings: Settings, *, prevent_thread_lock: bool = False) -> tuple[gr
         theme=_theme(),
         css=views.CSS,
         footer_links=["settings"],
-        prevent_thread_lock=prevent_thread_lock,
+        prevent_thread_lock=True,
         quiet=False,
         show_error=False,
         ssr_mode=False,
     )
+    if first_run:
+        first = FirstAccount(app.users, record=app.store.record)
+        mount(demo.server_app, first)
+        base = f"http://{settings.app.host}:{settings.app.port}{settings.app.root_path.rstrip('/')}"
+        print(
+            "\nAucun compte n'existe encore. Pour créer l'administrateur, ouvrez ce lien à usage unique :\n"
+            f"    {first.link(base)}\n",
+            flush=True,
+        )
+    if not prevent_thread_lock:
+        demo.block_thread()
     return demo, app
