@@ -27,7 +27,7 @@ from assessor.dossiers import Dossier, DossierFile, DossierStore, IngestReport
 from assessor.ingest import IngestSettings
 from assessor.ingest.furniture import page_list
 from assessor.referential import Criterion
-from assessor.retrieval import Passage, RetrievalMode
+from assessor.retrieval import RETRIEVAL_MODE_LABELS, Passage, RetrievalMode
 
 dossiers_app = typer.Typer(help="Lister, afficher et supprimer les dossiers ingérés.", no_args_is_help=True)
 
@@ -225,7 +225,8 @@ def search(
     if criterion:
         console.print(f"[bold]Critère {escape(crit.id)}[/] — {escape(crit.text)}")
     console.print(
-        f"Recherche {retriever.mode if mode is None else mode} dans {dossier} : "
+        f"{RETRIEVAL_MODE_LABELS[RetrievalMode(retriever.mode if mode is None else mode)].capitalize()} dans "
+        f"{dossier} : "
         f"{len(passages)} passage(s) sur {len(retriever.chunks)}."
     )
     for p in passages:
