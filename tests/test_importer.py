@@ -337,6 +337,69 @@ def test_grids_tie_criteria_to_the_competencies_their_mark_names(tmp_path: Path)
     assert ref.blocks[0].modalities[0].title == "Dossier de développement commercial"
 
 
+# pdftotext's output for a grid whose columns it interleaved: the criteria column is cut by an indented
+# line (another column), its rest comes after the other columns' blocks, as does its next item.
+INTERLEAVED_GRID_TEXT = """Bloc de compétences n° 1 : Prospection
+
+C1.1 Identifier les prospects du secteur, en croisant les fichiers internes et les annuaires (chambres,
+
+C1.2 Obtenir des rendez-vous qualifiés avec les prospects retenus.
+
+En relation avec la compétence C1.1
+
+• Qualité du repérage des prospects :
+
+- le fichier des prospects est constitué à partir de sources
+ A1.2 La prise de rendez-vous
+
+
+réseaux…), afin de cibler les entreprises du secteur.
+
+En relation avec la compétence C1.2
+
+Un fichier de prospects
+
+Production écrite
+
+
+fiables et recoupées,
+
+- les prospects sont classés selon leur potentiel,
+ Travail individuel
+Production orale
+
+En relation avec la compétence C1.2
+
+- les critères de classement sont explicites.
+
+En relation avec la compétence C1.2
+
+• Qualité de la prise de rendez-vous :
+
+- les rendez-vous obtenus correspondent aux prospects prioritaires.
+"""
+
+
+def test_a_criterion_cut_by_another_column_gets_its_rest_and_its_list_back(tmp_path: Path) -> None:
+    source = tmp_path / "grille.txt"
+    source.write_text(INTERLEAVED_GRID_TEXT)
+    criteria = import_sources([source]).referential.criteria
+    assert [(c.text, c.competencies, c.group) for c in criteria] == [
+        (
+            "le fichier des prospects est constitué à partir de sources fiables et recoupées",
+            ["C1.1"],
+            "Qualité du repérage des prospects",
+        ),
+        ("les prospects sont classés selon leur potentiel", ["C1.1"], "Qualité du repérage des prospects"),
+        ("les critères de classement sont explicites.", ["C1.1"], "Qualité du repérage des prospects"),
+        (
+            "les rendez-vous obtenus correspondent aux prospects prioritaires.",
+            ["C1.2"],
+            "Qualité de la prise de rendez-vous",
+        ),
+    ]
+
+
 def test_criteria_from_a_document_join_the_matching_competencies_of_the_fiche(tmp_path: Path) -> None:
     xml = tmp_path / "export.xml"
     xml.write_text(
