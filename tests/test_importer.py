@@ -400,6 +400,38 @@ def test_a_criterion_cut_by_another_column_gets_its_rest_and_its_list_back(tmp_p
     ]
 
 
+STATEMENTS_GRID_TEXT = """Bloc de compétences n° 1 : Vente
+
+C1 Présenter une offre à un client.
+
+L'offre présentée est adaptée aux besoins du client.
+
+L’argumentaire est clair et concis.
+
+Chaque étape de l'entretien a une durée prévue.
+
+Durée : 30 minutes
+
+La mise en situation fait l’objet d’une soutenance orale devant le jury.
+
+Le cas pratique fait l’objet d’un dossier écrit remis au jury.
+"""
+
+
+def test_an_elided_article_a_duration_and_a_modality_named_after_an_article_are_told_apart(tmp_path: Path) -> None:
+    # « L'offre » is not a verb opening a competency; « une durée » in a sentence is not a modality's
+    # duration; « La mise en situation … » describes the modality, not what is judged.
+    source = tmp_path / "grille.txt"
+    source.write_text(STATEMENTS_GRID_TEXT)
+    ref = import_sources([source]).referential
+    assert [c.code for c in ref.blocks[0].competencies] == ["C1"]
+    assert [(c.text, c.competencies) for c in ref.criteria] == [
+        ("L'offre présentée est adaptée aux besoins du client.", ["C1"]),
+        ("L’argumentaire est clair et concis.", ["C1"]),
+        ("Chaque étape de l'entretien a une durée prévue.", ["C1"]),
+    ]
+
+
 def test_criteria_from_a_document_join_the_matching_competencies_of_the_fiche(tmp_path: Path) -> None:
     xml = tmp_path / "export.xml"
     xml.write_text(

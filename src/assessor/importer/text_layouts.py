@@ -299,7 +299,8 @@ _CODE = re.compile(r"C\.?\d+(?:\.\d+)*[a-z]?")
 _ACTIVITY = re.compile(r"^(ACTIVITE|ACTIVITÉ|Activité)\s*\d|^A\.?\d+(\.\d+)*\s*[-–]?\s+[A-ZÀ-Ý]")
 _KNOWLEDGE = re.compile(r"^(Connaissances|Savoirs|Savoir-faire)\b[^:]{0,40}:", re.I)
 _MODALITY = re.compile(r"^M\d+\s*[–-]\s*(\S.*)$")
-_INFINITIVE = re.compile(r"^[A-ZÀÂÉÈÊÎÔÛ][a-zàâçéèêëîïôûù'’-]+(er|ir|re|oir)\b")
+# A verb that opens a competency (« S'assurer » too); an elided article is not one (« L'offre »).
+_INFINITIVE = re.compile(r"^(?![LD]['’])[A-ZÀÂÉÈÊÎÔÛ][a-zàâçéèêëîïôûù'’-]+(er|ir|re|oir)\b")
 _EVALUATIVE = re.compile(
     r"\b(est|sont|a été|ont été|sera|seront|permet|permettent|respecte|respectent|répond|répondent|"
     r"couvre|couvrent|intègre|intègrent|contient|contiennent|comporte|comportent|correspond|correspondent|"
@@ -325,8 +326,10 @@ BOILERPLATE_REPEATS = 4
 _NOT_CRITERION = re.compile(
     r"^((le|la|chaque|un|une) candidat(\.e)?\s+(doit|devra|prépare|remet|présente|réalise|rédige|commence|"
     r"choisit|peut|dispose|a|est|sera|produit|conçoit|transmet|devra)\b|lorsqu|dans le cadre|[aà] partir"
-    r"|[ée]tude de cas|mise en situation|jeux? de rôle|(il|elle|ils|elles) doi(t|vent)\b)"
-    r"|candidat\.e|\bdurée\b|compétences\b[^.]{0,80}\bsont évaluées|\bla certification\b",
+    r"|((l['’]|la |le |les |cette |ce |cet |une? )\s*)?([ée]tude de cas|cas pratique|mise en situation|jeux? de rôle)"
+    r"|(il|elle|ils|elles) doi(t|vent)\b)"
+    r"|candidat\.e|\bdurée\b(\s+de\s[^:.]{1,40})?\s*:?\s*\d"  # « Durée : 20 mn », not « une durée »
+    r"|compétences\b[^.]{0,80}\bsont évaluées|\bla certification\b",
     re.I,
 )
 _DETERMINER = re.compile(
