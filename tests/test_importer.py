@@ -16,7 +16,7 @@ from assessor.importer.split import lead_in, split_items
 from assessor.ingest.layout import Block, Line, PageLayout, Run
 from assessor.ingest.ocr import tesseract_status
 from assessor.library import check_file
-from assessor.referential import CriterionLevel
+from assessor.referential import CriterionLevel, Referential
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = next((p for p in (ROOT.parent / "shared", Path("/work/shared")) if p.is_dir()), ROOT.parent / "shared")
@@ -337,6 +337,12 @@ def test_grids_tie_criteria_to_the_competencies_their_mark_names(tmp_path: Path)
     assert ref.blocks[0].modalities[0].title == "Dossier de développement commercial"
 
 
+def _imported_text(tmp_path: Path, text: str) -> Referential:
+    source = tmp_path / "grille.txt"
+    source.write_text(text)
+    return import_sources([source]).referential
+
+
 # pdftotext's output for a grid whose columns it interleaved: the criteria column is cut by an indented
 # line (another column), its rest comes after the other columns' blocks, as does its next item.
 INTERLEAVED_GRID_TEXT = """Bloc de compétences n° 1 : Prospection
@@ -381,9 +387,7 @@ En relation avec la compétence C1.2
 
 
 def test_a_criterion_cut_by_another_column_gets_its_rest_and_its_list_back(tmp_path: Path) -> None:
-    source = tmp_path / "grille.txt"
-    source.write_text(INTERLEAVED_GRID_TEXT)
-    criteria = import_sources([source]).referential.criteria
+    criteria = _imported_text(tmp_path, INTERLEAVED_GRID_TEXT).criteria
     assert [(c.text, c.competencies, c.group) for c in criteria] == [
         (
             "le fichier des prospects est constitué à partir de sources fiables et recoupées",
@@ -421,14 +425,41 @@ Le cas pratique fait l’objet d’un dossier écrit remis au jury.
 def test_an_elided_article_a_duration_and_a_modality_named_after_an_article_are_told_apart(tmp_path: Path) -> None:
     # « L'offre » is not a verb opening a competency; « une durée » in a sentence is not a modality's
     # duration; « La mise en situation … » describes the modality, not what is judged.
-    source = tmp_path / "grille.txt"
-    source.write_text(STATEMENTS_GRID_TEXT)
-    ref = import_sources([source]).referential
+    ref = _imported_text(tmp_path, STATEMENTS_GRID_TEXT)
     assert [c.code for c in ref.blocks[0].competencies] == ["C1"]
     assert [(c.text, c.competencies) for c in ref.criteria] == [
         ("L'offre présentée est adaptée aux besoins du client.", ["C1"]),
         ("L’argumentaire est clair et concis.", ["C1"]),
         ("Chaque étape de l'entretien a une durée prévue.", ["C1"]),
+    ]
+
+
+KNOWLEDGE_GRID_TEXT = """Bloc de compétences n° 1 : Négociation
+
+Préparer la négociation avec le client
+Connaissances associées :
+- Techniques de négociation
+- Analyse financière
+Conduire l'entretien de négociation jusqu'à l'accord
+Connaissances associées :
+- Expression orale
+
+• Les objectifs de la négociation sont fixés et hiérarchisés.
+• Les concessions possibles sont chiffrées.
+"""
+
+
+def test_a_knowledge_list_is_not_read_into_the_competency_before_or_after_it(tmp_path: Path) -> None:
+    # Printed without blank lines, « Connaissances associées : » still starts its list, and the list's last
+    # item ends where the next competency opens with its verb.
+    ref = _imported_text(tmp_path, KNOWLEDGE_GRID_TEXT)
+    assert [c.statement for c in ref.blocks[0].competencies] == [
+        "Préparer la négociation avec le client",
+        "Conduire l'entretien de négociation jusqu'à l'accord",
+    ]
+    assert [(c.text, c.competencies) for c in ref.criteria if c.level is CriterionLevel.CRITERION] == [
+        ("Les objectifs de la négociation sont fixés et hiérarchisés.", ["CP2"]),
+        ("Les concessions possibles sont chiffrées.", ["CP2"]),
     ]
 
 

@@ -119,10 +119,12 @@ def _follow(before: _Piece, piece: _Piece, *, capital_starts: bool) -> None:
     line, last = piece.unit.text, before.text
     if piece.new_block and not piece.unit.bullet and before.head.unit.bullet and not last.endswith(_CLOSED):
         before.head.cut = True
-    if piece.new_block or piece.unit.bullet or _NEW_SECTION.match(line):
+    if piece.new_block or piece.unit.bullet or _NEW_SECTION.match(line) or _KNOWLEDGE.match(line):
         return
     if _heading_line(before.head.unit.text) or _KEY_ALONE.match(last):
         return
+    if before.head.unit.bullet and not capital_starts and _INFINITIVE.match(line):
+        return  # a list item ends where a competency opens with its verb (« Décliner une argumentation… »)
     # « … (par exemple : » goes on whatever the next line starts with; after a finished phrase, a
     # blank line means another block.
     piece.glued = (not piece.blanks and _opens_unclosed(last)) or (
