@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 import tracemalloc
 import zipfile
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from typer.testing import CliRunner
@@ -461,6 +464,26 @@ def test_a_knowledge_list_is_not_read_into_the_competency_before_or_after_it(tmp
         ("Les objectifs de la négociation sont fixés et hiérarchisés.", ["CP2"]),
         ("Les concessions possibles sont chiffrées.", ["CP2"]),
     ]
+
+
+def _import_benchmark() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("referential_import", ROOT / "benchmarks" / "referential_import.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_import_benchmark_counts_typography_and_line_break_hyphens_but_not_other_words() -> None:
+    benchmark = _import_benchmark()
+    curated = ["Le plan d’action est « clair » ; les coûts – chiffrés (voir annexe).", "La plus-value est démontrée"]
+    imported = ["Le plan d'action est «clair»; les coûts - chiffrés ( voir annexe )", "La plus-\nvalue est démontrée."]
+    assert [benchmark.normalise(text) for text in imported] == [benchmark.normalise(text) for text in curated]
+    agreement = benchmark.agreement
+    assert agreement(imported, curated) == (1.0, 1.0, [], [])
+    other = ["Le budget de l'action est validé par la direction."]
+    assert agreement(other, curated[:1]) == (0.0, 0.0, curated[:1], other)
 
 
 def test_criteria_from_a_document_join_the_matching_competencies_of_the_fiche(tmp_path: Path) -> None:
