@@ -19,8 +19,9 @@ Rows:
 
 Definitions:
 
-- texts are compared after normalisation: Unicode NFKC, apostrophes and quotes unified, case
-  folded, hyphens between letters and soft hyphens removed, whitespace collapsed, final
+- texts are compared after normalisation: Unicode NFKC, spaces before punctuation and inside
+  brackets and quotes removed, dashes, apostrophes and quotes unified, case folded, hyphens between
+  letters (a word cut at a line's end) and soft hyphens removed, whitespace collapsed, final
   punctuation dropped;
 - an imported criterion **matches** a curated one when rapidfuzz's ``ratio`` of the two reaches
   ``MATCH`` (90): the curated YAML corrects a few OCR errors in seed 004 that the import keeps;
@@ -77,6 +78,9 @@ class Row:
 
 def normalise(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).replace("\u00ad", "")
+    text = re.sub(r"\s+([,.;:!?)»”])", r"\1", text)  # French spacing before punctuation, or none
+    text = re.sub(r"([(«“])\s+", r"\1", text)
+    text = re.sub(r"[‐‑‒–—]", "-", text)
     text = re.sub(r"[’ʼ‘`]", "'", text)
     text = re.sub(r"[«»“”]", '"', text)
     text = re.sub(r"(?<=\w)-\s*(?=\w)", "", text)

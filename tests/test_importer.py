@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 import tracemalloc
 import zipfile
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from typer.testing import CliRunner
@@ -16,7 +19,7 @@ from assessor.importer.split import lead_in, split_items
 from assessor.ingest.layout import Block, Line, PageLayout, Run
 from assessor.ingest.ocr import tesseract_status
 from assessor.library import check_file
-from assessor.referential import CriterionLevel
+from assessor.referential import CriterionLevel, Referential
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = next((p for p in (ROOT.parent / "shared", Path("/work/shared")) if p.is_dir()), ROOT.parent / "shared")
@@ -335,6 +338,152 @@ def test_grids_tie_criteria_to_the_competencies_their_mark_names(tmp_path: Path)
     (second,) = ref.criteria_of("B2")
     assert second.text == "La cible est définie de façon cohérente avec la stratégie de l'entreprise."
     assert ref.blocks[0].modalities[0].title == "Dossier de développement commercial"
+
+
+def _imported_text(tmp_path: Path, text: str) -> Referential:
+    source = tmp_path / "grille.txt"
+    source.write_text(text)
+    return import_sources([source]).referential
+
+
+# pdftotext's output for a grid whose columns it interleaved: the criteria column is cut by an indented
+# line (another column), its rest comes after the other columns' blocks, as does its next item.
+INTERLEAVED_GRID_TEXT = """Bloc de compétences n° 1 : Prospection
+
+C1.1 Identifier les prospects du secteur, en croisant les fichiers internes et les annuaires (chambres,
+
+C1.2 Obtenir des rendez-vous qualifiés avec les prospects retenus.
+
+En relation avec la compétence C1.1
+
+• Qualité du repérage des prospects :
+
+- le fichier des prospects est constitué à partir de sources
+ A1.2 La prise de rendez-vous
+
+
+réseaux…), afin de cibler les entreprises du secteur.
+
+En relation avec la compétence C1.2
+
+Un fichier de prospects
+
+Production écrite
+
+
+fiables et recoupées,
+
+- les prospects sont classés selon leur potentiel,
+ Travail individuel
+Production orale
+
+En relation avec la compétence C1.2
+
+- les critères de classement sont explicites.
+
+En relation avec la compétence C1.2
+
+• Qualité de la prise de rendez-vous :
+
+- les rendez-vous obtenus correspondent aux prospects prioritaires.
+"""
+
+
+def test_a_criterion_cut_by_another_column_gets_its_rest_and_its_list_back(tmp_path: Path) -> None:
+    criteria = _imported_text(tmp_path, INTERLEAVED_GRID_TEXT).criteria
+    assert [(c.text, c.competencies, c.group) for c in criteria] == [
+        (
+            "le fichier des prospects est constitué à partir de sources fiables et recoupées",
+            ["C1.1"],
+            "Qualité du repérage des prospects",
+        ),
+        ("les prospects sont classés selon leur potentiel", ["C1.1"], "Qualité du repérage des prospects"),
+        ("les critères de classement sont explicites.", ["C1.1"], "Qualité du repérage des prospects"),
+        (
+            "les rendez-vous obtenus correspondent aux prospects prioritaires.",
+            ["C1.2"],
+            "Qualité de la prise de rendez-vous",
+        ),
+    ]
+
+
+STATEMENTS_GRID_TEXT = """Bloc de compétences n° 1 : Vente
+
+C1 Présenter une offre à un client.
+
+L'offre présentée est adaptée aux besoins du client.
+
+L’argumentaire est clair et concis.
+
+Chaque étape de l'entretien a une durée prévue.
+
+Durée : 30 minutes
+
+La mise en situation fait l’objet d’une soutenance orale devant le jury.
+
+Le cas pratique fait l’objet d’un dossier écrit remis au jury.
+"""
+
+
+def test_an_elided_article_a_duration_and_a_modality_named_after_an_article_are_told_apart(tmp_path: Path) -> None:
+    # « L'offre » is not a verb opening a competency; « une durée » in a sentence is not a modality's
+    # duration; « La mise en situation … » describes the modality, not what is judged.
+    ref = _imported_text(tmp_path, STATEMENTS_GRID_TEXT)
+    assert [c.code for c in ref.blocks[0].competencies] == ["C1"]
+    assert [(c.text, c.competencies) for c in ref.criteria] == [
+        ("L'offre présentée est adaptée aux besoins du client.", ["C1"]),
+        ("L’argumentaire est clair et concis.", ["C1"]),
+        ("Chaque étape de l'entretien a une durée prévue.", ["C1"]),
+    ]
+
+
+KNOWLEDGE_GRID_TEXT = """Bloc de compétences n° 1 : Négociation
+
+Préparer la négociation avec le client
+Connaissances associées :
+- Techniques de négociation
+- Analyse financière
+Conduire l'entretien de négociation jusqu'à l'accord
+Connaissances associées :
+- Expression orale
+
+• Les objectifs de la négociation sont fixés et hiérarchisés.
+• Les concessions possibles sont chiffrées.
+"""
+
+
+def test_a_knowledge_list_is_not_read_into_the_competency_before_or_after_it(tmp_path: Path) -> None:
+    # Printed without blank lines, « Connaissances associées : » still starts its list, and the list's last
+    # item ends where the next competency opens with its verb.
+    ref = _imported_text(tmp_path, KNOWLEDGE_GRID_TEXT)
+    assert [c.statement for c in ref.blocks[0].competencies] == [
+        "Préparer la négociation avec le client",
+        "Conduire l'entretien de négociation jusqu'à l'accord",
+    ]
+    assert [(c.text, c.competencies) for c in ref.criteria if c.level is CriterionLevel.CRITERION] == [
+        ("Les objectifs de la négociation sont fixés et hiérarchisés.", ["CP2"]),
+        ("Les concessions possibles sont chiffrées.", ["CP2"]),
+    ]
+
+
+def _import_benchmark() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("referential_import", ROOT / "benchmarks" / "referential_import.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_import_benchmark_counts_typography_and_line_break_hyphens_but_not_other_words() -> None:
+    benchmark = _import_benchmark()
+    curated = ["Le plan d’action est « clair » ; les coûts – chiffrés (voir annexe).", "La plus-value est démontrée"]
+    imported = ["Le plan d'action est «clair»; les coûts - chiffrés ( voir annexe )", "La plus-\nvalue est démontrée."]
+    assert [benchmark.normalise(text) for text in imported] == [benchmark.normalise(text) for text in curated]
+    agreement = benchmark.agreement
+    assert agreement(imported, curated) == (1.0, 1.0, [], [])
+    other = ["Le budget de l'action est validé par la direction."]
+    assert agreement(other, curated[:1]) == (0.0, 0.0, curated[:1], other)
 
 
 def test_criteria_from_a_document_join_the_matching_competencies_of_the_fiche(tmp_path: Path) -> None:

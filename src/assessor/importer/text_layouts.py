@@ -5,6 +5,17 @@ Both work on *units*: a line and the lines that continue it (a wrapped line star
 letter, or follows a line that ends mid-sentence), so that a criterion wrapped over several
 lines, or cut by a page break, is read whole.
 
+pdftotext prints a page block by block, and a grid's columns side by side come out interleaved: it
+may cut the criteria column's block in the middle of an item, print the other columns' blocks, then
+the rest of the criteria column. A line indented, or after two blank lines or more, starts another
+block and does not continue the line before; a list item interrupted so before the end of its
+sentence is *cut*. Its rest is the first later line that starts with a small letter after a blank
+line, ends as the item before it does (« , » or nothing; without such an item, the list must go on
+right after it) and closes no bracket the item left open. When the cut item had ended its sentence
+with a comma, its list goes on with the next items printed after the other blocks (not those after a
+lead-in « … : », which open a list of their own). The rest and those items are put back after the
+cut item, so that they are read with its competency and heading.
+
 * **REAC** (« FICHE COMPÉTENCE PROFESSIONNELLE »): a competency's title stands before
   « Description de la compétence »; its criteria are the lines under « Critères de
   performance », up to the next heading.
@@ -48,6 +59,7 @@ class Unit:
 
 _BULLET = re.compile(r"^([-–•●▪➢►*])(?:\s+|(?=[a-zàâçéèêîôû]))")
 _ENDS = (".", ":", "!", "?", ";")
+_CLOSED = (".", ":", "!", "?")  # a list item that ends so has ended its sentence
 _NEW_SECTION = re.compile(
     r"^(Bloc\b|BLOC\b|Activité\s*\d|ACTIVITE\s*\d|N°\s*\d|Pour\s+C|En relation avec|https?://|A\.?\d+(?:\.\d+)*\s|C[\d.]*\d[a-z]?\s*[.\-–:]?(?:\s|$)|\d\s*[-–]\s*[A-ZÀÂÉÈÊÎÔÛ])"
 )
@@ -56,42 +68,168 @@ _NEW_SECTION = re.compile(
 def units(pages: list[Page], *, capital_starts: bool = False) -> list[Unit]:
     """Lines joined into units (see the module docstring). With ``capital_starts``, a line that starts
     with a capital always starts a unit (lists printed without punctuation, as a REAC's criteria)."""
-    result: list[Unit] = []
-    blank = False
+    pieces: list[_Piece] = []
+    blanks = 0
     for page in pages:
         for index, raw in enumerate(page.lines, start=1):
             line = clean(raw)
             if not line:
-                blank = True
+                blanks += 1
                 continue
-            bullet = _BULLET.match(line)
-            last = result[-1] if result else None
-            # pdftotext starts another column's text on a line of its own, often indented: after a
-            # finished phrase, a blank or an indent means another column, not a wrapped line.
-            finished = last is not None and last.text.endswith((*_ENDS, ","))
-            other_flow = finished and (blank or raw[:1].isspace())
-            continues = (
-                last is not None
-                and bullet is None
-                and not other_flow
-                and not _NEW_SECTION.match(line)
-                and (
-                    line[0].islower()
-                    or line[0] in "(),;"
-                    or (not capital_starts and not blank and not last.text.endswith(_ENDS))
-                )
-                and not _heading_line(last.text)
-                and not _KEY_ALONE.match(last.text)
-            )
-            if continues and last is not None:
-                joiner = "" if last.text.endswith("-") and line[0].islower() and last.text[-2:-1].isalpha() else " "
-                last.text = (last.text[:-1] if joiner == "" else last.text) + joiner + line
-            else:
-                text = line[bullet.end() :] if bullet else line
-                mark = "" if bullet is None else ("•" if bullet.group(1) in "•●▪➢►" else "-")
-                result.append(Unit(text, page.number, index, mark))
-            blank = False
+            piece = _piece(line, page.number, index, blanks=blanks, indented=raw[:1].isspace())
+            if pieces:
+                _follow(pieces[-1], piece, capital_starts=capital_starts)
+            pieces.append(piece)
+            blanks = 0
+    _put_back_cut_items(pieces)
+    result: list[Unit] = []
+    for piece in pieces:
+        if piece.glued and result:
+            result[-1].text = _joined(result[-1].text, piece.unit.text)
+        else:
+            result.append(piece.unit)
     return result
+
+
+class _Piece:
+    """A line of the text: a unit of its own, or ``glued`` to the piece before it (a wrapped line)."""
+
+    def __init__(self, unit: Unit, *, blanks: int, indented: bool) -> None:
+        self.unit = unit
+        self.blanks = blanks  # blank lines before it
+        self.indented = indented
+        # pdftotext starts another block, often another column's text, on an indented line or after a
+        # gap of two blank lines or more: such a line does not continue the one before.
+        self.new_block = indented or blanks >= 2
+        self.glued = False
+        self.head = self  # the first piece of its unit
+        self.text = unit.text  # its unit's text up to this piece
+        self.cut = False  # a list item another block interrupted before its sentence ended
+
+
+def _piece(line: str, page: int | None, number: int, *, blanks: int, indented: bool) -> _Piece:
+    bullet = _BULLET.match(line)
+    text = line[bullet.end() :] if bullet else line
+    mark = "" if bullet is None else ("•" if bullet.group(1) in "•●▪➢►" else "-")
+    return _Piece(Unit(text, page, number, mark), blanks=blanks, indented=indented)
+
+
+def _follow(before: _Piece, piece: _Piece, *, capital_starts: bool) -> None:
+    """Glue a line to the unit before it when it continues it, or mark that unit cut."""
+    line, last = piece.unit.text, before.text
+    if piece.new_block and not piece.unit.bullet and before.head.unit.bullet and not last.endswith(_CLOSED):
+        before.head.cut = True
+    if piece.new_block or piece.unit.bullet or _NEW_SECTION.match(line) or _KNOWLEDGE.match(line):
+        return
+    if _heading_line(before.head.unit.text) or _KEY_ALONE.match(last):
+        return
+    if before.head.unit.bullet and not capital_starts and _INFINITIVE.match(line):
+        return  # a list item ends where a competency opens with its verb (« Décliner une argumentation… »)
+    # « … (par exemple : » goes on whatever the next line starts with; after a finished phrase, a
+    # blank line means another block.
+    piece.glued = (not piece.blanks and _opens_unclosed(last)) or (
+        not (piece.blanks and last.endswith(_ENDS))
+        and (
+            line[0].islower()
+            or line[0] in "(),;"
+            or (not capital_starts and not piece.blanks and not last.endswith(_ENDS))
+        )
+    )
+    if piece.glued:
+        piece.head, piece.text = before.head, _joined(last, line)
+
+
+def _put_back_cut_items(pieces: list[_Piece]) -> None:
+    """A list item cut by another column's text gets its rest back, and the next items of its list go
+    back after it (see the module docstring)."""
+    for cut in [p for p in pieces if p.cut]:
+        at = pieces.index(cut)
+        after = _unit_end(pieces, at)
+        cut_text = pieces[after - 1].text
+        before = pieces[at - 1] if at else None
+        sibling = before.text if before is not None and before.head.unit.bullet == cut.unit.bullet else None
+        lead_in = False  # the pieces read are the items of another list, opened by « … : »
+        index = _unit_end(pieces, after)  # the block that interrupted the item is not its rest
+        while index < len(pieces):
+            piece, end = pieces[index], _unit_end(pieces, index)
+            text = pieces[end - 1].text
+            if _BLOCK.match(text):
+                break
+            if piece.unit.bullet == cut.unit.bullet and not lead_in:
+                # The list goes on with its next item: the cut item had ended, and when it ended its
+                # sentence with a comma, the items printed from here go back after it.
+                if cut_text.endswith((",", ";")):
+                    _move(pieces, index, _items_end(pieces, index, cut.unit.bullet), to=after)
+                break
+            following = pieces[end] if end < len(pieces) else None
+            if _rest_of(piece, text, cut_text=cut_text, mark=cut.unit.bullet, sibling=sibling, following=following):
+                piece.glued, piece.head = True, cut
+                _move(pieces, index, _items_end(pieces, end, cut.unit.bullet), to=after)
+                break
+            lead_in = text.endswith(":") or (lead_in and bool(piece.unit.bullet))
+            index = end
+
+
+def _rest_of(
+    piece: _Piece, text: str, *, cut_text: str, mark: str, sibling: str | None, following: _Piece | None
+) -> bool:
+    """Whether a unit (``piece`` starts it, ``text`` is all of it) is the rest of a cut item: it starts
+    with a small letter after a blank line, closes no bracket the item left open, and ends as the item
+    before the cut one (``sibling``) does, « , » or nothing; without such an item, the list goes on
+    right after it."""
+    if piece.unit.bullet or piece.indented or not piece.blanks or not text[:1].islower() or text.endswith(":"):
+        return False  # a line ending with a colon opens a list of its own
+    if _closes_unopened(text) and not _opens_unclosed(cut_text):
+        return False
+    if sibling is not None:
+        return _ending(text) == _ending(sibling)
+    return following is not None and following.unit.bullet == mark
+
+
+def _ending(text: str) -> str:
+    return text[-1] if text[-1] in ".,;:!?" else ""
+
+
+def _unit_end(pieces: list[_Piece], index: int) -> int:
+    """The index of the first piece after ``index`` that starts a unit."""
+    end = index + 1
+    while end < len(pieces) and pieces[end].glued:
+        end += 1
+    return end
+
+
+def _items_end(pieces: list[_Piece], index: int, mark: str) -> int:
+    """The end of the run of items marked ``mark`` from ``index``."""
+    end = index
+    while end < len(pieces) and not pieces[end].glued and pieces[end].unit.bullet == mark:
+        end = _unit_end(pieces, end)
+    return end
+
+
+def _move(pieces: list[_Piece], start: int, end: int, *, to: int) -> None:
+    moved = pieces[start:end]
+    del pieces[start:end]
+    pieces[to:to] = moved
+
+
+def _joined(text: str, line: str) -> str:
+    """A wrapped line joined to the text before it; a word hyphenated at the line's end is made whole."""
+    if text.endswith("-") and line[:1].islower() and text[-2:-1].isalpha():
+        return text[:-1] + line
+    return f"{text} {line}"
+
+
+def _opens_unclosed(text: str) -> bool:
+    return text.count("(") > text.count(")")
+
+
+def _closes_unopened(text: str) -> bool:
+    depth = 0
+    for char in text:
+        depth += (char == "(") - (char == ")")
+        if depth < 0:
+            return True
+    return False
 
 
 def _heading_line(text: str) -> bool:
@@ -163,7 +301,8 @@ _CODE = re.compile(r"C\.?\d+(?:\.\d+)*[a-z]?")
 _ACTIVITY = re.compile(r"^(ACTIVITE|ACTIVITÉ|Activité)\s*\d|^A\.?\d+(\.\d+)*\s*[-–]?\s+[A-ZÀ-Ý]")
 _KNOWLEDGE = re.compile(r"^(Connaissances|Savoirs|Savoir-faire)\b[^:]{0,40}:", re.I)
 _MODALITY = re.compile(r"^M\d+\s*[–-]\s*(\S.*)$")
-_INFINITIVE = re.compile(r"^[A-ZÀÂÉÈÊÎÔÛ][a-zàâçéèêëîïôûù'’-]+(er|ir|re|oir)\b")
+# A verb that opens a competency (« S'assurer » too); an elided article is not one (« L'offre »).
+_INFINITIVE = re.compile(r"^(?![LD]['’])[A-ZÀÂÉÈÊÎÔÛ][a-zàâçéèêëîïôûù'’-]+(er|ir|re|oir)\b")
 _EVALUATIVE = re.compile(
     r"\b(est|sont|a été|ont été|sera|seront|permet|permettent|respecte|respectent|répond|répondent|"
     r"couvre|couvrent|intègre|intègrent|contient|contiennent|comporte|comportent|correspond|correspondent|"
@@ -189,8 +328,10 @@ BOILERPLATE_REPEATS = 4
 _NOT_CRITERION = re.compile(
     r"^((le|la|chaque|un|une) candidat(\.e)?\s+(doit|devra|prépare|remet|présente|réalise|rédige|commence|"
     r"choisit|peut|dispose|a|est|sera|produit|conçoit|transmet|devra)\b|lorsqu|dans le cadre|[aà] partir"
-    r"|[ée]tude de cas|mise en situation|jeux? de rôle|(il|elle|ils|elles) doi(t|vent)\b)"
-    r"|candidat\.e|\bdurée\b|compétences\b[^.]{0,80}\bsont évaluées|\bla certification\b",
+    r"|((l['’]|la |le |les |cette |ce |cet |une? )\s*)?([ée]tude de cas|cas pratique|mise en situation|jeux? de rôle)"
+    r"|(il|elle|ils|elles) doi(t|vent)\b)"
+    r"|candidat\.e|\bdurée\b(\s+de\s[^:.]{1,40})?\s*:?\s*\d"  # « Durée : 20 mn », not « une durée »
+    r"|compétences\b[^.]{0,80}\bsont évaluées|\bla certification\b",
     re.I,
 )
 _DETERMINER = re.compile(
