@@ -295,6 +295,14 @@ def test_a_two_cell_table_header_is_never_the_quote() -> None:
     assert verify_citations([("t", quote)], {"t": chunk})[0].verified
 
 
+def test_the_quote_is_the_candidates_text_not_a_heading_of_the_passage() -> None:
+    heading = "Activité-type 1 Développer la partie front-end d'une application web"
+    text = f"{heading}\n\nJ'ai développé la partie front-end en React avec des composants réutilisables."
+    chunk = make_chunk("h", text, headings=[heading])
+    quote = evidence_only.best_sentence({"develop", "front", "end", "application", "web"}, chunk)
+    assert quote.startswith("J'ai développé la partie front-end")
+
+
 WEB_DOSSIER = """Dossier professionnel : développement d'une application web
 
 Pour l'entreprise, j'ai développé le front-end de l'application en React avec TypeScript, des composants

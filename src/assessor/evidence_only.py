@@ -130,8 +130,11 @@ def best_sentence(terms: set[str], chunk: Chunk) -> str:
 
     Line breaks inside the sentence become spaces: the quote is verbatim up to whitespace,
     which is how citations are verified."""
+    headings = {" ".join(h.split()) for h in chunk.heading_path}
     sentences = _sentences(chunk.text) or [" ".join(chunk.text.split())]
-    best = max(sentences, key=lambda s: coverage(terms, s))
+    # A heading repeats the template's or the criterion's words: the quote is what the candidate wrote.
+    written = [s for s in sentences if " ".join(s.split()) not in headings] or sentences
+    best = max(written, key=lambda s: coverage(terms, s))
     if len(best) > MAX_QUOTE_CHARS:
         best = best[:MAX_QUOTE_CHARS].rsplit(" ", 1)[0]
     return best
