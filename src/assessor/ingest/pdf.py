@@ -43,6 +43,30 @@ def _has_images(page: object) -> bool:
         return False
 
 
+def _pdfium_page_count(data: bytes) -> int:
+    """The page count pdfium reads from the page tree, in C; 0 when it cannot open the file (pypdf says why)."""
+    try:
+        with PDFIUM_LOCK:
+            document = pdfium.PdfDocument(data)
+            try:
+                return len(document)
+            finally:
+                document.close()
+    except pdfium.PdfiumError:
+        return 0
+
+
+def _check_page_count(name: str, count: int, max_pages: int) -> None:
+    if count > max_pages:
+        raise IngestError(
+            IngestErrorCode.TOO_MANY_PAGES,
+            name,
+            f"le PDF compte {count} pages, au-delà de la limite de {max_pages}.",
+            "Retirez les annexes inutiles à l'évaluation, ou relevez la limite avec --max-pages "
+            "(ou ASSESSOR_INGEST__MAX_PAGES).",
+        )
+
+
 def read_pdf(
     name: str,
     data: bytes,
@@ -52,6 +76,7 @@ def read_pdf(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> tuple[list[PdfPage], list[str]]:
     """Read every page of a PDF. Returns the pages and French warnings; raises ``IngestError``."""
+    _check_page_count(name, _pdfium_page_count(data), max_pages)  # before pypdf walks a page tree of any size
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
@@ -89,14 +114,7 @@ def read_pdf(
             "le PDF ne contient aucune page lisible (fichier tronqué ?).",
             "Ré-exportez-le depuis le logiciel d'origine ou demandez une nouvelle copie au candidat.",
         )
-    if count > max_pages:
-        raise IngestError(
-            IngestErrorCode.TOO_MANY_PAGES,
-            name,
-            f"le PDF compte {count} pages, au-delà de la limite de {max_pages}.",
-            "Retirez les annexes inutiles à l'évaluation, ou relevez la limite avec --max-pages "
-            "(ou ASSESSOR_INGEST__MAX_PAGES).",
-        )
+    _check_page_count(name, count, max_pages)
     pages: list[PdfPage] = []
     warnings: list[str] = []
     try:

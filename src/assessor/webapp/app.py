@@ -112,7 +112,6 @@ class ReviewApp:
         self.users = UsersFile(settings.resolved_users_file)
         self.exports_dir = settings.data_dir / "exports"
         self.pages_dir = settings.data_dir / "cache" / "pages"
-        self._ingest_lock = threading.Lock()
         # Opening the first review would otherwise pay for starting the index client (about half a second).
         threading.Thread(target=self._warm_up, name="assessor-warm-up", daemon=True).start()
 
@@ -211,10 +210,9 @@ class ReviewApp:
         ref = self.referential(referential_id)
         dossier_id = f"app-{secrets.token_hex(8)}"
         try:
-            with self._ingest_lock:  # one ingestion at a time: the index is shared
-                self.dossiers.ingest(
-                    dossier_id, paths, progress=lambda label, done, total: progress(done, total, label)
-                )
+            # Each file is read in a worker held to the ingestion limits, and only this new dossier is
+            # locked: a hostile upload costs its own worker, not the other juries' runs.
+            self.dossiers.ingest(dossier_id, paths, progress=lambda label, done, total: progress(done, total, label))
         finally:
             # The dossier keeps its own copies (named by content hash): the uploads are not needed any more.
             uploads = self.settings.data_dir.resolve() / "uploads"
