@@ -259,3 +259,102 @@ def test_a_copy_of_the_sample_docx_still_reads(tmp_path: Path) -> None:
     path = tmp_path / "dossier.docx"
     shutil.copyfile(SAMPLE_DOCX, path)
     assert store(tmp_path).ingest("ok", [path]).added[0].chunks > 5
+
+
+# --- 2. YAML: aliases bounded, files capped -----------------------------------------------------
+
+
+def test_referential_alias_bomb_is_refused_before_it_is_walked(tmp_path: Path) -> None:
+    from assessor.library import check_file
+
+    path = hf.yaml_alias_bomb(tmp_path / "bombe.yaml")
+    started = time.perf_counter()
+    ref, problems = check_file(path)
+    assert time.perf_counter() - started < 5
+    assert ref is None and len(problems) == 1
+    assert "se déplient en plus de 1 000 000 éléments" in problems[0].message
+
+
+def test_referentials_validate_refuses_an_alias_bomb_with_exit_1(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from assessor.cli import app
+
+    path = hf.yaml_alias_bomb(tmp_path / "bombe.yaml")
+    result = CliRunner().invoke(app, ["referentials", "validate", str(path)])
+    assert result.exit_code == 1
+    shown = " ".join((result.stdout + result.stderr).split())
+    assert "bombe d'alias" in shown and "Traceback" not in shown
+
+
+def test_a_recursive_alias_is_refused(tmp_path: Path) -> None:
+    from assessor import safe_yaml
+
+    with pytest.raises(safe_yaml.YamlLimitError, match="se contient lui-même"):
+        safe_yaml.load("a: &a [1, *a]\n")
+
+
+def test_deep_nesting_is_refused_in_french() -> None:
+    from assessor import safe_yaml
+
+    with pytest.raises(safe_yaml.YamlLimitError, match="imbrique trop"):
+        safe_yaml.load("[" * 5000 + "]" * 5000)
+
+
+def test_a_few_ordinary_aliases_are_still_read() -> None:
+    from assessor import safe_yaml
+
+    data, _ = safe_yaml.load("base: &b {a: 1, b: [x, y]}\nautre: *b\n")
+    assert data == {"base": {"a": 1, "b": ["x", "y"]}, "autre": {"a": 1, "b": ["x", "y"]}}
+
+
+def test_an_oversized_referential_is_refused_unread(tmp_path: Path) -> None:
+    from assessor.library import MAX_REFERENTIAL_BYTES, check_file
+
+    path = tmp_path / "gros.yaml"
+    path.write_text("id: gros\n" + "# commentaire\n" * (MAX_REFERENTIAL_BYTES // 14 + 10), encoding="utf-8")
+    _, problems = check_file(path)
+    assert "au-delà de la limite de 5 Mo" in problems[0].message
+
+
+def test_users_file_alias_bomb_and_oversize_are_refused(tmp_path: Path) -> None:
+    from assessor.review.auth import MAX_USERS_FILE_BYTES, AuthError, UsersFile
+
+    bomb = hf.users_alias_bomb(tmp_path / "users.yaml")
+    with pytest.raises(AuthError, match="bombe d'alias"):
+        UsersFile(bomb).load()
+    big = tmp_path / "big.yaml"
+    big.write_text("users: []\n" + "#\n" * (MAX_USERS_FILE_BYTES // 2 + 10), encoding="utf-8")
+    with pytest.raises(AuthError, match="au-delà de la limite de 2 Mo"):
+        UsersFile(big).load()
+
+
+# --- 5. accounts: usernames case-insensitive and unique -----------------------------------------
+
+
+def test_usernames_are_case_insensitive_and_unique(tmp_path: Path) -> None:
+    from assessor.review.auth import AuthError, UsersFile
+
+    users = UsersFile(tmp_path / "users.yaml")
+    account = users.add("Alice.Martin", "Alice Martin", "jury", "motdepasse-1")
+    assert account.username == "alice.martin"
+    with pytest.raises(AuthError, match=r"existe déjà .* majuscules et minuscules"):
+        users.add("ALICE.MARTIN", "Autre Alice", "jury", "motdepasse-2")
+    user = users.authenticate(" Alice.MARTIN ", "motdepasse-1")
+    assert user is not None and user.username == "alice.martin"
+    found = users.get("ALICE.martin")
+    assert found is not None and found.username == "alice.martin"
+    assert users.remove("Alice.Martin").username == "alice.martin"
+
+
+def test_a_hand_edited_users_file_with_two_cases_of_one_name_is_refused(tmp_path: Path) -> None:
+    from assessor.review.auth import AuthError, UsersFile, hash_password
+
+    digest = hash_password("motdepasse-1")
+    lines = ["users:"]
+    for name in ("Bob", "bob"):
+        lines += [f"  - username: {name}", "    display_name: Bob", "    role: jury", f'    password_hash: "{digest}"']
+    path = tmp_path / "users.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(AuthError, match="« bob » apparaît deux fois"):
+        UsersFile(path).load()

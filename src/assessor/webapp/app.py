@@ -27,7 +27,7 @@ from assessor.llm import BASELINE, LLMError
 from assessor.pipeline import assess_dossier
 from assessor.referential import Criterion, Referential
 from assessor.results import EVIDENCE_TO_EXAMINE, CriterionResult, Mode
-from assessor.review.auth import UsersFile
+from assessor.review.auth import UsersFile, normalize_username
 from assessor.review.domain import (
     AUDIT_ACTION_LABELS,
     ROLE_LABELS,
@@ -126,7 +126,7 @@ class ReviewApp:
 
     def authenticate(self, username: str, password: str) -> bool:
         user = self.users.authenticate(username, password)
-        self.store.record(username if user else f"inconnu:{username[:40]}", "login" if user else "login_failed")
+        self.store.record(user.username if user else f"inconnu:{username[:40]}", "login" if user else "login_failed")
         return user is not None
 
     def user(self, request: gr.Request | None) -> User:
@@ -229,7 +229,7 @@ class ReviewApp:
             llm=llm,
             progress=lambda done, total, cid: progress(done, total, f"critère {cid}"),
         )
-        jury = [name.strip() for name in assigned.split(",") if name.strip()]
+        jury = [normalize_username(name) for name in assigned.split(",") if name.strip()]
         return self.store.create_review(
             report,
             user=user,
@@ -512,6 +512,7 @@ def build(app: ReviewApp) -> gr.Blocks:
 
         # -- events -------------------------------------------------------------------------
 
+        @functools.partial(guarded, target=who)  # an account removed since login: a message, not « Error »
         def on_load(request: gr.Request) -> dict[Any, Any]:
             user = app.user(request)
             modes = MODES_BY_ROLE[user.role]
