@@ -61,6 +61,7 @@ FLAG_ICONS: dict[Flag, str] = {
 }
 
 CSS = """
+.as-page-img { width: 100%; height: auto; border: 1px solid var(--border-color-primary); }
 .as-grid { font-size: 14px; }
 .as-grid h3 { margin: 14px 0 4px; font-size: 15px; }
 .as-grid h4 { margin: 10px 0 2px; font-size: 13px; font-weight: 600; color: var(--body-text-color-subdued); }
@@ -399,6 +400,16 @@ def sessions_rows(summaries: Sequence[ReviewSummary]) -> list[list[str]]:
 
 
 SESSION_COLUMNS = ["id", "Candidat", "Référentiel", "Blocs", "Mode", "Statut", "Révision", "Mis à jour"]
+
+
+def page_image_html(url: str) -> str:
+    """The rendered page, from the app's private route (the browser sends the session cookie)."""
+    return f'<img src="{esc(url)}" alt="Page du dossier, citation surlignée" class="as-page-img">'
+
+
+def download_html(url: str, name: str) -> str:
+    """A link to an export, served only to users who may see its review."""
+    return f'<a href="{esc(url)}" download="{esc(name)}">Télécharger {esc(name)}</a>'
 
 
 def message(text: str, kind: str = "info") -> str:
