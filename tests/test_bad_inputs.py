@@ -417,6 +417,7 @@ def test_every_error_code_of_a_file_is_exercised() -> None:
     covered = {case.code for case in BAD_CASES} | {IngestErrorCode.NOT_FOUND}
     hostile = {  # files built to attack the reader: tests/test_hostile.py
         IngestErrorCode.ARCHIVE_BOMB,
+        IngestErrorCode.PDF_BOMB,
         IngestErrorCode.TOO_MUCH_TEXT,
         IngestErrorCode.TOO_SLOW,
         IngestErrorCode.TOO_MUCH_MEMORY,

@@ -87,6 +87,16 @@ def test_pdf_claiming_too_many_pages_is_refused_from_its_page_tree(tmp_path: Pat
     assert "5000 pages, au-delà de la limite de 1000" in error.message
 
 
+def test_pdf_stream_bomb_is_refused_before_pdfium_reads_it(tmp_path: Path) -> None:
+    path = hf.pdf_stream_bomb(tmp_path / "flux.pdf", content_mb=100)
+    started = time.perf_counter()
+    error = refused(store(tmp_path), "flux", path)
+    assert time.perf_counter() - started < 10
+    assert error.code is IngestErrorCode.PDF_BOMB
+    assert "la page 1 du PDF contient plus de 20 Mo" in error.message
+    assert "ASSESSOR_INGEST__MAX_PAGE_CONTENT_MB" in error.hint
+
+
 def test_text_over_the_character_limit_is_refused_unread(tmp_path: Path) -> None:
     path = hf.big_text(tmp_path / "enorme.txt", mb=2)
     error = refused(store(tmp_path, max_chars=1_000_000), "texte", path)
@@ -104,7 +114,7 @@ def test_pdf_over_the_character_limit_is_refused_after_reading(tmp_path: Path) -
 def test_a_file_over_the_time_limit_is_stopped_and_its_worker_killed(tmp_path: Path) -> None:
     path = hf.pdf_stream_bomb(tmp_path / "flux.pdf", content_mb=40)
     started = time.perf_counter()
-    error = refused(store(tmp_path, max_seconds=1), "lent", path)
+    error = refused(store(tmp_path, max_seconds=1, max_page_content_mb=1000), "lent", path)
     assert time.perf_counter() - started < 8
     assert error.code is IngestErrorCode.TOO_SLOW
     assert "dépassé la limite de 1 s" in error.message and "ASSESSOR_INGEST__MAX_SECONDS" in error.hint
@@ -195,7 +205,7 @@ def test_a_slow_upload_does_not_hold_up_another_dossier(tmp_path: Path) -> None:
     slow = hf.pdf_stream_bomb(tmp_path / "flux.pdf", content_mb=30)
     quick = tmp_path / "court.txt"
     quick.write_text("Le candidat a conduit un entretien de découverte avec le client.\n", encoding="utf-8")
-    target = store(tmp_path)
+    target = store(tmp_path, max_page_content_mb=1000)  # slow to read, under the limits
     assert target.index.count("lent") == 0  # the index opened once, before the race
     finished: dict[str, float] = {}
 
@@ -338,7 +348,7 @@ def test_usernames_are_case_insensitive_and_unique(tmp_path: Path) -> None:
     users = UsersFile(tmp_path / "users.yaml")
     account = users.add("Alice.Martin", "Alice Martin", "jury", "motdepasse-1")
     assert account.username == "alice.martin"
-    with pytest.raises(AuthError, match=r"existe déjà .* majuscules et minuscules"):
+    with pytest.raises(AuthError, match=r"existe déjà .*majuscules et minuscules"):
         users.add("ALICE.MARTIN", "Autre Alice", "jury", "motdepasse-2")
     user = users.authenticate(" Alice.MARTIN ", "motdepasse-1")
     assert user is not None and user.username == "alice.martin"

@@ -64,6 +64,12 @@ class IngestSettings(BaseModel):
         description="Most characters of text read from one file: about 5,000 pages of prose; more is not a "
         "dossier, and would tie the server up for nothing.",
     )
+    max_page_content_mb: float = Field(
+        default=20,
+        gt=0,
+        description="Largest drawing instructions of one PDF page once decompressed, in megabytes: a page of text "
+        "takes tens of kilobytes, a detailed vector drawing a few megabytes.",
+    )
     max_unzipped_mb: float = Field(
         default=200, gt=0, description="Largest total size of a DOCX's parts once decompressed, in megabytes."
     )
@@ -135,7 +141,14 @@ def load_file(
     if kind is FileKind.PDF:
         from assessor.ingest.pdf import read_pdf
 
-        pdf_pages, warnings = read_pdf(name, data, max_pages=settings.max_pages, ocr=settings.ocr, progress=progress)
+        pdf_pages, warnings = read_pdf(
+            name,
+            data,
+            max_pages=settings.max_pages,
+            max_page_content_mb=settings.max_page_content_mb,
+            ocr=settings.ocr,
+            progress=progress,
+        )
         pages, notes = _pdf_pages(pdf_pages)
         warnings += notes
         unreadable = [i + 1 for i, p in enumerate(pdf_pages) if p.scanned and not p.ocr]

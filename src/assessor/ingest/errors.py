@@ -21,6 +21,7 @@ class IngestErrorCode(StrEnum):
     NO_TEXT = "aucun-texte"
     TOO_MUCH_TEXT = "trop-de-texte"
     ARCHIVE_BOMB = "archive-suspecte"
+    PDF_BOMB = "pdf-suspect"
     TOO_SLOW = "lecture-trop-longue"
     TOO_MUCH_MEMORY = "lecture-trop-gourmande"
     READ_FAILED = "lecture-impossible"
