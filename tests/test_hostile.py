@@ -465,3 +465,94 @@ def test_detection_and_false_alarms_on_the_labelled_set() -> None:
     assert len(detected) >= 30 and len(data["innocent"]) >= 30
     assert sum(detected) / len(detected) >= 0.9
     assert alarms == []
+
+
+# --- 6. through the app: oversized fields, a bomb uploaded, nothing left behind ----------------
+
+
+@pytest.fixture
+def review_app(tmp_path: Path) -> object:
+    from assessor.review.auth import UsersFile
+    from assessor.webapp.app import ReviewApp
+
+    settings = Settings(data_dir=tmp_path / "data")
+    UsersFile(settings.resolved_users_file).add("jmartin", "Jeanne Martin", "jury", "mot-de-passe-1")
+    return ReviewApp(settings)
+
+
+def uploaded(app: object, source: Path) -> str:
+    """A copy of ``source`` where Gradio puts uploads (the data folder's uploads/), as the app receives it."""
+    from assessor.webapp.app import ReviewApp
+
+    assert isinstance(app, ReviewApp)
+    folder = app.settings.data_dir / "uploads" / "f00d"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / source.name
+    shutil.copyfile(source, target)
+    return str(target)
+
+
+def test_a_bomb_uploaded_to_the_app_is_refused_and_leaves_nothing(review_app: object, tmp_path: Path) -> None:
+    from assessor.webapp.app import ReviewApp
+
+    app = review_app
+    assert isinstance(app, ReviewApp)
+    jury = app.users.get("jmartin")
+    assert jury is not None
+    upload = uploaded(app, hf.docx_bomb(tmp_path / "bombe.docx", xml_mb=64))
+    with pytest.raises(IngestError, match="bombe de décompression"):
+        app.run(jury, [upload], "Camille", "dev-commercial-omnicanal", ["B1"], None, None, None, "", lambda *a: None)
+    assert not Path(upload).exists()
+    assert app.dossiers.all() == [] and app.store.list_reviews(jury) == []
+
+
+def test_a_file_whose_content_is_not_its_type_is_refused_before_ingestion(review_app: object, tmp_path: Path) -> None:
+    from assessor.review.domain import Role
+    from assessor.webapp.app import AppError, ReviewApp
+
+    app = review_app
+    assert isinstance(app, ReviewApp)
+    fake = tmp_path / "dossier.pdf"
+    fake.write_bytes(b"MZ\x90\x00" + bytes(200))
+    with pytest.raises(IngestError, match="binaire"):
+        app.check_uploads([uploaded(app, fake)], Role.JURY)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Mes notes de préparation.\n", encoding="utf-8")
+    with pytest.raises(AppError, match="Formats acceptés pour votre rôle : PDF, DOCX"):
+        app.check_uploads([uploaded(app, notes)], Role.CANDIDATE)
+
+
+def test_oversized_fields_are_refused_in_french(review_app: object, tmp_path: Path) -> None:
+    from assessor.review.domain import BlockVerdict, InvalidDecision
+    from assessor.webapp.app import AppError, ReviewApp
+    from reviewdata import evidence_report
+
+    app = review_app
+    assert isinstance(app, ReviewApp)
+    jury = app.users.get("jmartin")
+    assert jury is not None
+    with pytest.raises(AppError, match="trop longs"):
+        app.run(jury, [], "x" * 5000, "dev-commercial-omnicanal", ["B1"], None, None, None, "", lambda *a: None)
+    with pytest.raises(InvalidDecision, match="Le nom du candidat est trop long"):
+        app.store.create_review(evidence_report(tmp_path / "other"), user=jury, candidate="x" * 201)
+    state = app.store.create_review(evidence_report(tmp_path / "other"), user=jury, candidate="Camille")
+    criterion = state.report.criteria[0].criterion_id
+    huge = "très long motif " * 1000
+    with pytest.raises(InvalidDecision, match=r"Le motif est trop long : 16\u202f000 caractères, 5\u202f000 au plus"):
+        app.store.decide_criterion(
+            state.summary.id,
+            jury,
+            criterion,
+            expected_version=state.version,
+            accept=False,
+            outcome="acquis",
+            reason=huge,
+        )
+    with pytest.raises(InvalidDecision, match="Le commentaire est trop long"):
+        app.store.comment_criterion(state.summary.id, jury, criterion, expected_version=state.version, comment=huge)
+    with pytest.raises(InvalidDecision, match="La justification est trop long"):
+        app.store.decide_block(
+            state.summary.id, jury, "B1", expected_version=state.version, verdict=BlockVerdict.VALIDATED,
+            justification=huge,
+        )  # fmt: skip
+    assert app.store.get(state.summary.id, jury).version == state.version  # nothing was written

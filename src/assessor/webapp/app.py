@@ -42,7 +42,7 @@ from assessor.review.domain import (
     User,
 )
 from assessor.review.exports import ExportFormat, export_filename, export_review
-from assessor.review.store import ReviewStore, acceptance_refusal
+from assessor.review.store import MAX_ASSIGNED_JURY, MAX_NAME_CHARS, ReviewStore, acceptance_refusal
 from assessor.settings import Settings
 from assessor.webapp import views
 from assessor.webapp.files import UPLOAD_TYPES, FileGuard, PrivateFiles, allowed_types
@@ -209,6 +209,10 @@ class ReviewApp:
             candidate_username = user.username
         if not candidate.strip():
             raise AppError("Indiquez le nom ou la référence du candidat.")
+        if len(candidate) > MAX_NAME_CHARS or len(assigned) > MAX_NAME_CHARS * MAX_ASSIGNED_JURY:
+            raise AppError(
+                f"Nom du candidat ou liste du jury trop longs ({MAX_NAME_CHARS} caractères par nom au plus)."
+            )
         if not referential_id:
             raise AppError("Choisissez un référentiel.")
         if not blocks:
