@@ -36,7 +36,9 @@ def make_cases(folder: Path) -> dict[str, tuple[Path, str]]:
     """The file of each case and what reads it (« ingest », « referential » or « users »)."""
     import hostile_files as hf
 
+    sample = ROOT / "sample_dossiers" / "omnicanal-b1" / "dossier.pdf"
     return {
+        "for comparison: a real 15-page dossier PDF": (sample, "ingest"),
         "DOCX bomb (64 MB of XML)": (hf.docx_bomb(folder / "bombe.docx"), "ingest"),
         "DOCX with 30,000 entries": (hf.docx_many_entries(folder / "entrees.docx"), "ingest"),
         "PDF stream bomb (100 MB content)": (hf.pdf_stream_bomb(folder / "flux.pdf"), "ingest"),
