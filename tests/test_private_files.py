@@ -117,3 +117,10 @@ def test_uploads_are_limited_to_the_types_of_each_role(site: Site) -> None:
     assert script.status_code == 400
     admin = site.login("root").post("/gradio_api/upload", files={"files": ("d.pdf", b"%PDF-1.4", "application/pdf")})
     assert admin.status_code == 403 and "ne permet pas d'envoyer" in admin.text
+
+
+def test_names_starting_with_a_dash_are_served_and_dots_are_not(tmp_path: Path) -> None:
+    from assessor.webapp.files import _NAME
+
+    assert _NAME.match("-aB3_xY9kLm0") and _NAME.match("_Zq") and _NAME.match("grille-camille.csv")
+    assert not any(_NAME.match(name) for name in (".", "..", ".key", "a/b", "a b", ""))

@@ -45,7 +45,7 @@ UPLOAD_TYPES: dict[Role, tuple[str, ...]] = {
 UPLOAD_LABELS = {".pdf": "PDF", ".docx": "DOCX", ".txt": "TXT", ".md": "MD"}
 ROUTE = "/assessor/fichiers"
 MAX_AGE_S = 24 * 3600
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,150}$")
+_NAME = re.compile(r"^(?!\.)[A-Za-z0-9._-]{1,150}$")  # review ids and random names may start with « - » or « _ »
 _GRADIO_FILE = "/file="
 _GRADIO_UPLOAD = "/gradio_api/upload"
 
