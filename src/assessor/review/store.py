@@ -155,8 +155,13 @@ def now_utc() -> datetime:
 
 
 def new_review_id() -> str:
-    """12 random URL-safe characters: unguessable, never derived from what a user typed."""
-    return secrets.token_urlsafe(9)
+    """12 random URL-safe characters: unguessable, never derived from what a user typed.
+
+    Never starting with « - » or « _ »: the command line would read « -x… » as an option."""
+    while True:
+        review_id = secrets.token_urlsafe(9)
+        if review_id[0].isalnum():
+            return review_id
 
 
 def _dump(model: BaseModel | None) -> dict[str, Any] | None:
