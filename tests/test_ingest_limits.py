@@ -104,7 +104,8 @@ def test_scanned_pages_read_by_ocr_report_their_progress(tmp_path: Path, monkeyp
     monkeypatch.setattr(pdf_module, "ocr_pdf_page", lambda data, index: f"Texte de la page {index + 1} lu par OCR.")
     path = write_image_pdf(tmp_path / "scan.pdf", 3, text_pages=(1,))
     events: list[Event] = []
-    report = DossierStore(Settings(data_dir=tmp_path / "data")).ingest(
+    in_process = IngestSettings(isolate=False)  # the patched OCR lives in this process, not in a worker
+    report = DossierStore(Settings(data_dir=tmp_path / "data", ingest=in_process)).ingest(
         "s", [path], progress=lambda *event: events.append(event)
     )
     assert report.added[0].ocr_pages == [2, 3]

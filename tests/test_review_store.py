@@ -667,3 +667,9 @@ def test_foreign_keys_are_enforced(store: ReviewStore) -> None:
         connection.execute(
             sa.text("INSERT INTO block_decisions VALUES ('ghost', 'B1', 1, 'valide', 'x', 'u', '2025-01-01')")
         )
+
+
+def test_review_ids_never_read_as_command_line_options() -> None:
+    from assessor.review.store import new_review_id
+
+    assert all(new_review_id()[0].isalnum() for _ in range(2000))

@@ -108,16 +108,16 @@ def no_progress(done: int, total: int, label: str) -> None:
 
 def test_uploads_are_checked_by_type_and_size(app: ReviewApp, tmp_path: Path) -> None:
     with pytest.raises(AppError, match="au moins un fichier"):
-        app.check_uploads([])
+        app.check_uploads([], Role.JURY)
     script = tmp_path / "dossier.exe"
     script.write_bytes(b"MZ")
     with pytest.raises(AppError, match="Type de fichier refusé"):
-        app.check_uploads([str(script)])
+        app.check_uploads([str(script)], Role.JURY)
     big = tmp_path / "gros.txt"
     big.write_bytes(b"a" * (1024 * 1024 + 1))
     with pytest.raises(AppError, match=r"trop volumineux.*limite 1 Mo.*ASSESSOR_APP__MAX_UPLOAD_MB"):
-        app.check_uploads([str(big)])
-    assert app.check_uploads([str(SAMPLE)]) == [SAMPLE]
+        app.check_uploads([str(big)], Role.JURY)
+    assert app.check_uploads([str(SAMPLE)], Role.JURY) == [SAMPLE]
 
 
 def test_a_run_creates_a_review_and_logs_every_proposal(app: ReviewApp) -> None:

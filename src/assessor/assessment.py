@@ -357,6 +357,7 @@ def assess_with_model(
             file=chunks[r.chunk_id].file,
             page=chunks[r.chunk_id].page_start,
             excerpt=r.excerpt[:300],
+            chunk_id=r.chunk_id,
         )
         for r in answer.suspected_injections
         if r.chunk_id in chunks

@@ -23,6 +23,8 @@ import os
 import re
 import shutil
 import tempfile
+import threading
+import weakref
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,12 +34,28 @@ from pydantic import BaseModel, ConfigDict, Field
 from assessor.chunking import Chunk, chunk_file
 from assessor.embeddings import Embedder, make_embedder
 from assessor.index import ChunkIndex
-from assessor.ingest import LoadedFile, ReadProgress, load_file
+from assessor.ingest import LoadedFile, ReadProgress
 from assessor.ingest.document import SetAside
+from assessor.ingest.worker import read_file
 from assessor.retrieval import Retriever
 from assessor.settings import Settings
 
 DOSSIER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+# One lock per dossier, shared by every store of this process: two ingestions into one dossier
+# take turns, ingestions into different dossiers run side by side.
+_DOSSIER_LOCKS: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
+_LOCKS_LOCK = threading.Lock()
+
+
+def dossier_lock(dossier_id: str) -> threading.Lock:
+    """The lock that one dossier's ingestions and re-indexing hold."""
+    with _LOCKS_LOCK:
+        lock = _DOSSIER_LOCKS.get(dossier_id)
+        if lock is None:
+            lock = threading.Lock()
+            _DOSSIER_LOCKS[dossier_id] = lock
+        return lock
 
 
 class DossierError(Exception):
@@ -149,7 +167,10 @@ class DossierStore:
             raise
 
     def ingest(self, dossier_id: str, paths: Sequence[Path], *, progress: Progress | None = None) -> IngestReport:
-        """Add files to a dossier (created if new). Raises ``IngestError`` or ``DossierError``."""
+        """Add files to a dossier (created if new). Raises ``IngestError`` or ``DossierError``.
+
+        Each file is read under the ingestion limits (``ingest.worker``); ingestions into the same
+        dossier take turns."""
         if not DOSSIER_ID.match(dossier_id):
             raise DossierError(
                 f"identifiant de dossier invalide : « {dossier_id} » (lettres, chiffres, « . », "
@@ -159,9 +180,13 @@ class DossierStore:
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise DossierError(f"plusieurs fichiers portent le même nom : {', '.join(duplicates)} ; renommez-les.")
+        with dossier_lock(dossier_id):
+            return self._ingest(dossier_id, paths, progress)
+
+    def _ingest(self, dossier_id: str, paths: Sequence[Path], progress: Progress | None) -> IngestReport:
         loaded: list[LoadedFile] = []
         for number, path in enumerate(paths, start=1):
-            loaded.append(load_file(path, self.settings.ingest, progress=_per_file(progress, path.name)))
+            loaded.append(read_file(path, self.settings.ingest, progress=_per_file(progress, path.name)))
             if progress:
                 progress("lecture", number, len(paths))
         now = datetime.now(UTC)
@@ -291,7 +316,7 @@ class DossierStore:
         # Cut every file first: under other chunking settings, the counts in the manifest do not hold.
         todo: list[tuple[str, list[Chunk]]] = []
         for record in dossier.files:
-            item = load_file(
+            item = read_file(
                 self.stored_file(dossier.id, record), self.settings.ingest, progress=_per_file(progress, record.name)
             )
             item = item.model_copy(update={"name": record.name})
@@ -324,7 +349,8 @@ class DossierStore:
 
     def retriever(self, dossier_id: str, *, progress: Progress | None = None) -> Retriever:
         """A retriever over the dossier, indexing it first under the current settings if needed."""
-        dossier = self._ensure_indexed(self.get(dossier_id), progress=progress)
+        with dossier_lock(dossier_id):
+            dossier = self._ensure_indexed(self.get(dossier_id), progress=progress)
         files = {f.sha256 for f in dossier.files}
         return Retriever(self.index, dossier_id, self.settings.retrieval, files=files)
 

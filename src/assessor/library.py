@@ -18,10 +18,13 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from assessor import referential as model
+from assessor import safe_yaml
 from assessor.referential import Loc, Referential, semantic_errors, semantic_warnings
 from assessor.settings import Settings
 
 YAML_SUFFIXES = (".yaml", ".yml")
+MAX_REFERENTIAL_BYTES = 5_000_000
+"""The largest référentiel shipped is about 60 kB; an RNCP title with every block and criterion stays far under."""
 
 
 class Severity(StrEnum):
@@ -96,7 +99,9 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _c
 def check_file(path: Path) -> tuple[Referential | None, list[Problem]]:
     """Load one file and return the référentiel (None if it has errors) with every problem found."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = safe_yaml.read_capped(path, MAX_REFERENTIAL_BYTES)
+    except safe_yaml.YamlLimitError as exc:
+        return None, [Problem(path, None, "", f"{exc} Un référentiel tient en quelques centaines de ko.")]
     except UnicodeDecodeError as exc:
         return None, [
             Problem(
@@ -109,8 +114,9 @@ def check_file(path: Path) -> tuple[Referential | None, list[Problem]]:
     except OSError as exc:
         return None, [Problem(path, None, "", f"lecture impossible : {exc.strerror or exc}")]
     try:
-        data = yaml.load(text, Loader=_StrictLoader)
-        root = yaml.compose(text, Loader=_StrictLoader)
+        data, root = safe_yaml.load(text, _StrictLoader)
+    except safe_yaml.YamlLimitError as exc:
+        return None, [Problem(path, None, "", str(exc))]
     except yaml.YAMLError as exc:
         return None, [_yaml_problem(path, exc)]
     if not isinstance(data, dict):

@@ -39,7 +39,7 @@ from assessor import evidence_only
 from assessor.assessment import assess_with_model
 from assessor.chunking import Chunk
 from assessor.dossiers import DossierStore
-from assessor.injection import suspected_injections
+from assessor.injection import injections_of, suspected_injections
 from assessor.llm import BASELINE, LLMSettings, ModelSpec, make_chat_model
 from assessor.prompts import PromptLibrary
 from assessor.pseudonymise import Pseudonymiser
@@ -269,14 +269,10 @@ def assess_dossier(
                 list(pool.map(one, criteria))
         known = {(f.file, f.page, f.excerpt) for f in flags}
         flags += [f for f in reported if (f.file, f.page, f.excerpt) not in known]
-    injected_pages = {(f.file, f.page) for f in flags}
     ordered = []
     for criterion in criteria:
         result = results[criterion.id]
-        if (
-            any((c.file, c.page) in injected_pages for c in result.citations)
-            and Flag.SUSPECTED_INJECTION not in result.flags
-        ):
+        if injections_of(result, flags) and Flag.SUSPECTED_INJECTION not in result.flags:
             result = result.model_copy(
                 update={"flags": [*result.flags, Flag.SUSPECTED_INJECTION], "status": Status.NEEDS_REVIEW}
             )

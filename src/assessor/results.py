@@ -176,6 +176,7 @@ class DossierFlag(BaseModel):
     file: str
     page: int | None
     excerpt: str
+    chunk_id: str | None = Field(default=None, description="The passage holding it, when one does.")
 
 
 class ReferentialFit(BaseModel):

@@ -20,7 +20,7 @@ from assessor.ingest.furniture import SetAsideKind, page_list, set_aside
 from assessor.ingest.layout import garbled
 from assessor.ingest.normalize import normalize_text, strip_running_lines
 from assessor.ingest.sniff import sniff
-from assessor.ingest.text import check_line_length, decode_text
+from assessor.ingest.text import check_line_length, decode_text, thousands
 
 if TYPE_CHECKING:
     from assessor.ingest.pdf import PdfPage
@@ -58,6 +58,45 @@ class IngestSettings(BaseModel):
         description="Longest line accepted in a text file, in characters: about 1,000 pages of prose without a "
         "line break; longer, it is data rather than writing. Long lines are cut into passages between sentences.",
     )
+    max_chars: int = Field(
+        default=10_000_000,
+        ge=1000,
+        description="Most characters of text read from one file: about 5,000 pages of prose; more is not a "
+        "dossier, and would tie the server up for nothing.",
+    )
+    max_page_content_mb: float = Field(
+        default=20,
+        gt=0,
+        description="Largest drawing instructions of one PDF page once decompressed, in megabytes: a page of text "
+        "takes tens of kilobytes, a detailed vector drawing a few megabytes.",
+    )
+    max_unzipped_mb: float = Field(
+        default=200, gt=0, description="Largest total size of a DOCX's parts once decompressed, in megabytes."
+    )
+    max_zip_entries: int = Field(default=2000, ge=10, description="Most parts (zip entries) in a DOCX.")
+    max_zip_ratio: float = Field(
+        default=100,
+        ge=10,
+        description="Largest compression ratio of a DOCX part of more than 1 MB: Word's XML compresses about "
+        "10 to 1; hundreds to 1 is a decompression bomb.",
+    )
+    max_seconds: float = Field(
+        default=300,
+        gt=0,
+        description="Longest time to read one file, OCR included, in seconds (only when reading is isolated).",
+    )
+    max_memory_mb: int = Field(
+        default=2048,
+        ge=256,
+        description="Most memory the process reading a file may take, in megabytes (only when reading is isolated).",
+    )
+    isolate: bool = Field(
+        default=True,
+        description="Read each file in a separate worker process held to max_memory_mb and max_seconds, so that a "
+        "hostile file cannot exhaust the server; off, files are read in the calling process, without those two "
+        "limits.",
+    )
+    workers: int = Field(default=2, ge=1, le=32, description="Files read at once in isolated workers.")
     ocr: bool = Field(default=True, description="OCR scanned PDF pages when tesseract is installed.")
 
 
@@ -102,15 +141,28 @@ def load_file(
     if kind is FileKind.PDF:
         from assessor.ingest.pdf import read_pdf
 
-        pdf_pages, warnings = read_pdf(name, data, max_pages=settings.max_pages, ocr=settings.ocr, progress=progress)
+        pdf_pages, warnings = read_pdf(
+            name,
+            data,
+            max_pages=settings.max_pages,
+            max_page_content_mb=settings.max_page_content_mb,
+            ocr=settings.ocr,
+            progress=progress,
+        )
         pages, notes = _pdf_pages(pdf_pages)
         warnings += notes
         unreadable = [i + 1 for i, p in enumerate(pdf_pages) if p.scanned and not p.ocr]
         ocr_pages = [i + 1 for i, p in enumerate(pdf_pages) if p.ocr]
         paged = True
     elif kind is FileKind.DOCX:
-        from assessor.ingest.word import read_docx
+        from assessor.ingest.word import check_archive, read_docx
 
+        check_archive(
+            path,
+            max_entries=settings.max_zip_entries,
+            max_unzipped_mb=settings.max_unzipped_mb,
+            max_ratio=settings.max_zip_ratio,
+        )
         sections, headers_docx, footers_docx = read_docx(name, data)
         margins = [SetAside(kind=SetAsideKind.HEADER, text=t) for t in headers_docx]
         margins += [SetAside(kind=SetAsideKind.FOOTER, text=t) for t in footers_docx]
@@ -125,6 +177,7 @@ def load_file(
         ]
         paged = False
     else:
+        _check_chars(name, len(data), settings.max_chars)  # a byte is at most a character: refused unread
         decoded, warnings = decode_text(name, data)
         check_line_length(name, decoded, settings.max_line_chars)
         texts = [normalize_text(t) for t in decoded.split("\f")]
@@ -143,6 +196,7 @@ def load_file(
             )
             for i, text in enumerate(texts)
         ]
+    _check_chars(name, sum(len(p.text) for p in pages), settings.max_chars)
     if not any(p.text.strip() for p in pages):
         raise IngestError(
             IngestErrorCode.NO_TEXT,
@@ -209,6 +263,18 @@ def _pdf_pages(pdf_pages: list[PdfPage]) -> tuple[list[Page], list[str]]:
         )
     notes = [f"{'page' if len(n) == 1 else 'pages'} {page_list(n)} : {note}" for note, n in found.items()]
     return pages, notes
+
+
+def _check_chars(name: str, count: int, limit: int) -> None:
+    if count > limit:
+        raise IngestError(
+            IngestErrorCode.TOO_MUCH_TEXT,
+            name,
+            f"le fichier contient {thousands(count)} caractères de texte, au-delà de la limite de "
+            f"{thousands(limit)} (environ {limit // 2000} pages) : ce n'est pas un dossier de candidat.",
+            "Ne gardez que la production du candidat et ses annexes utiles ; la limite se règle avec "
+            "ASSESSOR_INGEST__MAX_CHARS.",
+        )
 
 
 def _megabytes(value: float) -> str:

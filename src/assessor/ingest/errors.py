@@ -19,6 +19,12 @@ class IngestErrorCode(StrEnum):
     UNKNOWN_ENCODING = "encodage-inconnu"
     LINE_TOO_LONG = "ligne-trop-longue"
     NO_TEXT = "aucun-texte"
+    TOO_MUCH_TEXT = "trop-de-texte"
+    ARCHIVE_BOMB = "archive-suspecte"
+    PDF_BOMB = "pdf-suspect"
+    TOO_SLOW = "lecture-trop-longue"
+    TOO_MUCH_MEMORY = "lecture-trop-gourmande"
+    READ_FAILED = "lecture-impossible"
 
 
 class IngestError(Exception):

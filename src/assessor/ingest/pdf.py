@@ -6,11 +6,13 @@ from __future__ import annotations
 import io
 import logging
 import re
+import zlib
 from collections.abc import Callable
 
 import pypdfium2 as pdfium
-from pypdf import PdfReader
+from pypdf import PageObject, PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError, PdfStreamError
+from pypdf.generic import ArrayObject, NameObject
 
 from assessor.ingest.errors import IngestError, IngestErrorCode
 from assessor.ingest.layout import PDFIUM_LOCK, PageLayout, read_layout
@@ -43,15 +45,77 @@ def _has_images(page: object) -> bool:
         return False
 
 
+def _pdfium_page_count(data: bytes) -> int:
+    """The page count pdfium reads from the page tree, in C; 0 when it cannot open the file (pypdf says why)."""
+    try:
+        with PDFIUM_LOCK:
+            document = pdfium.PdfDocument(data)
+            try:
+                return len(document)
+            finally:
+                document.close()
+    except pdfium.PdfiumError:
+        return 0
+
+
+def _check_page_count(name: str, count: int, max_pages: int) -> None:
+    if count > max_pages:
+        raise IngestError(
+            IngestErrorCode.TOO_MANY_PAGES,
+            name,
+            f"le PDF compte {count} pages, au-delà de la limite de {max_pages}.",
+            "Retirez les annexes inutiles à l'évaluation, ou relevez la limite avec --max-pages "
+            "(ou ASSESSOR_INGEST__MAX_PAGES).",
+        )
+
+
+def _check_page_content(name: str, number: int, page: PageObject, max_mb: float) -> None:
+    """Refuse a page whose drawing instructions inflate past ``max_mb``, before pdfium reads them.
+
+    Flate streams (nearly all) are inflated a megabyte at a time and counted, never kept."""
+    limit = int(max_mb * 1_000_000)
+    contents = page.get("/Contents")
+    if contents is None:
+        return
+    contents = contents.get_object()
+    streams = list(contents) if isinstance(contents, ArrayObject) else [contents]
+    size = 0
+    for item in streams:
+        stream = item.get_object()
+        raw: bytes = getattr(stream, "_data", b"") or b""
+        if stream.get("/Filter") in ("/FlateDecode", ArrayObject([NameObject("/FlateDecode")])):
+            inflater = zlib.decompressobj()
+            pending = raw
+            try:
+                while pending and size <= limit:
+                    size += len(inflater.decompress(pending, 1 << 20))
+                    pending = inflater.unconsumed_tail
+            except zlib.error:
+                continue  # damaged: pdfium says what it can read of it
+        else:
+            size += len(raw)
+        if size > limit:
+            raise IngestError(
+                IngestErrorCode.PDF_BOMB,
+                name,
+                f"la page {number} du PDF contient plus de {max_mb:.0f} Mo d'instructions de dessin une fois "
+                "décompressées, au-delà de la limite : c'est la marque d'une bombe de décompression.",
+                "Ré-exportez le PDF depuis le logiciel d'origine ; si le document est authentique, l'administrateur "
+                "peut relever la limite (ASSESSOR_INGEST__MAX_PAGE_CONTENT_MB).",
+            )
+
+
 def read_pdf(
     name: str,
     data: bytes,
     *,
     max_pages: int,
+    max_page_content_mb: float = 20,
     ocr: bool,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> tuple[list[PdfPage], list[str]]:
     """Read every page of a PDF. Returns the pages and French warnings; raises ``IngestError``."""
+    _check_page_count(name, _pdfium_page_count(data), max_pages)  # before pypdf walks a page tree of any size
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
@@ -89,14 +153,12 @@ def read_pdf(
             "le PDF ne contient aucune page lisible (fichier tronqué ?).",
             "Ré-exportez-le depuis le logiciel d'origine ou demandez une nouvelle copie au candidat.",
         )
-    if count > max_pages:
-        raise IngestError(
-            IngestErrorCode.TOO_MANY_PAGES,
-            name,
-            f"le PDF compte {count} pages, au-delà de la limite de {max_pages}.",
-            "Retirez les annexes inutiles à l'évaluation, ou relevez la limite avec --max-pages "
-            "(ou ASSESSOR_INGEST__MAX_PAGES).",
-        )
+    _check_page_count(name, count, max_pages)
+    for number, page in enumerate(reader.pages, start=1):
+        try:
+            _check_page_content(name, number, page, max_page_content_mb)
+        except (PdfReadError, PdfStreamError, KeyError, ValueError, TypeError, AttributeError):
+            continue  # a page pypdf cannot walk: pdfium reads what it can, in the worker's bounds
     pages: list[PdfPage] = []
     warnings: list[str] = []
     try:

@@ -113,13 +113,14 @@ def check_line_length(name: str, text: str, max_line_chars: int) -> None:
         raise IngestError(
             IngestErrorCode.LINE_TOO_LONG,
             name,
-            f"une ligne compte {_thousands(longest)} caractères sans retour à la ligne, au-delà de la "
-            f"limite de {_thousands(max_line_chars)} : ce n'est sans doute pas un texte rédigé "
+            f"une ligne compte {thousands(longest)} caractères sans retour à la ligne, au-delà de la "
+            f"limite de {thousands(max_line_chars)} : ce n'est sans doute pas un texte rédigé "
             "(export automatique, données ?).",
             "Fournissez le document d'origine (PDF ou DOCX), ou un texte découpé en paragraphes ; "
             "la limite se règle avec ASSESSOR_INGEST__MAX_LINE_CHARS.",
         )
 
 
-def _thousands(number: int) -> str:
+def thousands(number: int) -> str:
+    """« 2 000 000 »: French grouping of digits."""
     return f"{number:,}".replace(",", " ")

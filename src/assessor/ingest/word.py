@@ -11,9 +11,17 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from pathlib import Path
 from xml.etree.ElementTree import ParseError
 
 from assessor.ingest.errors import IngestError, IngestErrorCode
+from assessor.ingest.text import thousands
+
+_RATIO_FLOOR = 1_000_000  # below 1 MB decompressed, a part's ratio says nothing worth refusing for
+_BOMB_HINT = (
+    "Ouvrez le document dans Word ou LibreOffice et enregistrez-le à nouveau, ou exportez-le en PDF ; "
+    "si le document est authentique, l'administrateur peut relever la limite ({setting})."
+)
 
 _HEADING = re.compile(r"^(?:heading|titre|überschrift)\s*(\d)$", re.I)
 
@@ -23,6 +31,45 @@ def _heading_level(style_name: str) -> int | None:
         return 1
     match = _HEADING.match(style_name.strip())
     return int(match.group(1)) if match else None
+
+
+def check_archive(path: Path, *, max_entries: int, max_unzipped_mb: float, max_ratio: float) -> None:
+    """Refuse a DOCX whose zip directory announces a bomb, before any part is decompressed.
+
+    The directory's sizes are those zipfile holds each part to when it is read (it stops at the
+    declared size), so checking them bounds what python-docx can inflate.
+    """
+    name = path.name
+    with zipfile.ZipFile(path) as archive:
+        entries = archive.infolist()
+    if len(entries) > max_entries:
+        raise IngestError(
+            IngestErrorCode.ARCHIVE_BOMB,
+            name,
+            f"le document Word contient {thousands(len(entries))} parties, au-delà de la limite de "
+            f"{thousands(max_entries)}.",
+            _BOMB_HINT.format(setting="ASSESSOR_INGEST__MAX_ZIP_ENTRIES"),
+        )
+    total = sum(entry.file_size for entry in entries)
+    if total > max_unzipped_mb * 1_000_000:
+        raise IngestError(
+            IngestErrorCode.ARCHIVE_BOMB,
+            name,
+            f"le document Word se décompresse en {total / 1_000_000:.0f} Mo, au-delà de la limite de "
+            f"{max_unzipped_mb:.0f} Mo.",
+            _BOMB_HINT.format(setting="ASSESSOR_INGEST__MAX_UNZIPPED_MB"),
+        )
+    for entry in entries:
+        ratio = entry.file_size / max(entry.compress_size, 1)
+        if entry.file_size > _RATIO_FLOOR and ratio > max_ratio:
+            raise IngestError(
+                IngestErrorCode.ARCHIVE_BOMB,
+                name,
+                f"la partie « {entry.filename[:80]} » du document Word est compressée {ratio:.0f} fois "
+                f"({entry.file_size / 1_000_000:.0f} Mo décompressés), au-delà de la limite de {max_ratio:.0f} : "
+                "c'est la marque d'une bombe de décompression.",
+                _BOMB_HINT.format(setting="ASSESSOR_INGEST__MAX_ZIP_RATIO"),
+            )
 
 
 def read_docx(name: str, data: bytes) -> tuple[list[tuple[str, str]], list[str], list[str]]:

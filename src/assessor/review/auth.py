@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from assessor import safe_yaml
 from assessor.review.domain import ROLE_LABELS, ReviewError, Role, User
 
 SCRYPT_N = 2**14
@@ -35,6 +36,8 @@ HASH_SCHEME = "scrypt"
 MIN_PASSWORD_LENGTH = 8
 USERNAME_PATTERN = re.compile(r"^[a-z0-9._-]{2,40}$")
 FILE_MODE = 0o600
+MAX_USERS_FILE_BYTES = 2_000_000
+"""About 5,000 accounts: the users file of the largest certifier stays far under."""
 FILE_HEADER = (
     "# Comptes de l'application de revue d'Assessor.\n"
     "# Gérez-les avec « assessor users add / list / remove » : les mots de passe sont hachés (scrypt).\n"
@@ -107,11 +110,16 @@ def check_password(password: str) -> None:
         raise AuthError(f"Le mot de passe doit contenir au moins {MIN_PASSWORD_LENGTH} caractères.")
 
 
+def normalize_username(username: str) -> str:
+    """Usernames are case-insensitive: « Alice » and « alice » are one account, stored in lower case."""
+    return username.strip().lower()
+
+
 def check_username(username: str) -> None:
     if not USERNAME_PATTERN.match(username):
         raise AuthError(
-            f"Identifiant invalide « {username[:60]} » : de 2 à 40 caractères parmi les minuscules sans accent, "
-            "les chiffres, le point, le tiret et le tiret bas."
+            f"Identifiant invalide « {username[:60]} » : de 2 à 40 caractères parmi les lettres sans accent "
+            "(majuscules et minuscules sont le même identifiant), les chiffres, le point, le tiret et le tiret bas."
         )
 
 
@@ -163,11 +171,14 @@ class UsersFile:
         return [account.user() for account in self.load()]
 
     def get(self, username: str) -> User | None:
-        return next((a.user() for a in self.load() if a.username == username), None)
+        wanted = normalize_username(username)
+        return next((a.user() for a in self.load() if a.username == wanted), None)
 
     def _read(self) -> list[Account]:
         try:
-            data = yaml.safe_load(self.path.read_text(encoding="utf-8"))
+            data, _ = safe_yaml.load(safe_yaml.read_capped(self.path, MAX_USERS_FILE_BYTES))
+        except safe_yaml.YamlLimitError as exc:
+            raise AuthError(f"{self.path} : {exc}") from None
         except yaml.YAMLError as exc:
             where = getattr(exc, "problem_mark", None)
             line = f" (ligne {where.line + 1})" if where is not None else ""
@@ -196,14 +207,16 @@ class UsersFile:
         candidates = entry.get("candidates") or []
         if not isinstance(candidates, list) or not all(isinstance(c, str) for c in candidates):
             raise AuthError(f"{where} : « candidates » doit être une liste d'identifiants.")
+        username = normalize_username(entry["username"])  # a hand-edited file may hold « Alice »
+        candidates = [normalize_username(c) for c in candidates]
         try:
-            check_username(entry["username"])
+            check_username(username)
             role = parse_role(entry["role"])
             check_password_hash(entry["password_hash"])
         except AuthError as exc:
             raise AuthError(f"{where} : {exc}") from None
         return Account(
-            username=entry["username"],
+            username=username,
             display_name=entry["display_name"].strip(),
             role=role,
             password_hash=entry["password_hash"],
@@ -214,7 +227,10 @@ class UsersFile:
         seen: set[str] = set()
         for account in accounts:
             if account.username in seen:
-                raise AuthError(f"{self.path} : le compte « {account.username} » apparaît deux fois.")
+                raise AuthError(
+                    f"{self.path} : le compte « {account.username} » apparaît deux fois (les identifiants ne "
+                    "distinguent pas majuscules et minuscules)."
+                )
             seen.add(account.username)
 
     # -- changing ----------------------------------------------------------------------------
@@ -229,15 +245,18 @@ class UsersFile:
     ) -> Account:
         """Add an account, creating the file if needed; the password is hashed here and never stored."""
         accounts = self._read() if self.path.exists() else []
-        username = username.strip()
+        username = normalize_username(username)
         check_username(username)
         if any(account.username == username for account in accounts):
-            raise AuthError(f"Le compte « {username} » existe déjà dans {self.path}.")
+            raise AuthError(
+                f"Le compte « {username} » existe déjà dans {self.path} (majuscules et minuscules ne "
+                "distinguent pas deux identifiants)."
+            )
         parsed_role = parse_role(role)
         name = display_name.strip()
         if not name:
             raise AuthError('Indiquez le nom affiché du compte (--name "Nom Prénom").')
-        students = list(dict.fromkeys(c.strip() for c in candidates if c.strip()))
+        students = list(dict.fromkeys(normalize_username(c) for c in candidates if c.strip()))
         if students and parsed_role is not Role.TRAINER:
             raise AuthError(f"Seul un formateur suit des candidats (rôle demandé : {ROLE_LABELS[parsed_role]}).")
         for student in students:
@@ -254,6 +273,7 @@ class UsersFile:
         return account
 
     def remove(self, username: str) -> Account:
+        username = normalize_username(username)
         accounts = self.load()
         removed = next((account for account in accounts if account.username == username), None)
         if removed is None:
@@ -286,7 +306,7 @@ class UsersFile:
 
     def authenticate(self, username: str, password: str) -> User | None:
         """The account's user if the password matches, else None; as slow for an unknown username."""
-        wanted = username.strip().lower()
+        wanted = normalize_username(username)
         account = next((a for a in self.load() if a.username == wanted), None)
         if account is None:
             verify_password(password, _dummy_hash())

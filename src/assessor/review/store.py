@@ -155,12 +155,31 @@ def now_utc() -> datetime:
 
 
 def new_review_id() -> str:
-    """12 random URL-safe characters: unguessable, never derived from what a user typed."""
-    return secrets.token_urlsafe(9)
+    """12 random URL-safe characters: unguessable, never derived from what a user typed.
+
+    Never starting with « - » or « _ »: the command line would read « -x… » as an option."""
+    while True:
+        review_id = secrets.token_urlsafe(9)
+        if review_id[0].isalnum():
+            return review_id
 
 
 def _dump(model: BaseModel | None) -> dict[str, Any] | None:
     return None if model is None else model.model_dump(mode="json")
+
+
+MAX_TEXT_CHARS = 5000
+"""A reason, comment or justification: a long page of text, far more than a jury writes for one decision."""
+MAX_NAME_CHARS = 200
+MAX_ASSIGNED_JURY = 30
+
+
+def _bounded(value: str, limit: int, what: str) -> str:
+    """Refuse a field longer than ``limit`` characters (sent by a tampered request, or pasted by mistake)."""
+    if len(value) > limit:
+        count, most = (f"{n:,}".replace(",", "\u202f") for n in (len(value), limit))
+        raise InvalidDecision(f"{what} est trop long : {count} caractères, {most} au plus.")
+    return value
 
 
 def _required_text(value: str, message: str) -> str:
@@ -478,6 +497,9 @@ class ReviewStore:
         assigned_jury: Sequence[str] = (),
     ) -> ReviewState:
         _require_may_create(user, report)
+        _bounded(candidate, MAX_NAME_CHARS, "Le nom du candidat")
+        if len(assigned_jury) > MAX_ASSIGNED_JURY:
+            raise InvalidDecision(f"Trop de membres du jury assignés : {MAX_ASSIGNED_JURY} au plus.")
         report = redact_model(report)  # a report from elsewhere may still hold a key a model repeated
         if user.role is Role.CANDIDATE:
             candidate_username = user.username  # a candidate's self-check is always their own
@@ -598,6 +620,8 @@ class ReviewStore:
         reason: str = "",
         comment: str | None = None,
     ) -> ReviewState:
+        _bounded(reason, MAX_TEXT_CHARS, "Le motif")
+        _bounded(comment or "", MAX_TEXT_CHARS, "Le commentaire")
         with self._writing() as connection:
             now = now_utc()
             state = self._open_change(connection, review_id, user, Capability.DECIDE, expected_version, now)
@@ -635,6 +659,7 @@ class ReviewStore:
     def comment_criterion(
         self, review_id: str, user: User, criterion_id: str, *, expected_version: int, comment: str
     ) -> ReviewState:
+        _bounded(comment, MAX_TEXT_CHARS, "Le commentaire")
         with self._writing() as connection:
             now = now_utc()
             state = self._open_change(connection, review_id, user, Capability.COMMENT, expected_version, now)
@@ -748,6 +773,7 @@ class ReviewStore:
         verdict: BlockVerdict,
         justification: str,
     ) -> ReviewState:
+        _bounded(justification, MAX_TEXT_CHARS, "La justification")
         with self._writing() as connection:
             now = now_utc()
             state = self._open_change(connection, review_id, user, Capability.BLOCK, expected_version, now)
@@ -785,6 +811,7 @@ class ReviewStore:
             return self._load(connection, review_id)
 
     def sign(self, review_id: str, user: User, *, expected_version: int, signer_name: str) -> ReviewState:
+        _bounded(signer_name, MAX_NAME_CHARS, "Le nom du signataire")
         with self._writing() as connection:
             now = now_utc()
             # Nobody signs records that were changed behind the tool's back (checked before this change bumps
@@ -829,6 +856,7 @@ class ReviewStore:
             return self._load(connection, review_id)
 
     def new_revision(self, review_id: str, user: User, *, reason: str) -> ReviewState:
+        _bounded(reason, MAX_TEXT_CHARS, "Le motif de la révision")
         with self._writing() as connection:
             old = self._load(connection, review_id)
             _require(user, old.summary, Capability.REVISE)

@@ -22,12 +22,13 @@ from assessor.chunking import Chunk
 from assessor.dossiers import DossierError, DossierStore
 from assessor.ingest.document import SetAside
 from assessor.ingest.errors import IngestError
+from assessor.ingest.sniff import sniff
 from assessor.library import Library, ReferentialError, ReferentialNotFound
 from assessor.llm import BASELINE, LLMError
 from assessor.pipeline import assess_dossier
 from assessor.referential import Criterion, Referential
 from assessor.results import EVIDENCE_TO_EXAMINE, CriterionResult, Mode
-from assessor.review.auth import UsersFile
+from assessor.review.auth import UsersFile, normalize_username
 from assessor.review.domain import (
     AUDIT_ACTION_LABELS,
     ROLE_LABELS,
@@ -41,16 +42,17 @@ from assessor.review.domain import (
     User,
 )
 from assessor.review.exports import ExportFormat, export_filename, export_review
-from assessor.review.store import ReviewStore, acceptance_refusal
+from assessor.review.store import MAX_ASSIGNED_JURY, MAX_NAME_CHARS, ReviewStore, acceptance_refusal
 from assessor.settings import Settings
 from assessor.webapp import views
+from assessor.webapp.files import UPLOAD_TYPES, FileGuard, PrivateFiles, allowed_types
 from assessor.webapp.pages import render_page
 from assessor.webapp.setup import FirstAccount, mount
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: no telemetry
 import gradio as gr
+from starlette.middleware import Middleware
 
-ALLOWED_SUFFIXES = (".pdf", ".docx", ".txt", ".md")
 MODES_BY_ROLE: dict[Role, list[Mode]] = {
     Role.JURY: [Mode.JURY],
     Role.TRAINER: [Mode.TRAINER],
@@ -111,9 +113,7 @@ class ReviewApp:
         self.dossiers = DossierStore(settings)
         self.library = Library.from_settings(settings)
         self.users = UsersFile(settings.resolved_users_file)
-        self.exports_dir = settings.data_dir / "exports"
-        self.pages_dir = settings.data_dir / "cache" / "pages"
-        self._ingest_lock = threading.Lock()
+        self.files = PrivateFiles(settings.data_dir, self.store, self.users)
         # Opening the first review would otherwise pay for starting the index client (about half a second).
         threading.Thread(target=self._warm_up, name="assessor-warm-up", daemon=True).start()
 
@@ -130,7 +130,7 @@ class ReviewApp:
         if not self.users.path.exists():  # first run: no account until the one-time link has made one
             return False
         user = self.users.authenticate(username, password)
-        self.store.record(username if user else f"inconnu:{username[:40]}", "login" if user else "login_failed")
+        self.store.record(user.username if user else f"inconnu:{username[:40]}", "login" if user else "login_failed")
         return user is not None
 
     def user(self, request: gr.Request | None) -> User:
@@ -166,14 +166,20 @@ class ReviewApp:
 
     # -- running a pre-assessment ----------------------------------------------------------
 
-    def check_uploads(self, files: list[str] | None) -> list[Path]:
+    def check_uploads(self, files: list[str] | None, role: Role) -> list[Path]:
+        """The uploaded files, if their role may send their type (by name and by content) and size."""
+        accepted = allowed_types(role)
         if not files:
-            raise AppError("Ajoutez au moins un fichier du dossier (PDF, DOCX, TXT ou MD).")
+            raise AppError(f"Ajoutez au moins un fichier du dossier ({accepted}).")
         limit = self.settings.app.max_upload_mb * 1024 * 1024
         paths = [Path(f) for f in files]
         for path in paths:
-            if path.suffix.lower() not in ALLOWED_SUFFIXES:
-                raise AppError(f"Type de fichier refusé : « {path.name} ». Formats acceptés : PDF, DOCX, TXT, MD.")
+            if path.suffix.lower() not in UPLOAD_TYPES[role]:
+                raise AppError(
+                    f"Type de fichier refusé : « {path.name} ». Formats acceptés pour votre rôle : {accepted}."
+                )
+            with path.open("rb") as handle:
+                sniff(path, handle.read(8192))  # the content, not the name, says what the file is
             if path.stat().st_size > limit:
                 raise AppError(
                     f"Fichier trop volumineux : « {path.name} » ({path.stat().st_size / 1e6:.1f} Mo ; "
@@ -206,24 +212,28 @@ class ReviewApp:
             candidate_username = user.username
         if not candidate.strip():
             raise AppError("Indiquez le nom ou la référence du candidat.")
+        if len(candidate) > MAX_NAME_CHARS or len(assigned) > MAX_NAME_CHARS * MAX_ASSIGNED_JURY:
+            raise AppError(
+                f"Nom du candidat ou liste du jury trop longs ({MAX_NAME_CHARS} caractères par nom au plus)."
+            )
         if not referential_id:
             raise AppError("Choisissez un référentiel.")
         if not blocks:
             raise AppError("Choisissez au moins un bloc de compétences.")
-        paths = self.check_uploads(files)
+        paths = self.check_uploads(files, user.role)
         ref = self.referential(referential_id)
         dossier_id = f"app-{secrets.token_hex(8)}"
         try:
-            with self._ingest_lock:  # one ingestion at a time: the index is shared
-                self.dossiers.ingest(
-                    dossier_id, paths, progress=lambda label, done, total: progress(done, total, label)
-                )
+            # Each file is read in a worker held to the ingestion limits, and only this new dossier is
+            # locked: a hostile upload costs its own worker, not the other juries' runs.
+            self.dossiers.ingest(dossier_id, paths, progress=lambda label, done, total: progress(done, total, label))
         finally:
             # The dossier keeps its own copies (named by content hash): the uploads are not needed any more.
             uploads = self.settings.data_dir.resolve() / "uploads"
             for path in paths:
                 if path.resolve().is_relative_to(uploads):
                     path.unlink(missing_ok=True)
+            self.files.forget_uploads(paths)
         llm = self.settings.llm.overridden(model=(model or BASELINE).strip() or BASELINE)
         report = assess_dossier(
             self.dossiers,
@@ -234,7 +244,7 @@ class ReviewApp:
             llm=llm,
             progress=lambda done, total, cid: progress(done, total, f"critère {cid}"),
         )
-        jury = [name.strip() for name in assigned.split(",") if name.strip()]
+        jury = [normalize_username(name) for name in assigned.split(",") if name.strip()]
         return self.store.create_review(
             report,
             user=user,
@@ -249,10 +259,9 @@ class ReviewApp:
         state = self.store.get(review_id, user)
         anchor = self.store.anchor(review_id, user)
         data = export_review(state, self.referential(state.summary.referential_id), fmt, anchor=anchor)
-        folder = self.exports_dir / review_id
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / export_filename(state, fmt)
-        tmp = folder / f".{secrets.token_hex(4)}.tmp"
+        self.files.sweep()
+        target = self.files.export_path(review_id, export_filename(state, fmt))
+        tmp = target.with_name(f".{secrets.token_hex(4)}.tmp")
         tmp.write_bytes(data)
         tmp.replace(target)
         self.store.record(
@@ -268,9 +277,12 @@ class ReviewApp:
         if record is None or not record.paged or citation.page is None or record.kind != "pdf":
             return None
         path = render_page(
-            self.dossiers.stored_file(state.report.dossier.id, record), citation.page, citation.quote, self.pages_dir
+            self.dossiers.stored_file(state.report.dossier.id, record),
+            citation.page,
+            citation.quote,
+            self.files.pages_dir(state.summary.id),
         )
-        return str(path) if path else None
+        return self.files.url(path, self.settings.app.root_path.rstrip("/")) if path else None
 
 
 def _block_choices(ref: Referential) -> list[tuple[str, str]]:
@@ -305,9 +317,9 @@ def build(app: ReviewApp) -> gr.Blocks:
                 with gr.Row():
                     with gr.Column():
                         files = gr.File(
-                            label="Fichiers du dossier (PDF, DOCX, TXT, MD)",
+                            label="Fichiers du dossier",
                             file_count="multiple",
-                            file_types=list(ALLOWED_SUFFIXES),
+                            file_types=list(UPLOAD_TYPES[Role.JURY]),
                             elem_id="as-files",
                         )
                         candidate = gr.Textbox(label="Candidat (nom ou référence)", elem_id="as-candidate")
@@ -365,14 +377,8 @@ def build(app: ReviewApp) -> gr.Blocks:
                         msg = gr.HTML(elem_id="as-msg")
                         passages = gr.HTML(elem_id="as-passages")
                         cite = gr.Radio(label="Page affichée", choices=[], elem_id="as-cite")
-                        page = gr.Image(
-                            label="Page du dossier, citation surlignée",
-                            type="filepath",
-                            height=820,
-                            interactive=False,
-                            elem_id="as-page",
-                            buttons=["fullscreen"],
-                        )
+                        # Served by the app's private route, checked against the review on every request.
+                        page = gr.HTML(elem_id="as-page", label="Page du dossier, citation surlignée")
                 with gr.Accordion("Décision par bloc et signature", open=True, visible=True) as sign_group:
                     with gr.Row() as open_rows:
                         block = gr.Dropdown(label="Bloc", choices=[], elem_id="as-block")
@@ -407,7 +413,7 @@ def build(app: ReviewApp) -> gr.Blocks:
                         elem_id="as-format",
                     )
                     export_btn = gr.Button("Exporter", elem_id="as-export")
-                    download = gr.File(label="Fichier exporté", interactive=False, elem_id="as-download")
+                    download = gr.HTML(elem_id="as-download")
                 with gr.Accordion("Journal d'audit de cette revue", open=False) as audit_box:
                     audit = gr.Dataframe(
                         headers=["Date", "Auteur", "Action", "Critère", "Détail"], interactive=False, wrap=True
@@ -438,7 +444,7 @@ def build(app: ReviewApp) -> gr.Blocks:
                 signer: gr.update(value=state.summary.signed_by_name or user.display_name),
                 audit: [],  # read when the journal is opened: it holds every proposal's raw output
                 msg: views.message(note, "ok") if note else "",
-                download: None,
+                download: "",
             }
             out.update(criterion_outputs(state, selected))
             choices = [(v, k) for k, v in labels.items() if k != EVIDENCE_TO_EXAMINE]
@@ -517,6 +523,7 @@ def build(app: ReviewApp) -> gr.Blocks:
 
         # -- events -------------------------------------------------------------------------
 
+        @functools.partial(guarded, target=who)  # an account removed since login: a message, not « Error »
         def on_load(request: gr.Request) -> dict[Any, Any]:
             user = app.user(request)
             modes = MODES_BY_ROLE[user.role]
@@ -534,9 +541,14 @@ def build(app: ReviewApp) -> gr.Blocks:
                 ),
                 candidate: gr.update(value=user.display_name if user.role is Role.CANDIDATE else ""),
                 run_btn: gr.update(interactive=bool(modes)),
+                files: gr.update(
+                    label=f"Fichiers du dossier ({allowed_types(user.role)})",
+                    file_types=list(UPLOAD_TYPES[user.role]),
+                    visible=bool(UPLOAD_TYPES[user.role]),
+                ),
             }
 
-        demo.load(on_load, None, [who, table, mode, candidate_account, candidate, run_btn])
+        demo.load(on_load, None, [who, table, mode, candidate_account, candidate, run_btn, files])
 
         def on_refresh(request: gr.Request) -> list[list[str]]:
             return views.sessions_rows(app.store.list_reviews(app.user(request)))
@@ -645,13 +657,14 @@ def build(app: ReviewApp) -> gr.Blocks:
             out[msg] = ""
             return out
 
-        def on_page(data: dict[str, Any], request: gr.Request) -> Any:
+        def on_page(data: dict[str, Any], request: gr.Request) -> str:
             try:
                 _, state = current(request, data)
                 _, result = app.criterion(state, data.get("selected") or "")
-                return app.page_image(state, result, int(data.get("cite") or 0))
+                url = app.page_image(state, result, int(data.get("cite") or 0))
             except (AppError, ReviewError, DossierError):
-                return None
+                return ""
+            return views.page_image_html(url) if url else ""
 
         # Selecting a criterion is the jury's most frequent action: it skips the queue (a direct
         # request, about 150 ms less per click); the page image follows as a second step.
@@ -799,7 +812,7 @@ def build(app: ReviewApp) -> gr.Blocks:
             user, _ = current(request, data)
             path = app.export(user, data["review"], ExportFormat(fmt_ or "pdf"))
             note = views.message(f"Export prêt : {path.name}", "ok")
-            return {download: str(path), msg: note, sign_msg: note}
+            return {download: views.download_html(app.files.url(path, root), path.name), msg: note, sign_msg: note}
 
         def on_audit(data: dict[str, Any], request: gr.Request) -> list[list[str]]:
             try:
@@ -824,6 +837,10 @@ def launch(
     app = ReviewApp(settings)
     demo: gr.Blocks = build(app)
     demo.queue(default_concurrency_limit=8)
+    upload_dir = Path(gr.utils.get_upload_folder())
+    data = settings.data_dir.resolve()
+    private = {data / name for name in ("dossiers", "private", "exports", "cache", "chroma", "assessor.db")}
+    private |= {*data.iterdir(), settings.resolved_users_file.resolve(), settings.resolved_audit_key_file.resolve()}
     demo.launch(
         server_name=settings.app.host,
         server_port=settings.app.port,
@@ -831,7 +848,13 @@ def launch(
         auth=app.authenticate,
         auth_message="Assessor · connectez-vous avec votre compte (créé par « assessor users add »).",
         max_file_size=f"{settings.app.max_upload_mb}mb",
-        allowed_paths=[str(app.exports_dir.resolve()), str(app.pages_dir.resolve())],
+        # Nothing of the data folder is Gradio's to serve but uploads, each to its sender (FileGuard);
+        # exports and pages go through the app's own route, which checks the review on every request.
+        blocked_paths=sorted(str(p) for p in private if p.resolve() != upload_dir.resolve()),
+        app_kwargs={
+            "routes": [app.files.route()],
+            "middleware": [Middleware(FileGuard, files=app.files, upload_dir=upload_dir)],
+        },
         theme=_theme(),
         css=views.CSS,
         footer_links=["settings"],

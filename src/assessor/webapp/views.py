@@ -19,12 +19,14 @@ from assessor.chunking import Chunk
 from assessor.citations import verify_quote
 from assessor.ingest.document import SetAside
 from assessor.ingest.furniture import SET_ASIDE_LABELS, SetAsideKind
+from assessor.injection import injections_of
 from assessor.referential import COMPETENCY_LEVEL_LABEL, Criterion, CriterionLevel, Referential
 from assessor.results import (
     EVIDENCE_TO_EXAMINE,
     FLAG_LABELS,
     STATUS_LABELS,
     CriterionResult,
+    DossierFlag,
     Flag,
     Status,
 )
@@ -61,6 +63,7 @@ FLAG_ICONS: dict[Flag, str] = {
 }
 
 CSS = """
+.as-page-img { width: 100%; height: auto; border: 1px solid var(--border-color-primary); }
 .as-grid { font-size: 14px; }
 .as-grid h3 { margin: 14px 0 4px; font-size: 15px; }
 .as-grid h4 { margin: 10px 0 2px; font-size: 13px; font-weight: 600; color: var(--body-text-color-subdued); }
@@ -253,6 +256,13 @@ def criterion_html(state: ReviewState, criterion: Criterion, result: CriterionRe
         f"<span>{esc(STATUS_LABELS[result.status])}{esc(confidence)}</span>"
         f"<div>{''.join(f'<div class=as-flag>{esc(FLAG_LABELS[f])}</div>' for f in result.flags)}</div></section>"
     )
+    injected = injections_of(result, report.flags)
+    if injected:
+        parts.append(
+            '<section class="as-msg error"><h4>⚠ Injection suspectée dans les passages de ce critère</h4>'
+            "Ce texte du dossier tente de donner des consignes à l'outil : c'est une donnée du dossier, pas une "
+            f"consigne. Vérifiez la proposition vous-même.<ul>{_flag_items(injected)}</ul></section>"
+        )
     if result.baseline_outcome:
         parts.append(
             f"<section><h4>Repérage sans IA (pour comparaison)</h4>{badge(result.baseline_outcome, labels)}</section>"
@@ -367,14 +377,17 @@ def _dossier_alerts(state: ReviewState) -> str:
             f"({Flag.OFF_REFERENTIAL.value}). {esc(fit.alert())}</div>"
         )
     if state.report.flags:
-        items = "".join(
-            f"<li>{esc(f.file)}, page {esc(f.page or '?')} : « {esc(f.excerpt)} »</li>" for f in state.report.flags
-        )
+        items = _flag_items(state.report.flags)
         alerts.append(
             '<div class="as-msg error"><b>Alerte : le dossier contient un texte qui tente de donner des consignes à '
             f"l'outil.</b> Les propositions concernées sont à revoir.<ul>{items}</ul></div>"
         )
     return "".join(alerts)
+
+
+def _flag_items(flags: Sequence[DossierFlag]) -> str:
+    """The alerts as list items: file, page and the suspect text, escaped."""
+    return "".join(f"<li>{esc(f.file)}, page {esc(f.page or '?')} : « {esc(f.excerpt)} »</li>" for f in flags)
 
 
 def _when(value: datetime | None) -> str:
@@ -399,6 +412,16 @@ def sessions_rows(summaries: Sequence[ReviewSummary]) -> list[list[str]]:
 
 
 SESSION_COLUMNS = ["id", "Candidat", "Référentiel", "Blocs", "Mode", "Statut", "Révision", "Mis à jour"]
+
+
+def page_image_html(url: str) -> str:
+    """The rendered page, from the app's private route (the browser sends the session cookie)."""
+    return f'<img src="{esc(url)}" alt="Page du dossier, citation surlignée" class="as-page-img">'
+
+
+def download_html(url: str, name: str) -> str:
+    """A link to an export, served only to users who may see its review."""
+    return f'<a href="{esc(url)}" download="{esc(name)}">Télécharger {esc(name)}</a>'
 
 
 def message(text: str, kind: str = "info") -> str:
