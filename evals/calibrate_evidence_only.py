@@ -163,7 +163,7 @@ def fit_pairs(threshold: float) -> list[Pair]:
     from retrieval_real import _settings
 
     from assessor.dossiers import DossierStore
-    from assessor.evidence_only import EvidenceOnlySettings, referential_fit
+    from assessor.evidence_only import EvidenceOnlySettings, assess, referential_fit
     from assessor.library import Library
     from assessor.referential import Referential
 
@@ -184,7 +184,8 @@ def fit_pairs(threshold: float) -> list[Pair]:
                 for block in referential.blocks:
                     criteria = referential.criteria_of(block.code)
                     found = {c.id: retriever.search_criterion(c, siblings=criteria) for c in criteria}
-                    fit = referential_fit(found, criteria, settings)
+                    results = {c.id: assess(c, found[c.id], settings=settings) for c in criteria}
+                    fit = referential_fit(results, criteria, settings)
                     if not fit.criteria:
                         continue
                     own = referential.id == dossier.referential and block.code in dossier.blocks

@@ -226,13 +226,13 @@ def assess(
 
 
 def referential_fit(
-    found: Mapping[str, Sequence[Passage]], criteria: Sequence[Criterion], settings: EvidenceOnlySettings | None = None
+    results: Mapping[str, CriterionResult], criteria: Sequence[Criterion], settings: EvidenceOnlySettings | None = None
 ) -> ReferentialFit:
-    """How many of the criteria assessable in writing find a passage holding at least ``threshold``
-    of their topic terms, among the passages ``found`` for them (by criterion id)."""
+    """How many of the criteria assessable in writing found a passage holding at least ``threshold``
+    of their topic terms: those whose evidence-only result (by criterion id) is « à examiner »."""
     settings = settings or EvidenceOnlySettings()
     written = [c for c in criteria if c.written_assessable]
-    treated = sum(evidence_score(c, found.get(c.id, ())) >= settings.threshold for c in written)
+    treated = sum(results[c.id].outcome == EVIDENCE_TO_EXAMINE for c in written)
     return ReferentialFit(
         criteria=len(written),
         treated=treated,

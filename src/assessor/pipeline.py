@@ -174,7 +174,7 @@ def assess_dossier(
     evidence = {
         cid: budgeted([p.chunk for p in passages], llm.evidence_budget_chars) for cid, passages in found.items()
     }
-    fit = evidence_only.referential_fit(found, criteria, settings)
+    fit = evidence_only.referential_fit(fallbacks, criteria, settings)  # from the results: no second scoring
     ready = time.perf_counter()
     results: dict[str, CriterionResult] = {}
     done = 0
