@@ -3,11 +3,15 @@
     python benchmarks/startup.py [--runs 5] [--no-app] [--no-search]
 
 Each command runs ``--runs`` times in a fresh process (the ``assessor`` console script next
-to this Python, with a temporary data folder); the table gives the median wall time and its
-ratio to a bare ``python -c "import typer, rich"``, the floor of any typer command.
+to this Python, with a temporary data folder), after one untimed run that writes the bytecode
+caches, as an installed package has them (``PYTHONDONTWRITEBYTECODE`` is unset for the runs);
+the table gives the median wall time and its ratio to a bare ``python -c "import typer, rich"``,
+the floor of any typer command.
 
 What is measured:
 
+- a one-option typer app, run: what typer itself costs once a command runs (it coerces values
+  through pydantic), for comparison;
 - ``assessor --help``, ``assessor referentials list`` (reads and validates the shipped
   référentiels), ``assessor search --help``;
 - ``assessor search -d absent « texte »``: the search command up to its first real work: it
@@ -41,6 +45,10 @@ from servers import free_port, serving  # noqa: E402
 
 SAMPLE = ROOT / "sample_dossiers" / "omnicanal-b1" / "dossier.pdf"
 QUERY = "négociation avec un client grand compte"
+# The least any typer command costs once it runs: typer coerces option values through pydantic.
+ONE_OPTION_APP = (
+    "import typer\napp = typer.Typer()\n@app.command()\ndef main(flag: bool = False) -> None:\n    pass\napp()"
+)
 
 
 def assessor_command() -> list[str]:
@@ -51,6 +59,7 @@ def assessor_command() -> list[str]:
 
 def timed(command: Sequence[str], env: dict[str, str], runs: int, *, ok: Sequence[int] = (0,)) -> float:
     """Median wall time of ``runs`` runs of ``command``; its exit code must be one of ``ok``."""
+    subprocess.run(list(command), env=env, capture_output=True, check=False, cwd=ROOT)  # bytecode caches
     times = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -85,8 +94,11 @@ def main() -> None:
         data_dir = Path(tmp)
         env = {**os.environ, "ASSESSOR_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
         env.pop("ASSESSOR_EMBEDDING__MODEL", None)  # lexical search: no model to load
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         floor = timed([sys.executable, "-c", "import typer, rich"], env, args.runs)
         rows: list[tuple[str, float, str]] = [('python -c "import typer, rich"', floor, "")]
+        one_option = timed([sys.executable, "-c", ONE_OPTION_APP, "--flag"], env, args.runs)
+        rows.append(("a one-option typer app, run (for comparison)", one_option, ""))
         rows.append(("assessor --help", timed([*assessor, "--help"], env, args.runs), "≤ 3×"))
         rows.append(("assessor referentials list", timed([*assessor, "referentials", "list"], env, args.runs), "≤ 3×"))
         rows.append(("assessor search --help", timed([*assessor, "search", "--help"], env, args.runs), "≤ 3×"))

@@ -12,14 +12,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from assessor import referential as model
 from assessor.referential import Loc, Referential, semantic_errors, semantic_warnings
-from assessor.settings import Settings
+
+if TYPE_CHECKING:
+    from assessor.settings import Settings
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -71,7 +73,13 @@ class ReferentialNotFound(KeyError):
         return self.message
 
 
-class _StrictLoader(yaml.SafeLoader):
+try:  # libyaml's parser: the pure-Python one takes seconds for the shipped files
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # PyYAML built without libyaml
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+
+
+class _StrictLoader(_SafeLoader):
     """A safe loader that refuses duplicate keys, which PyYAML would silently overwrite."""
 
 
@@ -108,11 +116,14 @@ def check_file(path: Path) -> tuple[Referential | None, list[Problem]]:
         ]
     except OSError as exc:
         return None, [Problem(path, None, "", f"lecture impossible : {exc.strerror or exc}")]
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)
-        root = yaml.compose(text, Loader=_StrictLoader)
+    loader = _StrictLoader(text)
+    try:  # parsed once: the nodes locate the problems, the data is built from them
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
         return None, [_yaml_problem(path, exc)]
+    finally:
+        loader.dispose()
     if not isinstance(data, dict):
         return None, [
             Problem(

@@ -29,10 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-from jinja2 import DictLoader, StrictUndefined, Template, meta
-from jinja2.sandbox import SandboxedEnvironment
+from typing import TYPE_CHECKING, Any
 
 from assessor.chunking import Chunk
 from assessor.referential import (
@@ -43,6 +40,9 @@ from assessor.referential import (
     ScaleLevel,
 )
 from assessor.results import Mode
+
+if TYPE_CHECKING:
+    from jinja2 import Template
 
 TEMPLATE_SUFFIX = ".j2"
 
@@ -153,6 +153,9 @@ class PromptLibrary:
     """The prompt templates of one folder, loaded once: rendering never re-reads the files."""
 
     def __init__(self, folder: Path | None = None) -> None:
+        from jinja2 import DictLoader, StrictUndefined, meta  # only where prompts are rendered
+        from jinja2.sandbox import SandboxedEnvironment
+
         self.folder = folder if folder is not None else shipped_prompts_dir()
         files = sorted(self.folder.glob(f"*{TEMPLATE_SUFFIX}")) if self.folder.is_dir() else []
         if not files:

@@ -6,18 +6,19 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from assessor.cli.common import console, fail, library, progress_bar, settings, user_errors, write_output
-from assessor.dossiers import DossierStore
-from assessor.llm import BASELINE, LLMSettings, make_chat_model
-from assessor.pipeline import assess_dossier
-from assessor.report import ReportFormat, render, summary
-from assessor.results import FLAG_LABELS, Mode, Report
+from assessor.report import ReportFormat
+from assessor.results import Mode
+
+if TYPE_CHECKING:  # the pipeline (LangChain, chromadb, bm25s) is imported when a command runs
+    from assessor.dossiers import DossierStore
+    from assessor.llm import LLMSettings
+    from assessor.results import Report
 
 SAMPLES = Path(__file__).resolve().parents[3] / "sample_dossiers"
 DEMO_SAMPLE = "omnicanal-b1"
@@ -30,6 +31,11 @@ def _dossier_id(files: list[Path]) -> str:
 
 
 def _print_summary(report: Report) -> None:
+    from rich.table import Table
+
+    from assessor.report import summary
+    from assessor.results import FLAG_LABELS
+
     table = Table(
         title=f"Pré-lecture — {report.dossier.id} — {report.referential.id} ({', '.join(report.referential.blocks)})"
     )
@@ -57,6 +63,8 @@ def _print_summary(report: Report) -> None:
 def _run(
     store: DossierStore, dossier_id: str, ref_id: str, blocks: list[str], mode: Mode, llm: LLMSettings | None = None
 ) -> Report:
+    from assessor.pipeline import assess_dossier
+
     ref = library().get(ref_id)
     for code in blocks:
         ref.block(code)  # unknown blocks fail before any work
@@ -73,6 +81,8 @@ def _run(
 
 
 def _write(report: Report, output: Path | None, fmt: ReportFormat | None) -> None:
+    from assessor.report import render
+
     if output is None and fmt is None:
         return
     if fmt is None:
@@ -131,6 +141,9 @@ def assess(
         fail("précisez le référentiel : --referential ID (voir assessor referentials list).", code=2)
     if not files and not dossier:
         fail("donnez les fichiers du dossier, ou --dossier ID d'un dossier déjà ingéré.", code=2)
+    from assessor.dossiers import DossierStore
+    from assessor.llm import BASELINE, make_chat_model
+
     with user_errors():
         current = settings()
         llm_settings = current.llm.overridden(
@@ -160,6 +173,8 @@ def report_schema(
 
 
 def report_json_schema() -> dict[str, object]:
+    from assessor.results import Report
+
     schema = Report.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "Rapport de pré-lecture Assessor"
@@ -176,6 +191,9 @@ def demo(
     if not (folder / "labels.json").exists():
         known = ", ".join(sorted(p.parent.name for p in SAMPLES.glob("*/labels.json"))) or "aucun"
         fail(f"dossier d'exemple « {sample} » introuvable dans {SAMPLES} (disponibles : {known}).")
+    from assessor.dossiers import DossierStore
+    from assessor.report import render
+
     labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))
     with user_errors():
         store = DossierStore(settings())

@@ -1,4 +1,9 @@
-"""What every command shares: consoles, settings, and turning foreseeable failures into messages."""
+"""What every command shares: consoles, settings, and turning foreseeable failures into messages.
+
+Start-up time: every command imports this module and ``assessor.cli``, so neither imports the
+pipeline's libraries (LangChain, chromadb, SciPy, pandas, gradio…) nor even the settings at
+import time: each command imports what it uses when it runs (``tests/test_cli_startup.py``).
+"""
 
 from __future__ import annotations
 
@@ -8,22 +13,17 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from assessor.dossiers import DossierError
-from assessor.embeddings import EmbeddingError
-from assessor.index import IndexError_
-from assessor.ingest import IngestError
-from assessor.library import Library, Problem, ReferentialError, ReferentialNotFound, Severity
-from assessor.llm import LLMError
-from assessor.prompts import PromptError
-from assessor.redaction import redact
-from assessor.settings import Settings
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from assessor.library import Library, Problem
+    from assessor.settings import Settings
 
 console = Console()
 err_console = Console(stderr=True)
@@ -33,20 +33,28 @@ overrides: dict[str, Any] = {}
 
 
 def settings() -> Settings:
+    from assessor.settings import Settings
+
     return Settings(**overrides)
 
 
 def library() -> Library:
+    from assessor.library import Library
+
     return Library.from_settings(settings())
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print an error (secrets masked: it may quote a provider's message) and exit with ``code``."""
+    from assessor.redaction import redact
+
     err_console.print(f"[bold red]Erreur :[/] {escape(redact(message))}")
     raise typer.Exit(code)
 
 
 def print_problems(problems: list[Problem]) -> None:
+    from assessor.library import Severity
+
     for problem in problems:
         colour = "red" if problem.severity is Severity.ERROR else "yellow"
         where = f"{problem.file}:{problem.line}" if problem.line else str(problem.file)
@@ -73,22 +81,39 @@ def user_errors() -> Iterator[None]:
     """Turn foreseeable failures into one readable message and exit code 1 (never a traceback)."""
     try:
         yield
-    except IngestError as exc:
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        _explain(exc)
+        raise
+
+
+def _explain(exc: Exception) -> None:
+    """Print a foreseeable failure and exit 1; return for anything else (a bug: its traceback helps).
+
+    The error classes are imported here, not at start-up: a module that raised one is loaded."""
+    from assessor.dossiers import DossierError
+    from assessor.embeddings import EmbeddingError
+    from assessor.index import IndexError_
+    from assessor.ingest import IngestError
+    from assessor.library import ReferentialError, ReferentialNotFound
+    from assessor.llm import LLMError
+    from assessor.prompts import PromptError
+
+    if isinstance(exc, IngestError):
         code = escape(f"[{exc.code}]")  # square brackets would otherwise be read as a style
         err_console.print(f"[bold red]Erreur[/] {code} {escape(exc.file)} : {escape(exc.message)}")
         err_console.print(f"  → {escape(exc.hint)}")
         err_console.print("Rien n'a été enregistré.")
         raise typer.Exit(1) from exc
-    except (DossierError, EmbeddingError, IndexError_, LLMError, PromptError) as exc:
+    if isinstance(exc, DossierError | EmbeddingError | IndexError_ | LLMError | PromptError | ReferentialNotFound):
         fail(str(exc))
-    except ReferentialNotFound as exc:
-        fail(str(exc))
-    except ReferentialError as exc:
+    if isinstance(exc, ReferentialError):
         print_problems(exc.problems)
         fail(f"le référentiel {exc.path} est invalide ; corrigez-le puis relancez « assessor referentials validate ».")
-    except KeyError as exc:
+    if isinstance(exc, KeyError):
         fail(str(exc.args[0]) if exc.args else str(exc))
-    except OSError as exc:
+    if isinstance(exc, OSError):
         fail(f"{exc.filename or ''} : {exc.strerror or exc}")
 
 
@@ -115,6 +140,8 @@ def print_json(data: Any) -> None:
 
 def new_progress() -> Progress:
     """The look of every progress display: description, bar, done/total, elapsed time; on stderr, transient."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),

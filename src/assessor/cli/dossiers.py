@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.panel import Panel
 from rich.table import Table
 
 from assessor.cli.common import console, fail, library, overrides, print_json, progress_bar, settings, user_errors
-from assessor.dossiers import Dossier, DossierStore
-from assessor.referential import Criterion
-from assessor.retrieval import Passage, RetrievalMode
+from assessor.retrieval import RetrievalMode
+
+if TYPE_CHECKING:
+    from assessor.dossiers import Dossier, DossierStore
+    from assessor.referential import Criterion
+    from assessor.retrieval import Passage
+
+
+def _store() -> DossierStore:
+    """The dossiers of the current settings (imported here: the store brings the index and ingestion)."""
+    from assessor.dossiers import DossierStore
+
+    return DossierStore(settings())
+
 
 dossiers_app = typer.Typer(help="Lister, afficher et supprimer les dossiers ingérés.", no_args_is_help=True)
 
@@ -39,6 +49,8 @@ def ingest(
         ingest_settings = current.ingest.model_copy(
             update={"ocr": ocr, **({"max_pages": max_pages} if max_pages is not None else {})}
         )
+        from assessor.dossiers import DossierStore
+
         store = DossierStore(current.model_copy(update={"ingest": ingest_settings}))
         with progress_bar("préparation") as progress:
             report = store.ingest(dossier, files, progress=progress)
@@ -77,7 +89,7 @@ def _dossier_summary(d: Dossier) -> dict[str, Any]:
 def list_dossiers(as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False) -> None:
     """Liste les dossiers ingérés."""
     with user_errors():
-        items = DossierStore(settings()).all()
+        items = _store().all()
     if as_json:
         print_json([_dossier_summary(d) for d in items])
         return
@@ -100,7 +112,7 @@ def show_dossier(
 ) -> None:
     """Affiche les fichiers d'un dossier : pages, passages, pages illisibles ou lues par OCR."""
     with user_errors():
-        d = DossierStore(settings()).get(dossier_id)
+        d = _store().get(dossier_id)
     if as_json:
         print_json(d.model_dump(mode="json"))
         return
@@ -122,7 +134,7 @@ def delete_dossier(
 ) -> None:
     """Supprime un dossier : ses passages indexés, ses fichiers conservés et sa fiche."""
     with user_errors():
-        store = DossierStore(settings())
+        store = _store()
         d = store.get(dossier_id)
         if not yes:
             if not sys.stdin.isatty():
@@ -176,8 +188,10 @@ def search(
         fail("précisez le dossier : --dossier ID (voir assessor dossiers list).", code=2)
     if (query is None) == (criterion is None):
         fail("donnez soit un texte à chercher, soit --criterion ID (pas les deux).", code=2)
+    from rich.panel import Panel
+
     with user_errors():
-        store = DossierStore(settings())
+        store = _store()
         with progress_bar("préparation") as progress:
             retriever = store.retriever(dossier, progress=progress)
         if criterion:

@@ -15,11 +15,8 @@ import typer
 from rich.markup import escape
 
 from assessor.cli.common import err_console, fail, user_errors, write_output
-from assessor.evaluation.compare import DEFAULT_RESAMPLES, BootstrapUnit, compare
-from assessor.evaluation.datasets import DatasetError, dumps_jsonl, import_review_grid, load_dataset
-from assessor.evaluation.metrics import DEFAULT_K, EvaluationError, evaluate
-from assessor.evaluation.report import console_tables, write_reports
-from assessor.evaluation.runs import RunError, load_run
+from assessor.evaluation.compare import DEFAULT_RESAMPLES, BootstrapUnit
+from assessor.evaluation.metrics import DEFAULT_K
 
 eval_app = typer.Typer(
     help="Évaluation : accord des propositions de l'outil avec les décisions d'un jury sur des dossiers étiquetés.",
@@ -87,6 +84,12 @@ def run_command(
     """Mesure l'accord d'un run avec les décisions du jury : exactitude, κ, κ pondéré, accord adjacent, matrices
     de confusion, abstentions, rappel des preuves, précision des citations, coût et durée ; par bloc et par
     longueur de dossier. Écrit un rapport Markdown et HTML."""
+    from assessor.evaluation.compare import compare
+    from assessor.evaluation.datasets import DatasetError, load_dataset
+    from assessor.evaluation.metrics import EvaluationError, evaluate
+    from assessor.evaluation.report import console_tables, write_reports  # matplotlib: seconds
+    from assessor.evaluation.runs import RunError, load_run
+
     with user_errors():
         try:
             dataset = load_dataset(labels)
@@ -130,6 +133,8 @@ def import_command(
     « assessor eval run ». Les critères sans décision du jury sont laissés de côté."""
     if output is not None and output.suffix.lower() != ".jsonl":
         fail("le fichier d'étiquettes doit avoir l'extension .jsonl (une ligne par dossier).", code=2)
+    from assessor.evaluation.datasets import DatasetError, dumps_jsonl, import_review_grid
+
     with user_errors():
         try:
             imported = import_review_grid(grid, dossier_key=dossier_key, allow_unsigned=allow_unsigned)
