@@ -19,7 +19,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -28,7 +28,7 @@ from xml.sax.saxutils import escape
 
 from assessor.referential import Referential
 from assessor.report import MODE_LABELS
-from assessor.results import STATUS_LABELS, CriterionResult, Flag, Mode
+from assessor.results import FLAG_SHORT_LABELS, STATUS_LABELS, CriterionResult, Flag, Mode
 from assessor.review.domain import (
     BLOCK_VERDICT_LABELS,
     CRITERION_ACTION_LABELS,
@@ -42,6 +42,7 @@ from assessor.review.domain import (
     ReviewState,
     ReviewStatus,
 )
+from assessor.timefmt import local_time
 
 
 class ExportFormat(StrEnum):
@@ -64,17 +65,6 @@ JSON_FORMAT_VERSION = 1
 
 UNSIGNED_MARK = "DOCUMENT DE TRAVAIL — NON SIGNÉ"
 SUPERSEDED_MARK = "RÉVISION REMPLACÉE — voir la révision suivante"
-EVIDENCE_ONLY_MODEL = "repérage sans IA"
-
-FLAG_SHORT_LABELS: dict[Flag, str] = {
-    Flag.EVIDENCE_ONLY: "sans IA",
-    Flag.UNVERIFIED_CITATION: "citation non vérifiée",
-    Flag.POSITIVE_WITHOUT_EVIDENCE: "verdict positif sans preuve",
-    Flag.NOT_ASSESSABLE_IN_WRITING: "non évaluable à l’écrit",
-    Flag.SUSPECTED_INJECTION: "injection suspectée",
-    Flag.OCR_PAGE: "page lue par OCR",
-    Flag.MODEL_ERROR: "erreur du modèle",
-}
 
 
 def export_review(
@@ -182,8 +172,7 @@ class _View:
 
     @property
     def model_label(self) -> str:
-        report = self.state.report
-        return EVIDENCE_ONLY_MODEL if report.evidence_only else report.model
+        return self.state.report.model_label
 
     def counts(self) -> dict[str, int]:
         actions = [line.action for line in self.lines]
@@ -256,14 +245,6 @@ def _line(
     )
 
 
-def _when(moment: datetime | None) -> str:
-    """French date and time, in UTC (a naive datetime is taken as UTC)."""
-    if moment is None:
-        return ""
-    utc = moment.astimezone(UTC) if moment.tzinfo else moment
-    return f"{utc:%d/%m/%Y %H:%M} UTC"
-
-
 def _iso(moment: datetime | None) -> str:
     return moment.isoformat() if moment else ""
 
@@ -311,9 +292,9 @@ def _header_fields(view: _View) -> list[tuple[str, str]]:
         ("Dossier", f"{report.dossier.id} ({', '.join(f'{f.name}, {f.pages} p.' for f in report.dossier.files)})"),
         ("Proposition de la machine", view.model_label),
         ("Version des consignes", report.prompt_version or ("sans objet" if report.evidence_only else "—")),
-        ("Proposition produite le", _when(report.created_at)),
-        ("Revue ouverte le", f"{_when(summary.created_at)} par {summary.created_by}"),
-        ("Dernière modification", _when(summary.updated_at)),
+        ("Proposition produite le", local_time(report.created_at)),
+        ("Revue ouverte le", f"{local_time(summary.created_at)} par {summary.created_by}"),
+        ("Dernière modification", local_time(summary.updated_at)),
         ("Signature", _signature_text(view)),
     ]
     return fields
@@ -399,7 +380,7 @@ def _signature_text(view: _View) -> str:
     if not view.signed:
         return f"non signée — {UNSIGNED_MARK}"
     name = summary.signed_by_name or summary.signed_by or ""
-    return f"signée par {name} ({summary.signed_by}) le {_when(summary.signed_at)}"
+    return f"signée par {name} ({summary.signed_by}) le {local_time(summary.signed_at)}"
 
 
 def _notice(view: _View) -> list[str]:
@@ -480,7 +461,7 @@ def _block_decision_parts(block: _Block) -> tuple[str, str]:
         return f"Décision du jury sur le bloc {block.code} : aucune décision", ""
     return (
         f"Décision du jury sur le bloc {block.code} : {block.verdict_label}, "
-        f"par {decision.decided_by} le {_when(decision.decided_at)}",
+        f"par {decision.decided_by} le {local_time(decision.decided_at)}",
         f"Justification : {decision.justification}",
     )
 
@@ -1041,7 +1022,7 @@ def _pdf_row(line: _Line, p: Callable[..., Any], s_small: Any) -> list[Any]:
         notes.append(f"<b>Commentaire :</b> {_esc(line.comment)}")
     who = [_esc(line.decided_by)] if line.decided_by else []
     if line.decided_at:
-        who.append(_esc(_when(line.decided_at)))
+        who.append(_esc(local_time(line.decided_at)))
     return [criterion, machine, p("<br/>".join(decision)), p("<br/>".join(notes)), p("<br/>".join(who), s_small)]
 
 
@@ -1203,7 +1184,7 @@ def _docx(view: _View) -> bytes:
             if line.comment:
                 notes += [("b", ("\n" if notes else "") + "Commentaire : "), ("", line.comment)]
             write(cells[3], notes)
-            who = "\n".join(x for x in (line.decided_by, _when(line.decided_at)) if x)
+            who = "\n".join(x for x in (line.decided_by, local_time(line.decided_at)) if x)
             write(cells[4], [("small", who)])
             for cell in cells[2:]:
                 shade(cell, "FFF8E1")

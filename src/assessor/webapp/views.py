@@ -33,6 +33,7 @@ from assessor.review.domain import (
     ReviewState,
     ReviewSummary,
 )
+from assessor.timefmt import local_time
 
 OUTCOME_CLASSES: dict[str, str] = {
     "acquis": "ok",
@@ -321,7 +322,7 @@ def _dossier_alerts(state: ReviewState) -> str:
 
 
 def _when(value: datetime | None) -> str:
-    return value.astimezone().strftime("%d/%m/%Y %H:%M") if value else ""
+    return local_time(value, zone=False)
 
 
 def sessions_rows(summaries: Sequence[ReviewSummary]) -> list[list[str]]:
