@@ -14,6 +14,8 @@ from __future__ import annotations
 import ast
 import io
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,10 +23,12 @@ from pathlib import Path
 
 import pytest
 import typer
+from typer.testing import CliRunner
 
 from assessor.cli import app
+from assessor.cli.french import ask_password, confirm, french_typer
 from assessor.report import ReportFormat, render
-from assessor.results import Report
+from assessor.results import Flag, Report
 from assessor.review.exports import ExportFormat, export_review
 from assessor.timefmt import local_date, local_time
 
@@ -57,6 +61,11 @@ def test_the_detector_finds_typers_english() -> None:
     assert not english("Pour l'aide : assessor assess --help. Valeur refusée pour --mode : choix possibles.")
 
 
+# --- The command line ----------------------------------------------------------------------
+
+runner = CliRunner()
+
+
 def command_paths() -> Iterator[list[str]]:
     """Every command and sub-command of ``assessor``."""
     root = typer.main.get_command(app)
@@ -69,6 +78,75 @@ def command_paths() -> Iterator[list[str]]:
 
 
 COMMAND_NAMES = frozenset(part for path in command_paths() for part in path)
+
+
+@pytest.mark.parametrize("path", list(command_paths()), ids=lambda path: " ".join(path) or "assessor")
+def test_every_help_page_is_french(path: list[str]) -> None:
+    result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "Utilisation : assessor" in result.output and "Affiche cette aide et quitte." in result.output
+    assert english(result.output, codes=COMMAND_NAMES) == [], result.output
+
+
+USAGE_ERRORS = {
+    "unknown option": (["assess", "--bogus"], "option inconnue : --bogus"),
+    "missing argument": (["referentials", "show"], "argument manquant : ID"),
+    "missing option": (["review", "decide-block", "R1", "B1", "--as", "jury"], "option manquante : --verdict"),
+    "bad choice": (["assess", "f.pdf", "--mode", "examinateur"], "« examinateur » n'est pas l'un des choix"),
+    "not a number": (["search", "-k", "beaucoup"], "« beaucoup » n'est pas un nombre entier"),
+    "out of range": (["assess", "--concurrency", "0"], "la valeur doit être au moins 1"),
+    "option without value": (["search", "-k"], "l'option -k attend une valeur"),
+    "unknown command": (["referentiels"], "commande inconnue : « referentiels ». Vouliez-vous dire : referentials"),
+    "extra argument": (["referentials", "list", "en-trop"], "argument(s) en trop : en-trop"),
+    "missing command": (["--data-dir", "x"], "commande manquante"),
+}
+
+
+@pytest.mark.parametrize("case", list(USAGE_ERRORS), ids=str)
+def test_usage_errors_are_french(case: str) -> None:
+    args, expected = USAGE_ERRORS[case]
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 2, result.output
+    assert expected in " ".join(result.output.split()), result.output
+    assert "Erreur" in result.output
+    assert english(result.output, codes=COMMAND_NAMES) == [], result.output
+
+
+def test_the_installed_command_speaks_french() -> None:
+    """Through the console script's entry point, in a fresh process: help, then a usage error."""
+    command = [sys.executable, "-c", "import sys; sys.argv[0] = 'assessor'; from assessor.cli import main; main()"]
+    shown = subprocess.run([*command, "assess", "--help"], capture_output=True, text=True, check=False)
+    assert shown.returncode == 0 and "Utilisation : assessor assess" in shown.stdout
+    assert english(shown.stdout, codes=COMMAND_NAMES) == []
+    refused = subprocess.run([*command, "assess", "--bogus"], capture_output=True, text=True, check=False)
+    assert refused.returncode == 2 and "option inconnue : --bogus" in refused.stderr
+    assert english(refused.stderr, codes=COMMAND_NAMES) == []
+
+
+def _questions() -> typer.Typer:
+    questions = typer.Typer(add_completion=False)
+
+    @questions.command()
+    def ask(password: bool = False) -> None:
+        typer.echo(ask_password("Mot de passe", twice=True) if password else confirm("Continuer ?"))
+
+    return french_typer(questions)
+
+
+def test_questions_are_asked_and_answered_in_french() -> None:
+    result = runner.invoke(_questions(), [], input="peut-être\no\n")
+    assert result.exit_code == 0
+    assert "Continuer ? [o/N]" in result.output and "Répondez « o » (oui) ou « n » (non)." in result.output
+    assert result.output.strip().endswith("True")
+    assert runner.invoke(_questions(), [], input="\n").output.strip().endswith("False")
+
+    result = runner.invoke(_questions(), ["--password"], input="premier-essai\nautre-chose\nbon-mot\nbon-mot\n")
+    assert result.exit_code == 0 and "Les deux saisies diffèrent ; recommencez." in result.output
+    assert result.output.strip().endswith("bon-mot") and "premier-essai" not in result.output
+
+    result = runner.invoke(_questions(), [], input="")  # end of input: the question is abandoned
+    assert result.exit_code == 1 and "Abandon." in result.output
+    assert english(result.output) == []
 
 
 # --- Catalogues, messages and templates ----------------------------------------------------
@@ -98,7 +176,7 @@ def test_label_catalogues_are_french() -> None:
                 continue
             texts = [text for item in value.values if item is not None for text in _strings(item)]
             found[f"{path.name}:{name}"] = [t for t in texts if english(t)]
-    assert {"results.py:FLAG_LABELS", "domain.py:AUDIT_ACTION_LABELS"} <= set(found)
+    assert {"results.py:FLAG_LABELS", "domain.py:AUDIT_ACTION_LABELS", "french.py:HELP_TEXTS"} <= set(found)
     assert {table: texts for table, texts in found.items() if texts} == {}
 
 
@@ -191,6 +269,19 @@ def test_reports_and_grids_are_french(report: Report) -> None:
         texts[f"grille.{fmt}"] = _document_text(export_review(state, referential(), fmt), fmt.value)
     assert {name: english(text) for name, text in texts.items() if english(text)} == {}
     assert "repérage sans IA" in texts["rapport.md"] and "evidence-only" not in texts["rapport.md"]
+
+
+def test_the_command_line_summary_names_alerts_not_codes(report: Report, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assessor.cli import assess, common
+
+    monkeypatch.setattr(common.console, "width", 250)
+    flagged = report.model_copy(deep=True)
+    flagged.criteria[0].flags = [Flag.UNVERIFIED_CITATION, Flag.OCR_PAGE]
+    with common.console.capture() as captured:
+        assess._print_summary(flagged)
+    shown = captured.get()
+    assert "citation non vérifiée" in shown and "page lue par OCR" in shown
+    assert Flag.UNVERIFIED_CITATION.value not in shown and Flag.OCR_PAGE.value not in shown
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ def _print_summary(report: Report) -> None:
     from rich.table import Table
 
     from assessor.report import summary
-    from assessor.results import FLAG_LABELS
+    from assessor.results import FLAG_LABELS, FLAG_SHORT_LABELS, Flag
 
     table = Table(
         title=f"Pré-lecture — {report.dossier.id} — {report.referential.id} ({', '.join(report.referential.blocks)})"
@@ -48,7 +48,7 @@ def _print_summary(report: Report) -> None:
             r.criterion_id,
             report.outcome_labels.get(r.outcome, r.outcome),
             str(len(r.citations)),
-            escape(", ".join(f.value for f in r.flags if f.value != "sans_ia")),
+            escape(", ".join(FLAG_SHORT_LABELS[f] for f in r.flags if f is not Flag.EVIDENCE_ONLY)),
         )
     console.print(table)
     console.print("Synthèse : " + ", ".join(f"{label} : {n}" for label, n in summary(report).most_common()))
@@ -95,7 +95,7 @@ def _write(report: Report, output: Path | None, fmt: ReportFormat | None) -> Non
 
 def assess(
     files: Annotated[
-        list[Path] | None, typer.Argument(help="Fichiers du dossier (PDF, DOCX, Markdown, texte).")
+        list[Path] | None, typer.Argument(metavar="FICHIERS", help="Fichiers du dossier (PDF, DOCX, Markdown, texte).")
     ] = None,
     referential: Annotated[str, typer.Option("--referential", "-r", help="Identifiant du référentiel.")] = "",
     block: Annotated[list[str] | None, typer.Option("--block", "-b", help="Bloc(s) à évaluer (défaut : tous).")] = None,

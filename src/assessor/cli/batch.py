@@ -84,8 +84,9 @@ def batch(
     manifest: Annotated[
         Path,
         typer.Argument(
+            metavar="MANIFESTE",
             help="Manifeste CSV ou JSONL : colonnes files (séparés par |), referential, blocks (séparés par | ou ,), "
-            "candidate_id et dossier_key facultatifs ; chemins relatifs au manifeste."
+            "candidate_id et dossier_key facultatifs ; chemins relatifs au manifeste.",
         ),
     ],
     output: Annotated[
@@ -194,6 +195,8 @@ def batch(
 
 def main() -> None:
     """``assessor batch`` alone (``python -c "from assessor.cli.batch import main; main()" MANIFEST -o RUN``)."""
+    from assessor.cli.french import french_typer
+
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     app.command()(batch)
-    app()
+    french_typer(app)()

@@ -11,7 +11,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from assessor.cli.common import console, fail, library, overrides, print_json, progress_bar, settings, user_errors
+from assessor.cli.french import confirm
 from assessor.retrieval import RetrievalMode
+from assessor.timefmt import local_date, local_time
 
 if TYPE_CHECKING:
     from assessor.dossiers import Dossier, DossierStore
@@ -32,7 +34,9 @@ DossierOption = Annotated[str, typer.Option("--dossier", "-d", help="Identifiant
 
 
 def ingest(
-    files: Annotated[list[Path], typer.Argument(help="Fichiers du dossier : PDF, DOCX, Markdown ou texte.")],
+    files: Annotated[
+        list[Path], typer.Argument(metavar="FICHIERS", help="Fichiers du dossier : PDF, DOCX, Markdown ou texte.")
+    ],
     dossier: DossierOption,
     max_pages: Annotated[
         int | None, typer.Option(min=1, help="Refuser un PDF de plus de N pages (défaut 300).")
@@ -101,7 +105,7 @@ def list_dossiers(as_json: Annotated[bool, typer.Option("--json", help="Sortie J
         table.add_column(column)
     for d in items:
         s = _dossier_summary(d)
-        table.add_row(d.id, str(s["files"]), str(s["pages"]), str(s["chunks"]), s["updated_at"])
+        table.add_row(d.id, str(s["files"]), str(s["pages"]), str(s["chunks"]), local_time(d.updated_at, zone=False))
     console.print(table)
 
 
@@ -116,7 +120,7 @@ def show_dossier(
     if as_json:
         print_json(d.model_dump(mode="json"))
         return
-    table = Table(title=f"Dossier {d.id} (créé le {d.created_at:%d/%m/%Y})")
+    table = Table(title=f"Dossier {d.id} (créé le {local_date(d.created_at)})")
     for column in ("Fichier", "Type", "Pages", "Passages", "sha256", "Remarques"):
         table.add_column(column)
     for f in d.files:
@@ -139,7 +143,8 @@ def delete_dossier(
         if not yes:
             if not sys.stdin.isatty():
                 fail("confirmation impossible sans terminal : ajoutez --yes pour supprimer.")
-            typer.confirm(f"Supprimer le dossier {d.id} ({len(d.files)} fichier(s)) ?", abort=True)
+            if not confirm(f"Supprimer le dossier {d.id} ({len(d.files)} fichier(s)) ?"):
+                fail("rien n'a été supprimé.")
         removed = store.delete(dossier_id)
     console.print(f"Dossier {dossier_id} supprimé ({removed} passages retirés de l'index).")
 
@@ -171,8 +176,18 @@ def _passage_json(p: Passage) -> dict[str, Any]:
     }
 
 
+SEARCH_MODE_LABELS = {
+    RetrievalMode.AUTO: "automatique",
+    RetrievalMode.LEXICAL: "lexicale",
+    RetrievalMode.DENSE: "par le sens (dense)",
+    RetrievalMode.FUSED: "lexicale et par le sens",
+}
+
+
 def search(
-    query: Annotated[str | None, typer.Argument(help="Texte libre à chercher (ou --criterion).")] = None,
+    query: Annotated[
+        str | None, typer.Argument(metavar="TEXTE", help="Texte libre à chercher (ou --criterion).")
+    ] = None,
     dossier: DossierOption = "",
     criterion: Annotated[
         str | None,
@@ -207,7 +222,7 @@ def search(
     if criterion:
         console.print(f"[bold]Critère {escape(crit.id)}[/] — {escape(crit.text)}")
     console.print(
-        f"Recherche {retriever.mode if mode is None else mode} dans {dossier} : "
+        f"Recherche {SEARCH_MODE_LABELS[mode or retriever.mode]} dans {dossier} : "
         f"{len(passages)} passage(s) sur {len(retriever.chunks)}."
     )
     for p in passages:

@@ -40,8 +40,9 @@ def run_command(
     run: Annotated[
         Path,
         typer.Argument(
+            metavar="RUN",
             help="Run à évaluer : dossier écrit par « assessor batch » (run.json, results.jsonl), fichier "
-            "results.jsonl, rapport JSON (assessor assess -o rapport.json) ou dossier de rapports JSON."
+            "results.jsonl, rapport JSON (assessor assess -o rapport.json) ou dossier de rapports JSON.",
         ),
     ],
     labels: Annotated[
@@ -112,7 +113,10 @@ def run_command(
 @eval_app.command("import")
 def import_command(
     grid: Annotated[
-        Path, typer.Argument(help="Grille remplie par le jury : export CSV de l'application de revue (« ; », UTF-8).")
+        Path,
+        typer.Argument(
+            metavar="GRILLE", help="Grille remplie par le jury : export CSV de l'application de revue (« ; », UTF-8)."
+        ),
     ],
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Fichier d'étiquettes à écrire (.jsonl) ; défaut : écran.")

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import typer
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperCommand
 from typer.main import get_command_from_info, get_group
 from typer.models import CommandInfo
+
+from assessor.cli.french import FrenchCommand, FrenchGroup, french_typer
 
 
 @dataclass(frozen=True)
@@ -28,8 +30,9 @@ class Lazy:
     summary: str
 
 
-class LazyGroup(TyperGroup):
-    """A group whose commands (``lazy``, in the order of the list) are imported on first use."""
+class LazyGroup(FrenchGroup):
+    """A group whose commands (``lazy``, in the order of the list) are imported on first use; every
+    command is built from the French classes (``assessor.cli.french``)."""
 
     lazy: ClassVar[Mapping[str, Lazy]] = {}
     _listing = False
@@ -59,10 +62,10 @@ class LazyGroup(TyperGroup):
         module, _, attribute = entry.target.partition(":")
         target = getattr(importlib.import_module(module), attribute)
         if isinstance(target, typer.Typer):
-            command: Any = get_group(target)
+            command: Any = get_group(french_typer(target))
             command.name = name
         else:
-            info = CommandInfo(name=name, callback=target)
+            info = CommandInfo(name=name, callback=target, cls=FrenchCommand)
             command = get_command_from_info(info, pretty_exceptions_short=True, rich_markup_mode=self.rich_markup_mode)
         command.short_help = entry.summary
         return command

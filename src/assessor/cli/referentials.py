@@ -128,7 +128,9 @@ def show_referential(
 def validate_referentials(
     paths: Annotated[
         list[Path] | None,
-        typer.Argument(help="Fichiers YAML ou dossiers à valider ; par défaut tous les référentiels connus."),
+        typer.Argument(
+            metavar="FICHIERS", help="Fichiers YAML ou dossiers à valider ; par défaut tous les référentiels connus."
+        ),
     ] = None,
 ) -> None:
     """Vérifie des fichiers de référentiel : schéma, identifiants uniques, renvois entre compétences,
