@@ -259,11 +259,16 @@ def _document_text(data: bytes, suffix: str) -> str:
 
 
 def test_reports_and_grids_are_french(report: Report) -> None:
-    """The report as the command line writes it, and the jury's grid as PDF and DOCX."""
+    """The report in every format the command line writes, and the jury's grid as PDF and DOCX."""
     from reviewdata import referential
     from test_exports import make_state
 
+    from assessor.report_documents import report_csv, report_docx, report_pdf
+
     texts = {f"rapport.{fmt}": render(report, fmt) for fmt in (ReportFormat.MD, ReportFormat.HTML)}
+    texts["rapport.pdf"] = _document_text(report_pdf(report), "pdf")
+    texts["rapport.docx"] = _document_text(report_docx(report), "docx")
+    texts["rapport.csv"] = report_csv(report).decode("utf-8-sig")
     state = make_state(report, signed=True)
     for fmt in (ExportFormat.PDF, ExportFormat.DOCX):
         texts[f"grille.{fmt}"] = _document_text(export_review(state, referential(), fmt), fmt.value)

@@ -11,7 +11,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from assessor.cli.common import console, fail, library, progress_bar, settings, user_errors, write_output
+from assessor.cli.common import (
+    console,
+    fail,
+    library,
+    output_format,
+    progress_bar,
+    settings,
+    user_errors,
+    write_output,
+)
 from assessor.report import ReportFormat
 from assessor.results import Mode
 
@@ -80,19 +89,6 @@ def _run(
         )
 
 
-def _write(report: Report, output: Path | None, fmt: ReportFormat | None) -> None:
-    from assessor.report import render
-
-    if output is None and fmt is None:
-        return
-    if fmt is None:
-        suffix = output.suffix.lower().lstrip(".") if output else "md"
-        fmt = {"json": ReportFormat.JSON, "html": ReportFormat.HTML, "htm": ReportFormat.HTML}.get(
-            suffix, ReportFormat.MD
-        )
-    write_output(render(report, fmt), output)
-
-
 def assess(
     files: Annotated[
         list[Path] | None, typer.Argument(metavar="FICHIERS", help="Fichiers du dossier (PDF, DOCX, Markdown, texte).")
@@ -131,9 +127,16 @@ def assess(
         typer.Option("--dossier", "-d", help="Identifiant du dossier (défaut : dérivé des fichiers)."),
     ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Fichier du rapport (.json, .md, .html).")
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Fichier du rapport ; son extension choisit le format : .json, .md, .html, .pdf, .docx ou .csv.",
+        ),
     ] = None,
-    fmt: Annotated[ReportFormat | None, typer.Option("--format", "-f", help="Format du rapport.")] = None,
+    fmt: Annotated[
+        ReportFormat | None, typer.Option("--format", "-f", help="Format du rapport affiché à l'écran (sans -o).")
+    ] = None,
 ) -> None:
     """Pré-lit un dossier critère par critère et écrit un rapport. Sans modèle configuré, le repérage
     des passages (--llm baseline) indique les passages à examiner, sans jamais juger."""
@@ -143,7 +146,9 @@ def assess(
         fail("donnez les fichiers du dossier, ou --dossier ID d'un dossier déjà ingéré.", code=2)
     from assessor.dossiers import DossierStore
     from assessor.llm import BASELINE, make_chat_model
+    from assessor.report_documents import REPORT_WRITERS
 
+    written = output_format(output, REPORT_WRITERS, fmt)  # an unknown extension stops here, before any work
     with user_errors():
         current = settings()
         llm_settings = current.llm.overridden(
@@ -161,13 +166,15 @@ def assess(
             store.ingest(dossier_id, list(files))
         report = _run(store, dossier_id, referential, list(block or []), mode, llm_settings)
         _print_summary(report)
-        _write(report, output, fmt)
+        if written is not None:
+            write_output(REPORT_WRITERS[written](report), output)
 
 
 def report_schema(
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Fichier à écrire.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Fichier à écrire (.json).")] = None,
 ) -> None:
     """Écrit le schéma JSON des rapports (résultat par critère, citations, alertes, usage)."""
+    output_format(output, ["json"])
     with user_errors():
         write_output(json.dumps(report_json_schema(), ensure_ascii=False, indent=2) + "\n", output)
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, overload
 
 import typer
 from rich.console import Console
@@ -117,16 +117,41 @@ def _explain(exc: Exception) -> None:
         fail(f"{exc.filename or ''} : {exc.strerror or exc}")
 
 
-def write_output(text: str, output: Path | None) -> None:
+@overload
+def output_format(output: Path, accepted: Iterable[str], chosen: str | None = None) -> str: ...
+@overload
+def output_format(output: Path | None, accepted: Iterable[str], chosen: str | None = None) -> str | None: ...
+def output_format(output: Path | None, accepted: Iterable[str], chosen: str | None = None) -> str | None:
+    """The format of an output file: its extension (``rapport.pdf`` -> ``pdf``), or ``chosen`` (a
+    --format option) when the output is the screen.
+
+    Called before any long work: an extension outside ``accepted`` is refused with a French message
+    that lists the accepted ones, and exit code 1; so is a --format that contradicts the extension.
+    """
+    if output is None:
+        return chosen
+    formats = [str(name) for name in accepted]
+    suffix = output.suffix.lower().removeprefix(".")
+    if suffix not in formats:
+        given = f"extension « {output.suffix} »" if output.suffix else "sans extension"
+        choices = ", ".join(f".{name}" for name in formats[:-1]) + (" ou " if len(formats) > 1 else "")
+        fail(f"format de sortie inconnu pour {output} ({given}) : le format suit l'extension, {choices}.{formats[-1]}.")
+    if chosen is not None and str(chosen) != suffix:
+        fail(f"--format {chosen} contredit l'extension de {output.name} : l'extension suffit, retirez --format.")
+    return suffix
+
+
+def write_output(data: str | bytes, output: Path | None) -> None:
     """Print, or write atomically so that a failure never leaves a half-written file."""
     if output is None:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
         typer.echo(text, nl=not text.endswith("\n"))
         return
     output.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
         Path(tmp).replace(output)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

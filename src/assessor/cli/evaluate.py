@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from assessor.cli.common import err_console, fail, user_errors, write_output
+from assessor.cli.common import err_console, fail, output_format, user_errors, write_output
 from assessor.evaluation.compare import DEFAULT_RESAMPLES, BootstrapUnit
 from assessor.evaluation.metrics import DEFAULT_K
 
@@ -135,8 +135,7 @@ def import_command(
 ) -> None:
     """Transforme la grille remplie par le jury (export CSV de l'application de revue) en étiquettes pour
     « assessor eval run ». Les critères sans décision du jury sont laissés de côté."""
-    if output is not None and output.suffix.lower() != ".jsonl":
-        fail("le fichier d'étiquettes doit avoir l'extension .jsonl (une ligne par dossier).", code=2)
+    output_format(output, ["jsonl"])  # one line per dossier
     from assessor.evaluation.datasets import DatasetError, dumps_jsonl, import_review_grid
 
     with user_errors():

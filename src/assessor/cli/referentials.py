@@ -11,7 +11,16 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from assessor.cli.common import console, fail, library, print_json, print_problems, user_errors, write_output
+from assessor.cli.common import (
+    console,
+    fail,
+    library,
+    output_format,
+    print_json,
+    print_problems,
+    user_errors,
+    write_output,
+)
 from assessor.grid import GridFormat, referential_json, render_grid
 from assessor.library import Severity, check_file
 from assessor.referential import MODALITY_KIND_LABELS, Referential
@@ -173,11 +182,12 @@ def export_grid(
     block: Annotated[str | None, typer.Option("--block", "-b", help="N'exporter que ce bloc.")] = None,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Fichier à écrire (par défaut : la sortie standard)."),
+        typer.Option("--output", "-o", help="Fichier à écrire, au format de son extension (défaut : l'écran)."),
     ] = None,
 ) -> None:
     """Exporte la grille d'évaluation du jury : une ligne par critère, une colonne vide par verdict
     (json, csv séparé par « ; », ou md)."""
+    fmt = GridFormat(output_format(output, GridFormat) or fmt)  # -o grille.csv: the extension decides
     with user_errors():
         ref = library().get(ref_id)
         write_output(render_grid(ref, fmt, block), output)
@@ -188,6 +198,7 @@ def write_schema(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Fichier à écrire.")] = None,
 ) -> None:
     """Écrit le schéma JSON du format YAML des référentiels (pour les éditeurs et les outils)."""
+    output_format(output, ["json"])
     with user_errors():
         write_output(json.dumps(referential_schema(), ensure_ascii=False, indent=2) + "\n", output)
 

@@ -18,7 +18,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from assessor.cli.common import console, err_console, fail, refusals, settings
+from assessor.cli.common import console, err_console, fail, output_format, refusals, settings, write_output
 from assessor.cli.french import ask_password, confirm
 from assessor.review.domain import BLOCK_VERDICT_LABELS, BlockVerdict, ReviewError
 from assessor.timefmt import local_time
@@ -34,7 +34,6 @@ review_app = typer.Typer(
 )
 
 PASSWORD_VARIABLE = "ASSESSOR_PASSWORD"
-EXPORT_SUFFIXES = (".pdf", ".docx", ".csv", ".json")
 
 AsUser = Annotated[
     str,
@@ -314,38 +313,24 @@ def sign(
 def export(
     review_id: ReviewId,
     as_user: AsUser,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Fichier à écrire : .pdf, .docx, .csv ou .json.")],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "-o", "--output", help="Fichier à écrire ; son extension choisit le format : .pdf, .docx, .csv ou .json."
+        ),
+    ],
 ) -> None:
     """Exporte la grille (proposition de la machine, décision du jury, signature, sceau du journal d'audit)."""
     from assessor.library import Library
     from assessor.review.exports import ExportFormat, export_review
 
-    suffix = output.suffix.lower()
-    if suffix not in EXPORT_SUFFIXES:
-        fail(f"format de sortie inconnu « {output.suffix or output.name} » : choisissez .pdf, .docx, .csv ou .json.")
+    fmt = ExportFormat(output_format(output, ExportFormat))
     store, user, state = _session(review_id, as_user)
     with _refusals():
         anchor = store.anchor(review_id, user)
         referential = Library.from_settings(settings()).get(state.summary.referential_id)
-        data = export_review(state, referential, ExportFormat(suffix[1:]), anchor=anchor)
-        _write_bytes(output, data)
-        store.record(user.username, "export", review_id=review_id, details={"format": suffix[1:], "channel": "cli"})
-    err_console.print(f"Écrit : {output}")
-
-
-def _write_bytes(output: Path, data: bytes) -> None:
-    """Write atomically: a failure never leaves a half-written grid."""
-    import tempfile
-
-    output.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-        Path(tmp).replace(output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        write_output(export_review(state, referential, fmt, anchor=anchor), output)
+        store.record(user.username, "export", review_id=review_id, details={"format": fmt.value, "channel": "cli"})
 
 
 @review_app.command("verify")
