@@ -13,7 +13,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from assessor.cli import app, referential_schema
+from assessor.cli import app
+from assessor.cli.referentials import referential_schema
 from assessor.library import shipped_referentials_dir
 from test_referential_model import minimal
 

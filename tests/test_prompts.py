@@ -162,10 +162,10 @@ def test_a_template_that_breaks_the_contract_is_refused_at_load(tmp_path: Path) 
     folder = copy_prompts(tmp_path)
     path = folder / "retry.j2"
     path.write_text(path.read_text(encoding="utf-8") + "{{ attempt }}\n", encoding="utf-8")
-    with pytest.raises(PromptError, match=r"retry\.j2: uses variables the code does not pass: attempt"):
+    with pytest.raises(PromptError, match=r"retry\.j2 : utilise des variables que le code ne fournit pas : attempt"):
         PromptLibrary(folder)
     (folder / "retry.j2").unlink()
-    with pytest.raises(PromptError, match=r"retry\.j2: missing template"):
+    with pytest.raises(PromptError, match=r"retry\.j2 : gabarit absent"):
         PromptLibrary(folder)
 
 

@@ -8,25 +8,32 @@ dossier typed without accents still matches.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import re
 import unicodedata
+from pathlib import Path
 
 import Stemmer
-from bm25s.stopwords import STOPWORDS_FRENCH
 
 _ELISION = re.compile(r"\b(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu|quoiqu)['’]", re.I)
 _TOKEN = re.compile(r"[^\W_]+", re.U)
-_STOPWORDS = frozenset(STOPWORDS_FRENCH) | {
-    "ainsi",
-    "afin",
-    "cette",
-    "ces",
-    "ceux",
-    "celle",
-    "dont",
-    "leurs",
-    "etc",
-}
+_MORE_STOPWORDS = {"ainsi", "afin", "cette", "ces", "ceux", "celle", "dont", "leurs", "etc"}
+
+
+@functools.cache
+def _stopwords() -> frozenset[str]:
+    """bm25s's French stopwords. Importing ``bm25s.stopwords`` would run the package, which loads
+    SciPy (seconds); the list is plain data, so its file is read on its own."""
+    package = importlib.util.find_spec("bm25s")  # located, not run
+    folder = package.submodule_search_locations if package else None
+    spec = (
+        importlib.util.spec_from_file_location("_bm25s_stopwords", Path(folder[0], "stopwords.py")) if folder else None
+    )
+    if spec is None or spec.loader is None:
+        raise ImportError("bm25s is not installed (pip install bm25s)")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return frozenset(module.STOPWORDS_FRENCH) | _MORE_STOPWORDS
 
 
 @functools.cache
@@ -43,5 +50,6 @@ def fold(text: str) -> str:
 def analyze(text: str) -> list[str]:
     """Tokens of a French text for BM25: lower case, no elisions or stopwords, stemmed, folded."""
     words = _TOKEN.findall(_ELISION.sub(" ", text.casefold()))
-    kept = [w for w in words if w not in _STOPWORDS and fold(w) not in _STOPWORDS and (len(w) > 1 or w.isdigit())]
+    stopwords = _stopwords()
+    kept = [w for w in words if w not in stopwords and fold(w) not in stopwords and (len(w) > 1 or w.isdigit())]
     return [fold(stem) for stem in _stemmer().stemWords(kept)]

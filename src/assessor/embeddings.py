@@ -22,8 +22,6 @@ import os
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-import httpx
-
 from assessor.analysis import analyze
 
 HASHING_DIM = 256
@@ -190,6 +188,8 @@ class OllamaEmbedder(_ModelEmbedder):
 
     def __init__(self, model: str, host: str, timeout: float = 120.0) -> None:
         self.model = model
+        import httpx
+
         self.host = host if host.startswith("http") else f"http://{host}"
         self._client = httpx.Client(base_url=self.host, timeout=timeout)
 
@@ -198,6 +198,8 @@ class OllamaEmbedder(_ModelEmbedder):
         return f"ollama:{self.model}"
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        import httpx
+
         vectors: list[list[float]] = []
         for start in range(0, len(texts), BATCH):
             try:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -20,7 +20,9 @@ from pydantic import BaseModel, ValidationError
 from assessor import referential as model
 from assessor import safe_yaml
 from assessor.referential import Loc, Referential, semantic_errors, semantic_warnings
-from assessor.settings import Settings
+
+if TYPE_CHECKING:
+    from assessor.settings import Settings
 
 YAML_SUFFIXES = (".yaml", ".yml")
 MAX_REFERENTIAL_BYTES = 5_000_000
@@ -74,7 +76,13 @@ class ReferentialNotFound(KeyError):
         return self.message
 
 
-class _StrictLoader(yaml.SafeLoader):
+try:  # libyaml's parser: the pure-Python one takes seconds for the shipped files
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # PyYAML built without libyaml
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+
+
+class _StrictLoader(_SafeLoader):
     """A safe loader that refuses duplicate keys, which PyYAML would silently overwrite."""
 
 

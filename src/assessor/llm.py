@@ -19,11 +19,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from ipaddress import ip_address
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from langchain_core.language_models.chat_models import BaseChatModel
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:  # LangChain takes seconds to import: only when a model is made
+    from langchain_core.language_models.chat_models import BaseChatModel
 
 BASELINE = "baseline"
 

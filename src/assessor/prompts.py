@@ -29,10 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-from jinja2 import DictLoader, StrictUndefined, Template, meta
-from jinja2.sandbox import SandboxedEnvironment
+from typing import TYPE_CHECKING, Any
 
 from assessor.chunking import Chunk
 from assessor.referential import (
@@ -43,6 +40,9 @@ from assessor.referential import (
     ScaleLevel,
 )
 from assessor.results import Mode
+
+if TYPE_CHECKING:
+    from jinja2 import Template
 
 TEMPLATE_SUFFIX = ".j2"
 
@@ -153,10 +153,13 @@ class PromptLibrary:
     """The prompt templates of one folder, loaded once: rendering never re-reads the files."""
 
     def __init__(self, folder: Path | None = None) -> None:
+        from jinja2 import DictLoader, StrictUndefined, meta  # only where prompts are rendered
+        from jinja2.sandbox import SandboxedEnvironment
+
         self.folder = folder if folder is not None else shipped_prompts_dir()
         files = sorted(self.folder.glob(f"*{TEMPLATE_SUFFIX}")) if self.folder.is_dir() else []
         if not files:
-            raise PromptError(f"no prompt templates (*{TEMPLATE_SUFFIX}) in {self.folder}")
+            raise PromptError(f"aucun gabarit de consignes (*{TEMPLATE_SUFFIX}) dans {self.folder}")
         # Line endings are normalised so that a Windows checkout has the same version.
         self.sources: dict[str, str] = {
             path.name.removesuffix(TEMPLATE_SUFFIX): path.read_text(encoding="utf-8").replace("\r\n", "\n")
@@ -183,7 +186,9 @@ class PromptLibrary:
             self._variables[name] = set(meta.find_undeclared_variables(self.env.parse(text))) - set(self.env.globals)
         problems = self.check()
         if problems:
-            raise PromptError(f"prompt templates in {self.folder} do not match the code:\n" + "\n".join(problems))
+            raise PromptError(
+                f"les gabarits de consignes de {self.folder} ne correspondent pas au code :\n" + "\n".join(problems)
+            )
 
     @property
     def names(self) -> list[str]:
@@ -198,17 +203,17 @@ class PromptLibrary:
         problems: list[str] = []
         for name, expected in EXPECTED_VARIABLES.items():
             if name not in self.sources:
-                problems.append(f"- {name}{TEMPLATE_SUFFIX}: missing template")
+                problems.append(f"- {name}{TEMPLATE_SUFFIX} : gabarit absent")
                 continue
             used = self._variables[name]
             if used - expected:
                 problems.append(
-                    f"- {name}{TEMPLATE_SUFFIX}: uses variables the code does not pass: "
+                    f"- {name}{TEMPLATE_SUFFIX} : utilise des variables que le code ne fournit pas : "
                     f"{', '.join(sorted(used - expected))}"
                 )
             if expected - used:
                 problems.append(
-                    f"- {name}{TEMPLATE_SUFFIX}: does not use variables the code passes: "
+                    f"- {name}{TEMPLATE_SUFFIX} : n'utilise pas des variables que le code fournit : "
                     f"{', '.join(sorted(expected - used))}"
                 )
         return problems
@@ -298,7 +303,7 @@ class PromptLibrary:
         name = name.removesuffix(TEMPLATE_SUFFIX)
         if name not in self.sources:
             raise PromptError(
-                f"no prompt template « {name}{TEMPLATE_SUFFIX} » in {self.folder} (templates: {', '.join(self.names)})"
+                f"pas de gabarit « {name}{TEMPLATE_SUFFIX} » dans {self.folder} (gabarits : {', '.join(self.names)})"
             )
         return name
 

@@ -13,6 +13,7 @@ from enum import StrEnum
 from assessor.redaction import redact_model
 from assessor.referential import COMPETENCY_LEVEL_LABEL
 from assessor.results import FLAG_LABELS, STATUS_LABELS, CriterionResult, Flag, Mode, Report
+from assessor.timefmt import local_time
 
 MODE_LABELS = {
     Mode.JURY: "pré-lecture pour le jury",
@@ -70,9 +71,9 @@ def _markdown(report: Report) -> str:
         f"- Référentiel : {report.referential.title} (`{report.referential.id}`, version {report.referential.version}),"
         f" blocs {', '.join(report.referential.blocks)}",
         f"- Fichiers : {', '.join(f'{f.name} ({f.pages} p.)' for f in report.dossier.files)}",
-        f"- Mode : {MODE_LABELS[report.mode]} ; modèle : {report.model}"
+        f"- Mode : {MODE_LABELS[report.mode]} ; modèle : {report.model_label}"
         + (" (aucun modèle de langage)" if report.evidence_only else ""),
-        f"- Produit le {report.created_at:%d/%m/%Y à %H:%M} UTC",
+        f"- Produit le {local_time(report.created_at)}",
         "",
         "Synthèse : " + ", ".join(f"{label} : {n}" for label, n in summary(report).most_common()),
         "",
@@ -155,7 +156,7 @@ def _html(report: Report) -> str:
         f"<p>Référentiel : {e(report.referential.title)} ({e(report.referential.id)}, version "
         f"{e(report.referential.version)}) — blocs {e(', '.join(report.referential.blocks))}<br>"
         f"Fichiers : {e(', '.join(f.name for f in report.dossier.files))}<br>Mode : {e(MODE_LABELS[report.mode])} ; "
-        f"modèle : {e(report.model)}</p>",
+        f"modèle : {e(report.model_label)}</p>",
     ]
     off = report.fit is not None and report.fit.off_referential
     if report.flags or off:

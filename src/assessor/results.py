@@ -53,6 +53,23 @@ FLAG_LABELS: dict[Flag, str] = {
     Flag.OFF_REFERENTIAL: "Le dossier ne semble pas traiter le référentiel choisi",
     Flag.WEAK_SIGNAL: "Signal faible : passages à lire avant de conclure, le repérage ne peut pas trancher",
 }
+"""What each alert means, for people: the codes stay in JSON, every screen and document shows these."""
+
+EVIDENCE_ONLY_LABEL = "repérage sans IA"
+"""The evidence-only assessor, as people see it (its code is ``evidence-only``)."""
+
+FLAG_SHORT_LABELS: dict[Flag, str] = {
+    Flag.EVIDENCE_ONLY: "sans IA",
+    Flag.UNVERIFIED_CITATION: "citation non vérifiée",
+    Flag.POSITIVE_WITHOUT_EVIDENCE: "verdict positif sans preuve",
+    Flag.NOT_ASSESSABLE_IN_WRITING: "non évaluable à l’écrit",
+    Flag.SUSPECTED_INJECTION: "injection suspectée",
+    Flag.OCR_PAGE: "page lue par OCR",
+    Flag.MODEL_ERROR: "erreur du modèle",
+    Flag.WEAK_SIGNAL: "signal faible",
+    Flag.OFF_REFERENTIAL: "dossier hors référentiel",
+}
+"""The same alerts in a few words, for table cells (the grids, the command line's summary)."""
 
 
 class Status(StrEnum):
@@ -235,3 +252,8 @@ class Report(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     timings: dict[str, float] = Field(default_factory=dict)
     notice: str = Field(description="What this report is and is not, for the reader (French).")
+
+    @property
+    def model_label(self) -> str:
+        """Who made the proposals, for people: the model's name, or the evidence-only reading."""
+        return EVIDENCE_ONLY_LABEL if self.evidence_only else self.model

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-import bm25s
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from assessor.analysis import analyze
@@ -25,7 +24,11 @@ from assessor.chunking import Chunk
 from assessor.index import ChunkIndex
 from assessor.referential import Criterion
 
-Scores = np.ndarray[tuple[int], np.dtype[np.float64]]
+if TYPE_CHECKING:  # bm25s brings SciPy: both are loaded when a dossier is searched, not at start-up
+    import bm25s
+    import numpy as np
+
+    Scores = np.ndarray[tuple[int], np.dtype[np.float64]]
 
 
 class RetrievalMode(StrEnum):
@@ -138,6 +141,8 @@ class Retriever:
         self.settings = settings or RetrievalSettings()
         self.chunks = [c for c in index.chunks(dossier_id) if files is None or c.file_sha256 in files]
         self._by_id = {c.id: i for i, c in enumerate(self.chunks)}
+        import bm25s
+
         self._cache: dict[str, Scores] = {}  # lexical scores per criterion id, for siblings
         self._bm25 = bm25s.BM25(k1=1.2, b=0.75)
         # A second, coarser index: one document per page (chunks grouped by their first page).
@@ -161,18 +166,22 @@ class Retriever:
 
     @staticmethod
     def _scores(index: bm25s.BM25, size: int, text: str) -> Scores:
+        import numpy as np
+
         tokens = [t for t in analyze(text) if t in index.vocab_dict]
         if not tokens or not size:
             return np.zeros(size)
         return np.asarray(index.get_scores(tokens), dtype=np.float64)
 
-    def _weighted(self, index: bm25s.BM25, size: int, query: Query) -> np.ndarray[tuple[int], np.dtype[np.float64]]:
+    def _weighted(self, index: bm25s.BM25, size: int, query: Query) -> Scores:
         scores = self._scores(index, size, query.text)
         if query.context:
             scores = scores + self.settings.context_weight * self._scores(index, size, query.context)
         return scores
 
     def _ranks(self, scores: Scores) -> Scores:
+        import numpy as np
+
         ranks = np.empty(len(scores))
         ranks[np.argsort(-scores, kind="stable")] = np.arange(1, len(scores) + 1)
         return ranks
@@ -183,6 +192,8 @@ class Retriever:
         Chunk-level BM25 is fused (reciprocal ranks) with the BM25 rank of the chunk's page,
         weighted by ``page_weight``: a passage on a page that is about the criterion as a
         whole climbs, which helps when the evidence paraphrases the criterion."""
+        import numpy as np
+
         scores = self._weighted(self._bm25, len(self.chunks), query)
         if self.settings.page_weight and self._pages:
             page_rank = self._ranks(self._weighted(self._page_bm25, len(self._pages), query))
@@ -198,6 +209,8 @@ class Retriever:
         matches them all as well as this one (an introduction, a conclusion) is less likely to
         be this criterion's evidence: its rank after subtracting ``specificity_weight`` times
         that mean is fused (reciprocal ranks) with its plain rank."""
+        import numpy as np
+
         scores = self.lexical_scores(query)
         tie_break = np.zeros(len(scores))
         if others is not None and self.settings.specificity_weight:
@@ -264,6 +277,8 @@ class Retriever:
     ) -> list[Passage]:
         """The k best passages for a criterion. ``siblings``: the other criteria of its block
         (or all of them), whose evidence this criterion's should differ from."""
+        import numpy as np
+
         others = [c for c in siblings if c.id != criterion.id]
         mean = None
         if others:

@@ -6,42 +6,63 @@ what to do), 2 the command line is wrong.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 import typer
 
 from assessor import __version__
-from assessor.cli.assess import assess, demo, report_schema
-from assessor.cli.batch import batch
 from assessor.cli.common import ReferentialsOption, overrides, use_referentials
-from assessor.cli.dossiers import dossiers_app, ingest, search
-from assessor.cli.evaluate import eval_app
-from assessor.cli.referentials import referential_schema, referentials_app
-from assessor.cli.review import review_app
-from assessor.cli.users import users_app
-from assessor.cli.webapp import app_command
+from assessor.cli.lazy import Lazy, LazyGroup
+
+
+class _Assessor(LazyGroup):
+    """The commands, in the order of a jury's work; each module is imported when its command runs."""
+
+    lazy: ClassVar[Mapping[str, Lazy]] = {
+        "referentials": Lazy(
+            "assessor.cli.referentials:referentials_app",
+            "Consulter, valider et exporter les référentiels (blocs, compétences, critères).",
+        ),
+        "ingest": Lazy(
+            "assessor.cli.dossiers:ingest",
+            "Ajoute les fichiers d'un candidat à un dossier : lecture, découpage, index.",
+        ),
+        "dossiers": Lazy("assessor.cli.dossiers:dossiers_app", "Lister, afficher et supprimer les dossiers ingérés."),
+        "search": Lazy(
+            "assessor.cli.dossiers:search",
+            "Cherche dans un dossier les passages qui répondent à un critère ou un texte.",
+        ),
+        "assess": Lazy(
+            "assessor.cli.assess:assess", "Pré-lit un dossier critère par critère et écrit un rapport (-o FICHIER)."
+        ),
+        "batch": Lazy(
+            "assessor.cli.batch:batch", "Pré-lit tous les dossiers d'un manifeste ; un lancement interrompu reprend."
+        ),
+        "demo": Lazy("assessor.cli.assess:demo", "La démonstration sans clé, sans serveur, sans réseau."),
+        "report-schema": Lazy("assessor.cli.assess:report_schema", "Écrit le schéma JSON des rapports."),
+        "app": Lazy("assessor.cli.webapp:app_command", "Lance l'espace du jury dans le navigateur."),
+        "users": Lazy("assessor.cli.users:users_app", "Gérer les comptes de l'application de revue."),
+        "review": Lazy(
+            "assessor.cli.review:review_app",
+            "Revues du jury : importer, décider, signer, exporter la grille, vérifier le journal d'audit.",
+        ),
+        "eval": Lazy(
+            "assessor.cli.evaluate:eval_app", "Évaluation : accord des propositions avec les décisions d'un jury."
+        ),
+    }
+
 
 app = typer.Typer(
     name="assessor",
+    cls=_Assessor,
     help="Assessor pré-lit les dossiers de certification (RNCP) critère par critère, avec des citations "
     "vérifiées. Le jury décide, jamais l'outil.",
     no_args_is_help=True,
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
 )
-app.add_typer(referentials_app, name="referentials")
-app.add_typer(dossiers_app, name="dossiers")
-app.add_typer(users_app, name="users")
-app.add_typer(review_app, name="review")
-app.add_typer(eval_app, name="eval")
-app.command("ingest")(ingest)
-app.command("search")(search)
-app.command("assess")(assess)
-app.command("demo")(demo)
-app.command("report-schema")(report_schema)
-app.command("app")(app_command)
-app.command("batch")(batch)
 
 
 def _version_callback(value: bool) -> None:
@@ -76,4 +97,4 @@ def main() -> None:
     app()
 
 
-__all__ = ["app", "main", "referential_schema"]
+__all__ = ["app", "main"]

@@ -6,29 +6,30 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from assessor.cli.common import (
     ReferentialsOption,
     console,
     fail,
     library,
+    output_format,
     progress_bar,
     settings,
     use_referentials,
     user_errors,
     write_output,
 )
-from assessor.cli.dossiers import print_ingest_report
-from assessor.dossiers import DossierStore
-from assessor.llm import BASELINE, LLMSettings, make_chat_model
-from assessor.pipeline import assess_dossier
-from assessor.report import ReportFormat, render, summary
-from assessor.results import FLAG_LABELS, Mode, Report
+from assessor.report import ReportFormat
+from assessor.results import Mode
+
+if TYPE_CHECKING:  # the pipeline (LangChain, chromadb, bm25s) is imported when a command runs
+    from assessor.dossiers import DossierStore
+    from assessor.llm import LLMSettings
+    from assessor.results import Report
 
 SAMPLES = Path(__file__).resolve().parents[3] / "sample_dossiers"
 DEMO_SAMPLE = "omnicanal-b1"
@@ -41,6 +42,11 @@ def _dossier_id(files: list[Path]) -> str:
 
 
 def _print_summary(report: Report) -> None:
+    from rich.table import Table
+
+    from assessor.report import summary
+    from assessor.results import FLAG_LABELS, FLAG_SHORT_LABELS, Flag
+
     table = Table(
         title=f"Pré-lecture — {report.dossier.id} — {report.referential.id} ({', '.join(report.referential.blocks)})"
     )
@@ -53,7 +59,7 @@ def _print_summary(report: Report) -> None:
             r.criterion_id,
             report.outcome_labels.get(r.outcome, r.outcome),
             str(len(r.citations)),
-            escape(", ".join(f.value for f in r.flags if f.value != "sans_ia")),
+            escape(", ".join(FLAG_SHORT_LABELS[f] for f in r.flags if f is not Flag.EVIDENCE_ONLY)),
         )
     console.print(table)
     console.print("Synthèse : " + ", ".join(f"{label} : {n}" for label, n in summary(report).most_common()))
@@ -68,6 +74,8 @@ def _print_summary(report: Report) -> None:
 def _run(
     store: DossierStore, dossier_id: str, ref_id: str, blocks: list[str], mode: Mode, llm: LLMSettings | None = None
 ) -> Report:
+    from assessor.pipeline import assess_dossier
+
     ref = library().get(ref_id)
     for code in blocks:
         ref.block(code)  # unknown blocks fail before any work
@@ -83,20 +91,9 @@ def _run(
         )
 
 
-def _write(report: Report, output: Path | None, fmt: ReportFormat | None) -> None:
-    if output is None and fmt is None:
-        return
-    if fmt is None:
-        suffix = output.suffix.lower().lstrip(".") if output else "md"
-        fmt = {"json": ReportFormat.JSON, "html": ReportFormat.HTML, "htm": ReportFormat.HTML}.get(
-            suffix, ReportFormat.MD
-        )
-    write_output(render(report, fmt), output)
-
-
 def assess(
     files: Annotated[
-        list[Path] | None, typer.Argument(help="Fichiers du dossier (PDF, DOCX, Markdown, texte).")
+        list[Path] | None, typer.Argument(metavar="FICHIERS", help="Fichiers du dossier (PDF, DOCX, Markdown, texte).")
     ] = None,
     referential: Annotated[str, typer.Option("--referential", "-r", help="Identifiant du référentiel.")] = "",
     block: Annotated[list[str] | None, typer.Option("--block", "-b", help="Bloc(s) à évaluer (défaut : tous).")] = None,
@@ -132,9 +129,16 @@ def assess(
         typer.Option("--dossier", "-d", help="Identifiant du dossier (défaut : dérivé des fichiers)."),
     ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Fichier du rapport (.json, .md, .html).")
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Fichier du rapport ; son extension choisit le format : .json, .md, .html, .pdf, .docx ou .csv.",
+        ),
     ] = None,
-    fmt: Annotated[ReportFormat | None, typer.Option("--format", "-f", help="Format du rapport.")] = None,
+    fmt: Annotated[
+        ReportFormat | None, typer.Option("--format", "-f", help="Format du rapport affiché à l'écran (sans -o).")
+    ] = None,
     referentials: ReferentialsOption = None,
 ) -> None:
     """Pré-lit un dossier critère par critère et écrit un rapport. Sans modèle configuré, le repérage
@@ -144,6 +148,12 @@ def assess(
         fail("précisez le référentiel : --referential ID (voir assessor referentials list).", code=2)
     if not files and not dossier:
         fail("donnez les fichiers du dossier, ou --dossier ID d'un dossier déjà ingéré.", code=2)
+    from assessor.cli.dossiers import print_ingest_report
+    from assessor.dossiers import DossierStore
+    from assessor.llm import BASELINE, make_chat_model
+    from assessor.report_documents import REPORT_WRITERS
+
+    written = output_format(output, REPORT_WRITERS, fmt)  # an unknown extension stops here, before any work
     with user_errors():
         current = settings()
         llm_settings = current.llm.overridden(
@@ -163,18 +173,22 @@ def assess(
             print_ingest_report(ingested)
         report = _run(store, dossier_id, referential, list(block or []), mode, llm_settings)
         _print_summary(report)
-        _write(report, output, fmt)
+        if written is not None:
+            write_output(REPORT_WRITERS[written](report), output)
 
 
 def report_schema(
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Fichier à écrire.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Fichier à écrire (.json).")] = None,
 ) -> None:
     """Écrit le schéma JSON des rapports (résultat par critère, citations, alertes, usage)."""
+    output_format(output, ["json"])
     with user_errors():
         write_output(json.dumps(report_json_schema(), ensure_ascii=False, indent=2) + "\n", output)
 
 
 def report_json_schema() -> dict[str, object]:
+    from assessor.results import Report
+
     schema = Report.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "Rapport de pré-lecture Assessor"
@@ -191,6 +205,9 @@ def demo(
     if not (folder / "labels.json").exists():
         known = ", ".join(sorted(p.parent.name for p in SAMPLES.glob("*/labels.json"))) or "aucun"
         fail(f"dossier d'exemple « {sample} » introuvable dans {SAMPLES} (disponibles : {known}).")
+    from assessor.dossiers import DossierStore
+    from assessor.report import render
+
     labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))
     with user_errors():
         store = DossierStore(settings())

@@ -6,18 +6,18 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import Progress, TaskID
-from rich.table import Table
 
-from assessor.batch import BatchError, BatchOptions, BatchSummary, ManifestError, load_manifest, run_batch
 from assessor.cli.common import console, err_console, fail, new_progress, settings, user_errors
-from assessor.library import Library
-from assessor.llm import BASELINE, make_chat_model
-from assessor.results import STATUS_LABELS, Mode, Status
+from assessor.results import Mode
+
+if TYPE_CHECKING:  # the batch runner brings the whole pipeline: imported when the command runs
+    from rich.progress import Progress, TaskID
+
+    from assessor.batch import BatchSummary
 
 
 class _Bars:
@@ -49,6 +49,10 @@ def _bars() -> Iterator[_Bars]:
 
 
 def _print_summary(summary: BatchSummary) -> None:
+    from rich.table import Table
+
+    from assessor.results import STATUS_LABELS, Status
+
     table = Table(title=f"Lancement — {summary.run_dir}", show_header=False)
     table.add_column("", no_wrap=True)
     table.add_column("", justify="right")
@@ -80,8 +84,9 @@ def batch(
     manifest: Annotated[
         Path,
         typer.Argument(
+            metavar="MANIFESTE",
             help="Manifeste CSV ou JSONL : colonnes files (séparés par |), referential, blocks (séparés par | ou ,), "
-            "candidate_id et dossier_key facultatifs ; chemins relatifs au manifeste."
+            "candidate_id et dossier_key facultatifs ; chemins relatifs au manifeste.",
         ),
     ],
     output: Annotated[
@@ -137,6 +142,10 @@ def batch(
     Résultats : RUN/results.jsonl, RUN/run.sqlite (état de chaque dossier) et RUN/run.json (réglages).
     Un dossier illisible ou sans réponse du modèle est noté en échec sans arrêter le lancement ; le code de
     sortie est alors 1."""
+    from assessor.batch import BatchError, BatchOptions, ManifestError, load_manifest, run_batch
+    from assessor.library import Library
+    from assessor.llm import BASELINE, make_chat_model
+
     with user_errors():
         current = settings()
         llm_settings = current.llm.overridden(
@@ -186,6 +195,8 @@ def batch(
 
 def main() -> None:
     """``assessor batch`` alone (``python -c "from assessor.cli.batch import main; main()" MANIFEST -o RUN``)."""
+    from assessor.cli.french import french_typer
+
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     app.command()(batch)
-    app()
+    french_typer(app)()

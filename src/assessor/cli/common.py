@@ -1,29 +1,29 @@
-"""What every command shares: consoles, settings, and turning foreseeable failures into messages."""
+"""What every command shares: consoles, settings, and turning foreseeable failures into messages.
+
+Start-up time: every command imports this module and ``assessor.cli``, so neither imports the
+pipeline's libraries (LangChain, chromadb, SciPy, pandas, gradio…) nor even the settings at
+import time: each command imports what it uses when it runs (``tests/test_cli_startup.py``).
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, overload
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from assessor.dossiers import DossierError
-from assessor.embeddings import EmbeddingError
-from assessor.index import IndexError_
-from assessor.ingest import IngestError
-from assessor.library import Library, Problem, ReferentialError, ReferentialNotFound, Severity
-from assessor.llm import LLMError
-from assessor.prompts import PromptError
-from assessor.redaction import redact
-from assessor.settings import Settings
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from assessor.library import Library, Problem
+    from assessor.settings import Settings
 
 console = Console()
 err_console = Console(stderr=True)
@@ -44,6 +44,8 @@ ReferentialsOption = Annotated[
 
 
 def settings() -> Settings:
+    from assessor.settings import Settings
+
     return Settings(**overrides)
 
 
@@ -58,16 +60,22 @@ def use_referentials(folders: list[Path] | None) -> None:
 
 
 def library() -> Library:
+    from assessor.library import Library
+
     return Library.from_settings(settings())
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print an error (secrets masked: it may quote a provider's message) and exit with ``code``."""
+    from assessor.redaction import redact
+
     err_console.print(f"[bold red]Erreur :[/] {escape(redact(message))}")
     raise typer.Exit(code)
 
 
 def print_problems(problems: list[Problem]) -> None:
+    from assessor.library import Severity
+
     for problem in problems:
         colour = "red" if problem.severity is Severity.ERROR else "yellow"
         where = f"{problem.file}:{problem.line}" if problem.line else str(problem.file)
@@ -94,35 +102,77 @@ def user_errors() -> Iterator[None]:
     """Turn foreseeable failures into one readable message and exit code 1 (never a traceback)."""
     try:
         yield
-    except IngestError as exc:
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        _explain(exc)
+        raise
+
+
+def _explain(exc: Exception) -> None:
+    """Print a foreseeable failure and exit 1; return for anything else (a bug: its traceback helps).
+
+    The error classes are imported here, not at start-up: a module that raised one is loaded."""
+    from assessor.dossiers import DossierError
+    from assessor.embeddings import EmbeddingError
+    from assessor.index import IndexError_
+    from assessor.ingest import IngestError
+    from assessor.library import ReferentialError, ReferentialNotFound
+    from assessor.llm import LLMError
+    from assessor.prompts import PromptError
+
+    if isinstance(exc, IngestError):
         code = escape(f"[{exc.code}]")  # square brackets would otherwise be read as a style
         err_console.print(f"[bold red]Erreur[/] {code} {escape(exc.file)} : {escape(exc.message)}")
         err_console.print(f"  → {escape(exc.hint)}")
         err_console.print("Rien n'a été enregistré.")
         raise typer.Exit(1) from exc
-    except (DossierError, EmbeddingError, IndexError_, LLMError, PromptError) as exc:
+    if isinstance(exc, DossierError | EmbeddingError | IndexError_ | LLMError | PromptError | ReferentialNotFound):
         fail(str(exc))
-    except ReferentialNotFound as exc:
-        fail(str(exc))
-    except ReferentialError as exc:
+    if isinstance(exc, ReferentialError):
         print_problems(exc.problems)
         fail(f"le référentiel {exc.path} est invalide ; corrigez-le puis relancez « assessor referentials validate ».")
-    except KeyError as exc:
+    if isinstance(exc, KeyError):
         fail(str(exc.args[0]) if exc.args else str(exc))
-    except OSError as exc:
+    if isinstance(exc, OSError):
         fail(f"{exc.filename or ''} : {exc.strerror or exc}")
 
 
-def write_output(text: str, output: Path | None) -> None:
+@overload
+def output_format(output: Path, accepted: Iterable[str], chosen: str | None = None) -> str: ...
+@overload
+def output_format(output: Path | None, accepted: Iterable[str], chosen: str | None = None) -> str | None: ...
+def output_format(output: Path | None, accepted: Iterable[str], chosen: str | None = None) -> str | None:
+    """The format of an output file: its extension (``rapport.pdf`` -> ``pdf``), or ``chosen`` (a
+    --format option) when the output is the screen.
+
+    Called before any long work: an extension outside ``accepted`` is refused with a French message
+    that lists the accepted ones, and exit code 1; so is a --format that contradicts the extension.
+    """
+    if output is None:
+        return chosen
+    formats = [str(name) for name in accepted]
+    suffix = output.suffix.lower().removeprefix(".")
+    if suffix not in formats:
+        given = f"extension « {output.suffix} »" if output.suffix else "sans extension"
+        choices = ", ".join(f".{name}" for name in formats[:-1]) + (" ou " if len(formats) > 1 else "")
+        fail(f"format de sortie inconnu pour {output} ({given}) : le format suit l'extension, {choices}.{formats[-1]}.")
+    if chosen is not None and str(chosen) != suffix:
+        fail(f"--format {chosen} contredit l'extension de {output.name} : l'extension suffit, retirez --format.")
+    return suffix
+
+
+def write_output(data: str | bytes, output: Path | None) -> None:
     """Print, or write atomically so that a failure never leaves a half-written file."""
     if output is None:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
         typer.echo(text, nl=not text.endswith("\n"))
         return
     output.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
         Path(tmp).replace(output)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -136,6 +186,8 @@ def print_json(data: Any) -> None:
 
 def new_progress() -> Progress:
     """The look of every progress display: description, bar, done/total, elapsed time; on stderr, transient."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),

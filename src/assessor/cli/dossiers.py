@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.panel import Panel
 from rich.table import Table
 
 from assessor.cli.common import (
@@ -23,11 +22,24 @@ from assessor.cli.common import (
     use_referentials,
     user_errors,
 )
-from assessor.dossiers import Dossier, DossierFile, DossierStore, IngestReport
+from assessor.cli.french import confirm
 from assessor.ingest import IngestSettings
 from assessor.ingest.furniture import page_list
-from assessor.referential import Criterion
-from assessor.retrieval import RETRIEVAL_MODE_LABELS, Passage, RetrievalMode
+from assessor.retrieval import RETRIEVAL_MODE_LABELS, RetrievalMode
+from assessor.timefmt import local_date, local_time
+
+if TYPE_CHECKING:
+    from assessor.dossiers import Dossier, DossierFile, DossierStore, IngestReport
+    from assessor.referential import Criterion
+    from assessor.retrieval import Passage
+
+
+def _store() -> DossierStore:
+    """The dossiers of the current settings (imported here: the store brings the index and ingestion)."""
+    from assessor.dossiers import DossierStore
+
+    return DossierStore(settings())
+
 
 dossiers_app = typer.Typer(help="Lister, afficher et supprimer les dossiers ingérés.", no_args_is_help=True)
 
@@ -35,7 +47,9 @@ DossierOption = Annotated[str, typer.Option("--dossier", "-d", help="Identifiant
 
 
 def ingest(
-    files: Annotated[list[Path], typer.Argument(help="Fichiers du dossier : PDF, DOCX, Markdown ou texte.")],
+    files: Annotated[
+        list[Path], typer.Argument(metavar="FICHIERS", help="Fichiers du dossier : PDF, DOCX, Markdown ou texte.")
+    ],
     dossier: DossierOption,
     max_pages: Annotated[
         int | None,
@@ -57,6 +71,8 @@ def ingest(
         ingest_settings = current.ingest.model_copy(
             update={"ocr": ocr, **({"max_pages": max_pages} if max_pages is not None else {})}
         )
+        from assessor.dossiers import DossierStore
+
         store = DossierStore(current.model_copy(update={"ingest": ingest_settings}))
         with progress_bar("préparation") as progress:
             report = store.ingest(dossier, files, progress=progress)
@@ -110,7 +126,7 @@ def _dossier_summary(d: Dossier) -> dict[str, Any]:
 def list_dossiers(as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False) -> None:
     """Liste les dossiers ingérés."""
     with user_errors():
-        items = DossierStore(settings()).all()
+        items = _store().all()
     if as_json:
         print_json([_dossier_summary(d) for d in items])
         return
@@ -122,7 +138,7 @@ def list_dossiers(as_json: Annotated[bool, typer.Option("--json", help="Sortie J
         table.add_column(column)
     for d in items:
         s = _dossier_summary(d)
-        table.add_row(d.id, str(s["files"]), str(s["pages"]), str(s["chunks"]), s["updated_at"])
+        table.add_row(d.id, str(s["files"]), str(s["pages"]), str(s["chunks"]), local_time(d.updated_at, zone=False))
     console.print(table)
 
 
@@ -133,11 +149,11 @@ def show_dossier(
 ) -> None:
     """Affiche les fichiers d'un dossier : pages, passages, pages illisibles ou lues par OCR."""
     with user_errors():
-        d = DossierStore(settings()).get(dossier_id)
+        d = _store().get(dossier_id)
     if as_json:
         print_json(d.model_dump(mode="json"))
         return
-    table = Table(title=f"Dossier {d.id} (créé le {d.created_at:%d/%m/%Y})")
+    table = Table(title=f"Dossier {d.id} (créé le {local_date(d.created_at)})")
     for column in ("Fichier", "Type", "Pages", "Passages", "sha256", "Remarques"):
         table.add_column(column)
     for f in d.files:
@@ -152,12 +168,13 @@ def delete_dossier(
 ) -> None:
     """Supprime un dossier : ses passages indexés, ses fichiers conservés et sa fiche."""
     with user_errors():
-        store = DossierStore(settings())
+        store = _store()
         d = store.get(dossier_id)
         if not yes:
             if not sys.stdin.isatty():
                 fail("confirmation impossible sans terminal : ajoutez --yes pour supprimer.")
-            typer.confirm(f"Supprimer le dossier {d.id} ({len(d.files)} fichier(s)) ?", abort=True)
+            if not confirm(f"Supprimer le dossier {d.id} ({len(d.files)} fichier(s)) ?"):
+                fail("rien n'a été supprimé.")
         removed = store.delete(dossier_id)
     console.print(f"Dossier {dossier_id} supprimé ({removed} passages retirés de l'index).")
 
@@ -190,7 +207,9 @@ def _passage_json(p: Passage) -> dict[str, Any]:
 
 
 def search(
-    query: Annotated[str | None, typer.Argument(help="Texte libre à chercher (ou --criterion).")] = None,
+    query: Annotated[
+        str | None, typer.Argument(metavar="TEXTE", help="Texte libre à chercher (ou --criterion).")
+    ] = None,
     dossier: DossierOption = "",
     criterion: Annotated[
         str | None,
@@ -208,8 +227,10 @@ def search(
         fail("précisez le dossier : --dossier ID (voir assessor dossiers list).", code=2)
     if (query is None) == (criterion is None):
         fail("donnez soit un texte à chercher, soit --criterion ID (pas les deux).", code=2)
+    from rich.panel import Panel
+
     with user_errors():
-        store = DossierStore(settings())
+        store = _store()
         with progress_bar("préparation") as progress:
             retriever = store.retriever(dossier, progress=progress)
         if criterion:

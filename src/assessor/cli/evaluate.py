@@ -14,12 +14,9 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from assessor.cli.common import err_console, fail, user_errors, write_output
-from assessor.evaluation.compare import DEFAULT_RESAMPLES, BootstrapUnit, compare
-from assessor.evaluation.datasets import DatasetError, dumps_jsonl, import_review_grid, load_dataset
-from assessor.evaluation.metrics import DEFAULT_K, EvaluationError, evaluate
-from assessor.evaluation.report import console_tables, write_reports
-from assessor.evaluation.runs import RunError, load_run
+from assessor.cli.common import err_console, fail, output_format, user_errors, write_output
+from assessor.evaluation.compare import DEFAULT_RESAMPLES, BootstrapUnit
+from assessor.evaluation.metrics import DEFAULT_K
 
 eval_app = typer.Typer(
     help="Évaluation : accord des propositions de l'outil avec les décisions d'un jury sur des dossiers étiquetés.",
@@ -43,8 +40,9 @@ def run_command(
     run: Annotated[
         Path,
         typer.Argument(
+            metavar="RUN",
             help="Run à évaluer : dossier écrit par « assessor batch » (run.json, results.jsonl), fichier "
-            "results.jsonl, rapport JSON (assessor assess -o rapport.json) ou dossier de rapports JSON."
+            "results.jsonl, rapport JSON (assessor assess -o rapport.json) ou dossier de rapports JSON.",
         ),
     ],
     labels: Annotated[
@@ -87,6 +85,12 @@ def run_command(
     """Mesure l'accord d'un run avec les décisions du jury : exactitude, κ, κ pondéré, accord adjacent, matrices
     de confusion, abstentions, rappel des preuves, précision des citations, coût et durée ; par bloc et par
     longueur de dossier. Écrit un rapport Markdown et HTML."""
+    from assessor.evaluation.compare import compare
+    from assessor.evaluation.datasets import DatasetError, load_dataset
+    from assessor.evaluation.metrics import EvaluationError, evaluate
+    from assessor.evaluation.report import console_tables, write_reports  # matplotlib: seconds
+    from assessor.evaluation.runs import RunError, load_run
+
     with user_errors():
         try:
             dataset = load_dataset(labels)
@@ -109,7 +113,10 @@ def run_command(
 @eval_app.command("import")
 def import_command(
     grid: Annotated[
-        Path, typer.Argument(help="Grille remplie par le jury : export CSV de l'application de revue (« ; », UTF-8).")
+        Path,
+        typer.Argument(
+            metavar="GRILLE", help="Grille remplie par le jury : export CSV de l'application de revue (« ; », UTF-8)."
+        ),
     ],
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Fichier d'étiquettes à écrire (.jsonl) ; défaut : écran.")
@@ -128,8 +135,9 @@ def import_command(
 ) -> None:
     """Transforme la grille remplie par le jury (export CSV de l'application de revue) en étiquettes pour
     « assessor eval run ». Les critères sans décision du jury sont laissés de côté."""
-    if output is not None and output.suffix.lower() != ".jsonl":
-        fail("le fichier d'étiquettes doit avoir l'extension .jsonl (une ligne par dossier).", code=2)
+    output_format(output, ["jsonl"])  # one line per dossier
+    from assessor.evaluation.datasets import DatasetError, dumps_jsonl, import_review_grid
+
     with user_errors():
         try:
             imported = import_review_grid(grid, dossier_key=dossier_key, allow_unsigned=allow_unsigned)

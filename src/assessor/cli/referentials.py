@@ -17,6 +17,7 @@ from assessor.cli.common import (
     err_console,
     fail,
     library,
+    output_format,
     print_json,
     print_problems,
     use_referentials,
@@ -157,7 +158,9 @@ def show_referential(
 def validate_referentials(
     paths: Annotated[
         list[Path] | None,
-        typer.Argument(help="Fichiers YAML ou dossiers à valider ; par défaut tous les référentiels connus."),
+        typer.Argument(
+            metavar="FICHIERS", help="Fichiers YAML ou dossiers à valider ; par défaut tous les référentiels connus."
+        ),
     ] = None,
 ) -> None:
     """Vérifie des fichiers de référentiel : schéma, identifiants uniques, renvois entre compétences,
@@ -289,13 +292,14 @@ def export_grid(
     block: Annotated[str | None, typer.Option("--block", "-b", help="N'exporter que ce bloc.")] = None,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Fichier à écrire (par défaut : la sortie standard)."),
+        typer.Option("--output", "-o", help="Fichier à écrire, au format de son extension (défaut : l'écran)."),
     ] = None,
     referentials: ReferentialsOption = None,
 ) -> None:
     """Exporte la grille d'évaluation du jury : une ligne par critère, une colonne vide par verdict
     (json, csv séparé par « ; », ou md)."""
     use_referentials(referentials)
+    fmt = GridFormat(output_format(output, GridFormat) or fmt)  # -o grille.csv: the extension decides
     with user_errors():
         ref = library().get(ref_id)
         write_output(render_grid(ref, fmt, block), output)
@@ -306,6 +310,7 @@ def write_schema(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Fichier à écrire.")] = None,
 ) -> None:
     """Écrit le schéma JSON du format YAML des référentiels (pour les éditeurs et les outils)."""
+    output_format(output, ["json"])
     with user_errors():
         write_output(json.dumps(referential_schema(), ensure_ascii=False, indent=2) + "\n", output)
 

@@ -18,8 +18,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from assessor.cli.common import console, err_console, fail, refusals, settings
-from assessor.review.domain import BlockVerdict, ReviewError
+from assessor.cli.common import console, err_console, fail, output_format, refusals, settings, write_output
+from assessor.cli.french import ask_password, confirm
+from assessor.review.domain import BLOCK_VERDICT_LABELS, BlockVerdict, ReviewError
+from assessor.timefmt import local_time
 
 if TYPE_CHECKING:
     from assessor.review.domain import ReviewState, User
@@ -32,7 +34,6 @@ review_app = typer.Typer(
 )
 
 PASSWORD_VARIABLE = "ASSESSOR_PASSWORD"
-EXPORT_SUFFIXES = (".pdf", ".docx", ".csv", ".json")
 
 AsUser = Annotated[
     str,
@@ -43,7 +44,7 @@ AsUser = Annotated[
         show_default=False,
     ),
 ]
-ReviewId = Annotated[str, typer.Argument(help="Identifiant de la revue (« assessor review list »).")]
+ReviewId = Annotated[str, typer.Argument(metavar="REVUE", help="Identifiant de la revue (« assessor review list »).")]
 
 
 def _refusals() -> AbstractContextManager[None]:
@@ -63,7 +64,7 @@ def _login(store: ReviewStore, username: str) -> User:
 
     password = os.environ.get(PASSWORD_VARIABLE)
     if password is None:
-        password = typer.prompt(f"Mot de passe de {username}", hide_input=True)
+        password = ask_password(f"Mot de passe de {username}")
     with _refusals():
         user = UsersFile(settings().resolved_users_file).authenticate(username, password)
     store.record(
@@ -99,7 +100,9 @@ def _criterion_id(state: ReviewState, given: str) -> str:
 
 @review_app.command("import")
 def import_report(
-    report_file: Annotated[Path, typer.Argument(help="Rapport JSON écrit par « assessor assess -o rapport.json ».")],
+    report_file: Annotated[
+        Path, typer.Argument(metavar="RAPPORT", help="Rapport JSON écrit par « assessor assess -o rapport.json ».")
+    ],
     as_user: AsUser,
     candidate: Annotated[
         str | None,
@@ -159,7 +162,7 @@ def list_reviews(as_user: AsUser) -> None:
             ", ".join(summary.blocks),
             str(summary.revision),
             REVIEW_STATUS_LABELS[summary.status],
-            f"{summary.updated_at.astimezone():%d/%m/%Y %H:%M}",
+            local_time(summary.updated_at, zone=False),
         )
     console.print(table)
 
@@ -196,13 +199,15 @@ def show(
     console.print(table)
     for code in state.summary.blocks:
         block = state.block_decisions.get(code)
-        console.print(f"Bloc {code} : {block.verdict.value if block else 'sans décision'}")
+        console.print(f"Bloc {code} : {BLOCK_VERDICT_LABELS[block.verdict] if block else 'sans décision'}")
 
 
 @review_app.command("decide")
 def decide(
     review_id: ReviewId,
-    criterion: Annotated[str, typer.Argument(help="Identifiant du critère, complet ou sa fin (« B1/C.1.1/2 »).")],
+    criterion: Annotated[
+        str, typer.Argument(metavar="CRITÈRE", help="Identifiant du critère, complet ou sa fin (« B1/C.1.1/2 »).")
+    ],
     as_user: AsUser,
     accept: Annotated[
         bool, typer.Option("--accept", help="Accepter la proposition de la machine telle quelle.")
@@ -245,7 +250,7 @@ def decide(
 @review_app.command("accept-remaining")
 def accept_remaining(
     review_id: ReviewId,
-    block: Annotated[str, typer.Argument(help="Code du bloc (B1…).")],
+    block: Annotated[str, typer.Argument(metavar="BLOC", help="Code du bloc (B1…).")],
     as_user: AsUser,
     yes: Annotated[bool, typer.Option("--yes", help="Ne pas demander de confirmation.")] = False,
 ) -> None:
@@ -261,7 +266,7 @@ def accept_remaining(
         console.print(f"  laisser   {criterion_id} : {why}")
     if not accepted:
         fail(f"aucune proposition du bloc {block} ne peut être acceptée telle quelle.")
-    if not yes and not typer.confirm(f"Accepter ces {len(accepted)} propositions ?"):
+    if not yes and not confirm(f"Accepter ces {len(accepted)} propositions ?"):
         fail("rien n'a été accepté.")
     with _refusals():
         state, accepted, left = store.accept_remaining(
@@ -276,7 +281,7 @@ def accept_remaining(
 @review_app.command("decide-block")
 def decide_block(
     review_id: ReviewId,
-    block: Annotated[str, typer.Argument(help="Code du bloc (B1…).")],
+    block: Annotated[str, typer.Argument(metavar="BLOC", help="Code du bloc (B1…).")],
     as_user: AsUser,
     verdict: Annotated[BlockVerdict, typer.Option("--verdict", help="valide ou non_valide.", show_default=False)],
     reason: Annotated[str, typer.Option("--reason", help="Justification de la décision sur le bloc.")],
@@ -287,7 +292,7 @@ def decide_block(
         store.decide_block(
             review_id, user, block, expected_version=state.version, verdict=verdict, justification=reason
         )
-    console.print(f"Bloc {block} : {'validé' if verdict is BlockVerdict.VALIDATED else 'non validé'}.")
+    console.print(f"Bloc {block} : {BLOCK_VERDICT_LABELS[verdict]}.")
 
 
 @review_app.command("sign")
@@ -300,8 +305,7 @@ def sign(
     store, user, state = _session(review_id, as_user)
     with _refusals():
         state = store.sign(review_id, user, expected_version=state.version, signer_name=name)
-    signed_at = state.summary.signed_at
-    when = f"{signed_at.astimezone():%d/%m/%Y %H:%M}" if signed_at else ""
+    when = local_time(state.summary.signed_at)
     console.print(f"Revue {review_id} signée par {escape(name.strip())} le {when} : elle est en lecture seule.")
 
 
@@ -309,38 +313,24 @@ def sign(
 def export(
     review_id: ReviewId,
     as_user: AsUser,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Fichier à écrire : .pdf, .docx, .csv ou .json.")],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "-o", "--output", help="Fichier à écrire ; son extension choisit le format : .pdf, .docx, .csv ou .json."
+        ),
+    ],
 ) -> None:
     """Exporte la grille (proposition de la machine, décision du jury, signature, sceau du journal d'audit)."""
     from assessor.library import Library
     from assessor.review.exports import ExportFormat, export_review
 
-    suffix = output.suffix.lower()
-    if suffix not in EXPORT_SUFFIXES:
-        fail(f"format de sortie inconnu « {output.suffix or output.name} » : choisissez .pdf, .docx, .csv ou .json.")
+    fmt = ExportFormat(output_format(output, ExportFormat))
     store, user, state = _session(review_id, as_user)
     with _refusals():
         anchor = store.anchor(review_id, user)
         referential = Library.from_settings(settings()).get(state.summary.referential_id)
-        data = export_review(state, referential, ExportFormat(suffix[1:]), anchor=anchor)
-        _write_bytes(output, data)
-        store.record(user.username, "export", review_id=review_id, details={"format": suffix[1:], "channel": "cli"})
-    err_console.print(f"Écrit : {output}")
-
-
-def _write_bytes(output: Path, data: bytes) -> None:
-    """Write atomically: a failure never leaves a half-written grid."""
-    import tempfile
-
-    output.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-        Path(tmp).replace(output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        write_output(export_review(state, referential, fmt, anchor=anchor), output)
+        store.record(user.username, "export", review_id=review_id, details={"format": fmt.value, "channel": "cli"})
 
 
 @review_app.command("verify")

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from assessor.cli.common import console, refusals, settings
+from assessor.cli.french import ask_password
 from assessor.review.auth import AuthError, UsersFile
 from assessor.review.domain import ROLE_LABELS, Role
 
@@ -36,13 +37,14 @@ def _account_errors() -> AbstractContextManager[None]:
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         return typer.get_text_stream("stdin").readline().rstrip("\r\n")
-    password: str = typer.prompt("Mot de passe", hide_input=True, confirmation_prompt=True)
-    return password
+    return ask_password("Mot de passe", twice=True)
 
 
 @users_app.command("add")
 def add(
-    username: Annotated[str, typer.Argument(help="Identifiant de connexion (minuscules, chiffres, . _ -).")],
+    username: Annotated[
+        str, typer.Argument(metavar="IDENTIFIANT", help="Identifiant de connexion (minuscules, chiffres, . _ -).")
+    ],
     role: Annotated[Role, typer.Option("--role", help="Rôle du compte.", case_sensitive=False)],
     name: Annotated[str, typer.Option("--name", help="Nom affiché, par exemple « Dupont Marie ».")],
     candidate: Annotated[
@@ -86,7 +88,9 @@ def list_users() -> None:
 
 
 @users_app.command("remove")
-def remove(username: Annotated[str, typer.Argument(help="Identifiant du compte à supprimer.")]) -> None:
+def remove(
+    username: Annotated[str, typer.Argument(metavar="IDENTIFIANT", help="Identifiant du compte à supprimer.")],
+) -> None:
     """Supprime un compte (les revues et le journal d'audit gardent son identifiant)."""
     users = _users_file()
     with _account_errors():

@@ -7,8 +7,6 @@ from typing import Annotated
 import typer
 
 from assessor.cli.common import ReferentialsOption, fail, settings, use_referentials
-from assessor.review.domain import ReviewError
-from assessor.settings import AppSettings
 
 
 def app_command(
@@ -26,6 +24,8 @@ def app_command(
     Les comptes viennent du fichier des utilisateurs (« assessor users add »). Sans clé ni réseau, la
     pré-lecture utilise le repérage sans IA ; un modèle se choisit par « fournisseur:modèle ».
     """
+    from assessor.review.domain import ReviewError
+    from assessor.settings import AppSettings
     from assessor.webapp import serve  # gradio is slow to import: only for this command
 
     use_referentials(referentials)

@@ -20,9 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-import numpy as np
-from numpy.typing import NDArray
 from pydantic import BaseModel
 
 from assessor.evaluation.metrics import (
@@ -33,6 +32,10 @@ from assessor.evaluation.metrics import (
     ItemArrays,
     weighted_metrics,
 )
+
+if TYPE_CHECKING:  # NumPy loads when a comparison is computed, not when the command line starts
+    import numpy as np
+    from numpy.typing import NDArray
 
 DEFAULT_RESAMPLES = 2000
 DEFAULT_SEED = 20260101
@@ -77,6 +80,8 @@ class Comparison(BaseModel):
 def _interval(diffs: list[float], resamples: int) -> tuple[float | None, float | None]:
     if not diffs or len(diffs) < MIN_VALID_SHARE * resamples:
         return None, None
+    import numpy as np
+
     low, high = np.percentile(np.array(diffs), [2.5, 97.5])
     return float(low), float(high)
 
@@ -94,6 +99,8 @@ def compare(
     seed: int = DEFAULT_SEED,
 ) -> Comparison:
     """Paired comparison of run B against run A on their common labelled criteria."""
+    import numpy as np
+
     items_a = {(it.dossier, it.criterion_id): it for it in a.items}
     items_b = {(it.dossier, it.criterion_id): it for it in b.items}
     common = [key for key in items_a if key in items_b]
@@ -163,6 +170,8 @@ def compare(
 
 def _per_dossier_rows(a: Evaluation, b: Evaluation, rng: np.random.Generator, resamples: int) -> list[ComparisonRow]:
     """Mean cost and duration per dossier, on the dossiers both runs assessed, resampled by dossier."""
+    import numpy as np
+
     rows_a = {d.dossier: d for d in a.dossiers}
     rows_b = {d.dossier: d for d in b.dossiers}
     common = [d for d in rows_a if d in rows_b]

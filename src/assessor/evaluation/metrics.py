@@ -27,18 +27,19 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from pathlib import PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from numpy.typing import NDArray
 from pydantic import BaseModel
-from sklearn.metrics import cohen_kappa_score, confusion_matrix  # type: ignore[import-untyped]
 
 from assessor.citations import matching_form
 from assessor.evaluation.datasets import Dataset, DossierLabels, GoldEvidence
 from assessor.evaluation.runs import Run, RunRecord, match
 from assessor.referential import NON_VERDICT_LABELS
 from assessor.results import EVIDENCE_TO_EXAMINE, Citation, CriterionResult, Report, Status
+
+if TYPE_CHECKING:  # NumPy and scikit-learn (SciPy, pandas) load when an evaluation is computed
+    import numpy as np
+    from numpy.typing import NDArray
 
 DEFAULT_LEVELS = ("acquis", "partiellement_acquis", "non_acquis")
 """The default scale, best level first (as in a référentiel)."""
@@ -216,6 +217,9 @@ def _ratio(part: float, whole: float) -> float | None:
 
 
 def _kappa(y_true: list[str], y_pred: list[str], levels: Sequence[str], weights: str | None) -> float | None:
+    import numpy as np
+    from sklearn.metrics import cohen_kappa_score  # type: ignore[import-untyped]
+
     if not y_true:
         return None
     with warnings.catch_warnings():
@@ -228,6 +232,8 @@ def _kappa(y_true: list[str], y_pred: list[str], levels: Sequence[str], weights:
 
 def compute(items: Sequence[Item], levels: Sequence[str] = DEFAULT_LEVELS) -> Metrics:
     """Every metric of ``items`` (see the module docstring and evals/README.md)."""
+    from sklearn.metrics import confusion_matrix
+
     rank = {code: i for i, code in enumerate(levels)}
     gold_verdicts = [it for it in items if it.gold in rank]
     paired = [it for it in gold_verdicts if it.machine in rank]
@@ -282,6 +288,8 @@ def compute(items: Sequence[Item], levels: Sequence[str] = DEFAULT_LEVELS) -> Me
 def kappa_from_matrix(matrix: NDArray[Any], weights: str | None = None) -> float | None:
     """Cohen's κ (unweighted or quadratic) of a confusion matrix whose rows and columns follow the
     scale's order; None when undefined. The same formula as scikit-learn's ``cohen_kappa_score``."""
+    import numpy as np
+
     total = float(matrix.sum())
     if total == 0:
         return None
@@ -319,6 +327,8 @@ class ItemArrays:
 
     @classmethod
     def of(cls, items: Sequence[Item], levels: Sequence[str] = DEFAULT_LEVELS) -> ItemArrays:
+        import numpy as np
+
         rank = {code: i for i, code in enumerate(levels)}
 
         def col(get: Callable[[Item], float]) -> NDArray[np.float64]:
@@ -378,6 +388,7 @@ METRIC_LABELS = {
 
 def weighted_metrics(a: ItemArrays, w: NDArray[np.float64]) -> dict[str, float | None]:
     """The metrics of :data:`COMPARED` with item ``i`` counted ``w[i]`` times."""
+    import numpy as np
 
     def ratio(num: float, den: float) -> float | None:
         return num / den if den > 0 else None

@@ -14,7 +14,7 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ from matplotlib.transforms import Bbox
 
 from assessor.evaluation.compare import BootstrapUnit, Comparison, ComparisonRow
 from assessor.evaluation.metrics import METRIC_LABELS, Evaluation, Metrics
+from assessor.timefmt import local_time
 
 NA = "n/a"
 PERCENT_METRICS = frozenset(
@@ -214,13 +215,11 @@ def overall_rows(e: Evaluation) -> list[tuple[str, str, str]]:
 
 
 def _when(value: str) -> str:
-    """An ISO timestamp as « 22/11/2026 à 10:49 » (UTC when it says so); anything else as given."""
+    """An ISO timestamp as people read it (``assessor.timefmt``); anything else as given."""
     try:
-        moment = datetime.fromisoformat(value)
+        return local_time(datetime.fromisoformat(value))
     except ValueError:
         return value
-    zone = " UTC" if moment.utcoffset() == timedelta(0) else ""
-    return f"{moment:%d/%m/%Y à %H:%M}{zone}"
 
 
 def _run_description(e: Evaluation) -> str:

@@ -43,6 +43,7 @@ from assessor.review.domain import (
     ReviewError,
 )
 from assessor.review.schema import audit_log, block_decisions, criterion_decisions, reviews, signatures
+from assessor.timefmt import local_time
 
 GENESIS_HASH = ""
 """What the first audit entry is chained to."""
@@ -278,7 +279,7 @@ def _label(action: str) -> str:
 
 
 def _where(row: Any) -> str:
-    return f"Entrée {row.id} du journal ({_label(row.action)}, {row.at:%d/%m/%Y %H:%M:%S} UTC)"
+    return f"Entrée {row.id} du journal ({_label(row.action)}, {local_time(row.at, seconds=True)})"
 
 
 def _chain_problems(rows: Iterable[sa.Row[Any]], key: AuditKey, only: set[int] | None = None) -> list[str]:

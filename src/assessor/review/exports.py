@@ -19,7 +19,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -28,7 +28,7 @@ from xml.sax.saxutils import escape
 
 from assessor.referential import Referential
 from assessor.report import MODE_LABELS
-from assessor.results import STATUS_LABELS, CriterionResult, Flag, Mode
+from assessor.results import FLAG_SHORT_LABELS, STATUS_LABELS, CriterionResult, Flag, Mode
 from assessor.review.domain import (
     BLOCK_VERDICT_LABELS,
     CRITERION_ACTION_LABELS,
@@ -42,6 +42,7 @@ from assessor.review.domain import (
     ReviewState,
     ReviewStatus,
 )
+from assessor.timefmt import local_time
 
 
 class ExportFormat(StrEnum):
@@ -65,18 +66,6 @@ JSON_FORMAT_VERSION = 1
 UNSIGNED_MARK = "DOCUMENT DE TRAVAIL — NON SIGNÉ"
 SUPERSEDED_MARK = "RÉVISION REMPLACÉE — voir la révision suivante"
 EVIDENCE_ONLY_MODEL = "repérage sans IA"
-
-FLAG_SHORT_LABELS: dict[Flag, str] = {
-    Flag.EVIDENCE_ONLY: "sans IA",
-    Flag.UNVERIFIED_CITATION: "citation non vérifiée",
-    Flag.POSITIVE_WITHOUT_EVIDENCE: "verdict positif sans preuve",
-    Flag.NOT_ASSESSABLE_IN_WRITING: "non évaluable à l’écrit",
-    Flag.SUSPECTED_INJECTION: "injection suspectée",
-    Flag.OCR_PAGE: "page lue par OCR",
-    Flag.MODEL_ERROR: "erreur du modèle",
-    Flag.WEAK_SIGNAL: "signal faible",
-    Flag.OFF_REFERENTIAL: "dossier hors référentiel",
-}
 
 
 def export_review(
@@ -184,8 +173,7 @@ class _View:
 
     @property
     def model_label(self) -> str:
-        report = self.state.report
-        return EVIDENCE_ONLY_MODEL if report.evidence_only else report.model
+        return self.state.report.model_label
 
     def counts(self) -> dict[str, int]:
         actions = [line.action for line in self.lines]
@@ -258,14 +246,6 @@ def _line(
     )
 
 
-def _when(moment: datetime | None) -> str:
-    """French date and time, in UTC (a naive datetime is taken as UTC)."""
-    if moment is None:
-        return ""
-    utc = moment.astimezone(UTC) if moment.tzinfo else moment
-    return f"{utc:%d/%m/%Y %H:%M} UTC"
-
-
 def _iso(moment: datetime | None) -> str:
     return moment.isoformat() if moment else ""
 
@@ -313,9 +293,9 @@ def _header_fields(view: _View) -> list[tuple[str, str]]:
         ("Dossier", f"{report.dossier.id} ({', '.join(f'{f.name}, {f.pages} p.' for f in report.dossier.files)})"),
         ("Proposition de la machine", view.model_label),
         ("Version des consignes", report.prompt_version or ("sans objet" if report.evidence_only else "—")),
-        ("Proposition produite le", _when(report.created_at)),
-        ("Revue ouverte le", f"{_when(summary.created_at)} par {summary.created_by}"),
-        ("Dernière modification", _when(summary.updated_at)),
+        ("Proposition produite le", local_time(report.created_at)),
+        ("Revue ouverte le", f"{local_time(summary.created_at)} par {summary.created_by}"),
+        ("Dernière modification", local_time(summary.updated_at)),
         ("Signature", _signature_text(view)),
     ]
     return fields
@@ -401,7 +381,7 @@ def _signature_text(view: _View) -> str:
     if not view.signed:
         return f"non signée — {UNSIGNED_MARK}"
     name = summary.signed_by_name or summary.signed_by or ""
-    return f"signée par {name} ({summary.signed_by}) le {_when(summary.signed_at)}"
+    return f"signée par {name} ({summary.signed_by}) le {local_time(summary.signed_at)}"
 
 
 def _notice(view: _View) -> list[str]:
@@ -482,7 +462,7 @@ def _block_decision_parts(block: _Block) -> tuple[str, str]:
         return f"Décision du jury sur le bloc {block.code} : aucune décision", ""
     return (
         f"Décision du jury sur le bloc {block.code} : {block.verdict_label}, "
-        f"par {decision.decided_by} le {_when(decision.decided_at)}",
+        f"par {decision.decided_by} le {local_time(decision.decided_at)}",
         f"Justification : {decision.justification}",
     )
 
@@ -504,7 +484,7 @@ def _dossier_alerts(view: _View) -> list[str]:
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
 
-def _clean(text: str) -> str:
+def clean_text(text: str) -> str:
     """Without the control characters that XML (DOCX) and PDF text refuse."""
     return _CONTROL.sub(" ", text)
 
@@ -514,7 +494,8 @@ def _clean(text: str) -> str:
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _cell(value: object) -> str:
+def csv_cell(value: object) -> str:
+    """A CSV cell that a spreadsheet shows as text, never runs as a formula."""
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(_FORMULA_START) else text
 
@@ -561,7 +542,7 @@ def _csv(view: _View) -> bytes:
                 "audit_review_entries": view.anchor.review_entries if view.anchor else "",
                 "audit_key_id": view.anchor.key_id if view.anchor else "",
             }
-            writer.writerow([_cell(row[column]) for column in CSV_COLUMNS])
+            writer.writerow([csv_cell(row[column]) for column in CSV_COLUMNS])
     return out.getvalue().encode("utf-8-sig")
 
 
@@ -727,7 +708,8 @@ def _register(family: tuple[Path, Path, Path, Path] | None) -> tuple[str, str, s
     return names[0], names[1], names[2]
 
 
-def _fonts() -> tuple[str, str, str]:
+def pdf_fonts() -> tuple[str, str, str]:
+    """The (regular, bold, italic) fonts of every PDF: the first usable family, registered once."""
     for family in FONT_FAMILIES:
         try:
             return _register(family)
@@ -738,7 +720,7 @@ def _fonts() -> tuple[str, str, str]:
 
 def _esc(text: str) -> str:
     """Dossier text for a reportlab Paragraph: markup characters shown literally, line breaks kept."""
-    return escape(_clean(text)).replace("\n", "<br/>")
+    return escape(clean_text(text)).replace("\n", "<br/>")
 
 
 def _pdf(view: _View) -> bytes:
@@ -758,7 +740,7 @@ def _pdf(view: _View) -> bytes:
         TableStyle,
     )
 
-    regular, bold, italic = _fonts()
+    regular, bold, italic = pdf_fonts()
     summary = view.state.summary
     page_w, page_h = landscape(A4)
     margin = 12 * mm
@@ -959,13 +941,13 @@ def _pdf(view: _View) -> bytes:
             mark_w = canvas.stringWidth(mark, bold, 9) + 8 * mm
         canvas.setFont(regular, 8)
         canvas.setFillColor(ink)
-        canvas.drawString(margin, y, _fit(_clean(header_title), width - mark_w, canvas, regular, 8))
+        canvas.drawString(margin, y, _fit(clean_text(header_title), width - mark_w, canvas, regular, 8))
         canvas.setStrokeColor(grid)
         canvas.setLineWidth(0.5)
         canvas.line(margin, y - 2.5 * mm, page_w - margin, y - 2.5 * mm)
         footer = f"Revue {summary.id} — révision {summary.revision} — {_status_label(view)}"
         canvas.setFont(regular, 7)
-        canvas.drawString(margin, 6 * mm, _fit(_clean(footer), width - 40 * mm, canvas, regular, 7))
+        canvas.drawString(margin, 6 * mm, _fit(clean_text(footer), width - 40 * mm, canvas, regular, 7))
         canvas.restoreState()
 
     class NumberedCanvas(Canvas):  # type: ignore[misc]
@@ -997,9 +979,9 @@ def _pdf(view: _View) -> bytes:
         rightMargin=margin,
         topMargin=15 * mm,
         bottomMargin=12 * mm,
-        title=_clean(f"Grille d’évaluation du jury — {summary.candidate}"),
+        title=clean_text(f"Grille d’évaluation du jury — {summary.candidate}"),
         author="Assessor (proposition) et jury (décision)",
-        subject=_clean(f"{view.certification} — revue {summary.id}, révision {summary.revision}"),
+        subject=clean_text(f"{view.certification} — revue {summary.id}, révision {summary.revision}"),
         creator="Assessor",
         lang="fr-FR",
         invariant=1,
@@ -1043,7 +1025,7 @@ def _pdf_row(line: _Line, p: Callable[..., Any], s_small: Any) -> list[Any]:
         notes.append(f"<b>Commentaire :</b> {_esc(line.comment)}")
     who = [_esc(line.decided_by)] if line.decided_by else []
     if line.decided_at:
-        who.append(_esc(_when(line.decided_at)))
+        who.append(_esc(local_time(line.decided_at)))
     return [criterion, machine, p("<br/>".join(decision)), p("<br/>".join(notes)), p("<br/>".join(who), s_small)]
 
 
@@ -1074,8 +1056,8 @@ def _docx(view: _View) -> bytes:
     width_cm = 29.7 - 2 * 1.4
 
     properties = document.core_properties
-    properties.title = _clean(f"Grille d’évaluation du jury — {summary.candidate}")[:255]  # Word's limit
-    properties.subject = _clean(f"{view.certification} — revue {summary.id}, révision {summary.revision}")[:255]
+    properties.title = clean_text(f"Grille d’évaluation du jury — {summary.candidate}")[:255]  # Word's limit
+    properties.subject = clean_text(f"{view.certification} — revue {summary.id}, révision {summary.revision}")[:255]
     properties.author = "Assessor (proposition) et jury (décision)"
     properties.language = "fr-FR"
     properties.created = summary.created_at
@@ -1083,17 +1065,19 @@ def _docx(view: _View) -> bytes:
 
     # Header and footer of every page: title, unsigned mark, page N / M.
     header = section.header.paragraphs[0]
-    header.add_run(_clean(f"Grille du jury — {view.certification} — {summary.candidate} — révision {summary.revision}"))
+    header.add_run(
+        clean_text(f"Grille du jury — {view.certification} — {summary.candidate} — révision {summary.revision}")
+    )
     header.runs[0].font.size = Pt(8)
     mark = UNSIGNED_MARK if not view.signed else ("RÉVISION REMPLACÉE" if view.superseded else "")
     if mark:
         run = section.header.add_paragraph().add_run(mark)
         run.bold, run.font.color.rgb, run.font.size = True, red, Pt(10)
     footer = section.footer.paragraphs[0]
-    footer.add_run(_clean(f"Revue {summary.id} — révision {summary.revision} — {_status_label(view)} — page "))
-    _field(footer, "PAGE", OxmlElement, qn)
+    footer.add_run(clean_text(f"Revue {summary.id} — révision {summary.revision} — {_status_label(view)} — page "))
+    docx_field(footer, "PAGE", OxmlElement, qn)
     footer.add_run(" / ")
-    _field(footer, "NUMPAGES", OxmlElement, qn)
+    docx_field(footer, "NUMPAGES", OxmlElement, qn)
     for run in footer.runs:
         run.font.size = Pt(7)
 
@@ -1112,7 +1096,7 @@ def _docx(view: _View) -> bytes:
         paragraph = cell.paragraphs[0]
         paragraph.paragraph_format.space_after = Pt(0)
         for kind, text in parts:
-            run = paragraph.add_run(_clean(text))
+            run = paragraph.add_run(clean_text(text))
             run.bold = True if kind == "b" else None
             run.italic = True if kind == "i" else None
             run.font.size = Pt(7.5 if kind == "small" else size)
@@ -1127,7 +1111,7 @@ def _docx(view: _View) -> bytes:
     elif view.superseded:
         banner(SUPERSEDED_MARK)
     document.add_heading("Grille d’évaluation du jury", 0)
-    document.add_paragraph(_clean(f"{view.certification} — candidat : {summary.candidate}"))
+    document.add_paragraph(clean_text(f"{view.certification} — candidat : {summary.candidate}"))
 
     fields = _header_fields(view)
     half = (len(fields) + 1) // 2
@@ -1141,17 +1125,17 @@ def _docx(view: _View) -> bytes:
 
     document.add_heading("Transparence et contrôle humain", 1)
     for text in _notice(view):
-        document.add_paragraph(_clean(text))
+        document.add_paragraph(clean_text(text))
     document.add_heading("Synthèse", 1)
     document.add_paragraph(_counts_text(view))
     alerts = _dossier_alerts(view)
     if alerts:
         document.add_heading("Alertes de la machine sur le dossier", 1)
         for alert in alerts:
-            document.add_paragraph(_clean(alert), style="List Bullet")
+            document.add_paragraph(clean_text(alert), style="List Bullet")
 
     for block in view.blocks:
-        document.add_heading(_clean(f"Bloc {block.code}" + (f" — {block.title}" if block.title else "")), 1)
+        document.add_heading(clean_text(f"Bloc {block.code}" + (f" — {block.title}" if block.title else "")), 1)
         table = document.add_table(rows=2, cols=5)
         table.style = "Table Grid"
         table.alignment = WD_TABLE_ALIGNMENT.CENTER
@@ -1205,24 +1189,24 @@ def _docx(view: _View) -> bytes:
             if line.comment:
                 notes += [("b", ("\n" if notes else "") + "Commentaire : "), ("", line.comment)]
             write(cells[3], notes)
-            who = "\n".join(x for x in (line.decided_by, _when(line.decided_at)) if x)
+            who = "\n".join(x for x in (line.decided_by, local_time(line.decided_at)) if x)
             write(cells[4], [("small", who)])
             for cell in cells[2:]:
                 shade(cell, "FFF8E1")
         _widths(table, [0.29, 0.18, 0.15, 0.26, 0.12], width_cm, Cm)
         paragraph = document.add_paragraph()
         paragraph.paragraph_format.space_before = Pt(4)
-        run = paragraph.add_run(_clean(_block_decision_text(block)))
+        run = paragraph.add_run(clean_text(_block_decision_text(block)))
         run.bold = block.decision is None
 
     document.add_heading("Signature", 1)
-    document.add_paragraph(_clean(_signature_text(view)))
+    document.add_paragraph(clean_text(_signature_text(view)))
     if view.signed:
         document.add_paragraph(SIGNATURE_CLOSES)
     else:
         banner(UNSIGNED_MARK)
     for text in _anchor_paragraphs(view):
-        run = document.add_paragraph().add_run(_clean(text))
+        run = document.add_paragraph().add_run(clean_text(text))
         run.font.size = Pt(7.5)
 
     buffer = io.BytesIO()
@@ -1263,7 +1247,7 @@ def _cant_split(row: Any, element: Callable[[str], Any], qn: Callable[[str], str
     properties.append(tag)
 
 
-def _field(paragraph: Any, code: str, element: Callable[[str], Any], qn: Callable[[str], str]) -> None:
+def docx_field(paragraph: Any, code: str, element: Callable[[str], Any], qn: Callable[[str], str]) -> None:
     """A Word field (PAGE, NUMPAGES) that the reader's word processor computes."""
     field = element("w:fldSimple")
     field.set(qn("w:instr"), f" {code} ")

@@ -44,6 +44,7 @@ from assessor.review.domain import (
 from assessor.review.exports import ExportFormat, export_filename, export_review
 from assessor.review.store import MAX_ASSIGNED_JURY, MAX_NAME_CHARS, ReviewStore, acceptance_refusal
 from assessor.settings import Settings
+from assessor.timefmt import local_time
 from assessor.webapp import views
 from assessor.webapp.files import UPLOAD_TYPES, FileGuard, PrivateFiles, allowed_types
 from assessor.webapp.pages import render_page
@@ -484,7 +485,7 @@ def build(app: ReviewApp) -> gr.Blocks:
                 summary = entry.after or entry.details
                 rows.append(
                     [
-                        entry.at.astimezone().strftime("%d/%m/%Y %H:%M:%S"),
+                        local_time(entry.at, seconds=True, zone=False),
                         entry.actor,
                         AUDIT_ACTION_LABELS.get(entry.action, entry.action),
                         entry.criterion_id or "",

@@ -37,6 +37,7 @@ from assessor.review.domain import (
     ReviewState,
     ReviewSummary,
 )
+from assessor.timefmt import local_time
 
 OUTCOME_CLASSES: dict[str, str] = {
     "acquis": "ok",
@@ -391,7 +392,7 @@ def _flag_items(flags: Sequence[DossierFlag]) -> str:
 
 
 def _when(value: datetime | None) -> str:
-    return value.astimezone().strftime("%d/%m/%Y %H:%M") if value else ""
+    return local_time(value, zone=False)
 
 
 def sessions_rows(summaries: Sequence[ReviewSummary]) -> list[list[str]]:
