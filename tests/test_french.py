@@ -260,10 +260,9 @@ def _document_text(data: bytes, suffix: str) -> str:
 
 def test_reports_and_grids_are_french(report: Report) -> None:
     """The report in every format the command line writes, and the jury's grid as PDF and DOCX."""
+    from assessor.report_documents import report_csv, report_docx, report_pdf
     from reviewdata import referential
     from test_exports import make_state
-
-    from assessor.report_documents import report_csv, report_docx, report_pdf
 
     texts = {f"rapport.{fmt}": render(report, fmt) for fmt in (ReportFormat.MD, ReportFormat.HTML)}
     texts["rapport.pdf"] = _document_text(report_pdf(report), "pdf")

@@ -33,7 +33,7 @@ def read_capped(path: Path, max_bytes: int) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def load(text: str, loader: type[yaml.SafeLoader] = yaml.SafeLoader) -> tuple[Any, yaml.Node | None]:
+def load(text: str, loader: type[yaml.SafeLoader | yaml.CSafeLoader] = yaml.SafeLoader) -> tuple[Any, yaml.Node | None]:
     """The document and its node tree; ``YamlLimitError`` for an alias bomb, ``yaml.YAMLError`` as usual."""
     reader = loader(text)
     try:
