@@ -101,6 +101,24 @@ def test_whole_jury_flow_survives_a_restart(data_dir: Path, tmp_path: Path) -> N
         page = chromium.new_page(viewport={"width": 1440, "height": 1000}, locale="fr-FR")
         login(page, url, JURY, PASSWORD)
         assert NAME in page.locator("#as-who").inner_text()
+
+        # A file type the app does not read: refused by the upload route, and Gradio's notice says so in French.
+        page.get_by_role("tab", name="Nouvelle pré-lecture").click()
+        program = tmp_path / "programme.exe"
+        program.write_bytes(b"MZ" + bytes(100))
+        page.locator("#as-files input[type=file]").set_input_files([str(program)])
+        toast = page.locator('[data-testid="toast-body"]').first
+        toast.wait_for(timeout=15000)
+        page.wait_for_function(
+            "() => !/HTTP|Error/.test(document.querySelector('[data-testid=toast-body]')?.innerText || 'HTTP')",
+            timeout=5000,
+        )
+        notice = toast.inner_text()
+        assert "Erreur" in notice and "Type de fichier refusé : « programme.exe »" in notice, notice
+        page.locator('[data-testid="toast-close"]').first.click()
+        page.reload()
+        page.wait_for_selector("#as-who a", timeout=30000)
+
         start_review(page, [SAMPLE], "Camille Exemple")
         page.screenshot(path=str(shots / "01-grille.png"), full_page=False)
 
@@ -109,7 +127,7 @@ def test_whole_jury_flow_survives_a_restart(data_dir: Path, tmp_path: Path) -> N
         row.click()
         page.wait_for_selector("#as-passages mark", timeout=10000)
         cid = row.get_attribute("data-cid")
-        assert cid and cid in page.locator("#as-detail").inner_text()
+        assert cid and page.locator(f'#as-detail [title="{cid}"]').count() == 1  # « B1 › C.1.1 › critère 1 »
         assert len(page.locator("#as-passages mark").first.inner_text()) > 20
         page.screenshot(path=str(shots / "02-critere.png"), full_page=False)
         page.locator("#as-page").scroll_into_view_if_needed()
@@ -128,6 +146,7 @@ def test_whole_jury_flow_survives_a_restart(data_dir: Path, tmp_path: Path) -> N
         page.locator("#as-reason textarea, #as-reason input").first.fill("Sources citées, mais sans analyse critique.")
         page.locator("#as-save").click()
         wait_message(page, "Décision enregistrée")
+        assert f"par {NAME} ({JURY})" in page.locator("#as-detail").inner_text()  # a name, not just a username
         selected = page.locator(f'#as-grid .as-row[data-cid="{cid}"]')
         assert "Jury : Partiellement acquis" in selected.inner_text()
 
@@ -176,6 +195,12 @@ def test_whole_jury_flow_survives_a_restart(data_dir: Path, tmp_path: Path) -> N
         page.locator("#as-refresh").click()
         page.locator("#as-sessions [role=gridcell]", has_text="Camille Exemple").first.click()
         page.wait_for_selector(f'#as-grid .as-row[data-cid="{cid}"]', timeout=20000)
+        # Opening a review shows its first criterion's page, as a click on a criterion would.
+        page.wait_for_function(
+            "() => { const i = document.querySelector('#as-page img'); "
+            "return (i && i.complete && i.naturalWidth > 500) || !!document.querySelector('#as-no-page'); }",
+            timeout=15000,
+        )
         choose(page, "#as-block", "B1")
         page.locator("#as-verdict label", has_text="non validé").click()
         page.locator("#as-justification textarea, #as-justification input").first.fill(

@@ -204,7 +204,7 @@ def test_cli_import_writes_jsonl_and_reports_refusals_without_traceback(tmp_path
     out = tmp_path / "labels.jsonl"
     result = runner.invoke(app, ["eval", "import", str(grid), "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert "1 critère(s) sans décision" in flat(result.stderr)
+    assert "1 critère sans décision du jury, laissé de côté" in flat(result.stderr)
     assert load_dataset(out).entries[0].criteria[0].criterion_id == "c/1"
     unsigned = write_grid(tmp_path / "u.csv", [grid_row("c/1", "accepte", "acquis", review_status="en_cours")])
     result = runner.invoke(app, ["eval", "import", str(unsigned), "-o", str(out)])

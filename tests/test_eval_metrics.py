@@ -408,7 +408,7 @@ def test_evaluate_breaks_down_by_block_length_dossier_and_criterion() -> None:
     assert e.confusion.columns[-1] == "a_examiner"
     assert sum(map(sum, e.confusion.counts)) == 5
     joined = " ".join(e.warnings)
-    assert "inconnu" in joined and "absent" in joined and "1 critère(s) étiqueté(s) absent(s)" in joined
+    assert "inconnu" in joined and "absent" in joined and "1 critère étiqueté absent des rapports" in joined
     assert [c.criterion_id for c in e.criteria][:2] == ["ref/B1/1", "ref/B1/2"]
 
 

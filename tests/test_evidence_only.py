@@ -24,6 +24,7 @@ from assessor.report import ReportFormat, render
 from assessor.results import EVIDENCE_TO_EXAMINE, Flag, Mode, Report, Status
 from assessor.retrieval import Passage, Retriever
 from assessor.settings import Settings
+from assessor.wording import counted
 from fakes import make_chunk
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -333,7 +334,7 @@ def test_a_dossier_that_answers_another_referential_gets_the_dossier_level_alert
     for fmt in (ReportFormat.MD, ReportFormat.HTML):
         text = render(report, fmt)
         alert = text.index("dossier_hors_referentiel")
-        assert f"{report.fit.treated} critère(s) sur {report.fit.criteria}" in text
+        assert f"{counted(report.fit.treated, 'critère')} sur {report.fit.criteria} seulement" in text
         assert alert < text.index(report.criteria[0].criterion_id)  # before any criterion
     assert "dossier_hors_referentiel" not in render(on_topic, ReportFormat.MD)
 

@@ -376,7 +376,7 @@ def test_jury_sees_only_their_own_and_assigned_reviews(store: ReviewStore, repor
         store.comment_criterion(
             review, OTHER_JURY, reports["evidence"].criteria[0].criterion_id, expected_version=1, comment="x"
         )
-    with pytest.raises(PermissionDenied, match="mode jury"):
+    with pytest.raises(PermissionDenied, match="pré-lecture pour le jury"):
         store.create_review(reports["trainer"], user=JURY, candidate="X")
 
 

@@ -264,3 +264,43 @@ def test_a_draft_referential_shows_where_each_criterion_was_read(tmp_path: Path)
     detail = views.criterion_html(state, read, result)
     assert "Lu dans : RC.pdf, page 8" in detail and "évalué au niveau de la compétence" in detail
     assert "pas encore relu (brouillon)" in views.header_html(state, draft)
+
+
+def test_the_screens_speak_to_people_not_in_codes(tmp_path: Path) -> None:
+    """Issue 14, point 5: no raw mode or flag code, a name beside a username, « 1 bloc », no emoji."""
+    state = _state(tmp_path)
+    ref = referential()
+    result = state.report.criteria[0]
+    criterion = next(c for c in ref.criteria if c.id == result.criterion_id)
+    state.decisions[criterion.id] = CriterionDecision(
+        criterion_id=criterion.id, action=CriterionAction.ACCEPTED, outcome="acquis", decided_by="jmartin"
+    )
+    header = views.header_html(state, ref)
+    detail = views.criterion_html(state, criterion, result, {"jmartin": "Jeanne Martin"})
+    grid = views.grid_html(state, ref, criterion.id)
+    assert "<b>Mode</b> pré-lecture pour le jury" in header
+    assert f"bloc {state.summary.blocks[0]})" in header and "blocs" not in header  # one block
+    assert "par Jeanne Martin (jmartin)" in detail
+    assert f'title="{criterion.id}">{criterion.block} › {criterion.set_key} › critère {criterion.number}' in detail
+    # Every mark is a character of the fonts a bare Linux machine has (an emoji shows as an empty box).
+    assert not [ch for ch in header + detail + grid if ord(ch) > 0x2FFF], "emoji or pictograph on a screen"
+    row = views.sessions_rows([state.summary])[0]
+    assert row[0] == "Camille" and row[-1] == "r1" and "pré-lecture pour le jury" in row
+
+
+def test_a_passage_reads_as_sentences_and_its_quote_stays_highlighted() -> None:
+    text = "Ce projet m’a permis\nd’acquérir une méthode.\nJ’ai compris :\n- le MCD\n- le MPD\n\nFin."
+    flowed = views.reflowed(text)
+    assert len(flowed) == len(text)  # the quote's offsets hold
+    assert flowed.startswith("Ce projet m’a permis d’acquérir une méthode.\nJ’ai compris :\n- le MCD\n- le MPD\n\n")
+    quoted = "Ce projet m'a permis d'acquérir une méthode"
+    assert "<mark>" in views._highlighted(flowed, quoted)
+
+
+def test_a_file_without_pages_says_why_no_page_is_shown(tmp_path: Path) -> None:
+    result = _state(tmp_path).report.criteria[0]
+    docx = result.model_copy(
+        update={"citations": [result.citations[0].model_copy(update={"page": None, "file": "memoire.docx"})]}
+    )
+    assert "n&#x27;a pas de pages (Word ou texte)" in views.no_page_html(docx, 0)
+    assert views.no_page_html(result.model_copy(update={"citations": []}), 0) == ""

@@ -36,6 +36,7 @@ from assessor.embeddings import Embedder, make_embedder
 from assessor.index import ChunkIndex
 from assessor.ingest import LoadedFile, ReadProgress
 from assessor.ingest.document import SetAside
+from assessor.ingest.furniture import page_list
 from assessor.ingest.worker import read_file
 from assessor.retrieval import Retriever
 from assessor.settings import Settings
@@ -80,6 +81,13 @@ class DossierFile(BaseModel):
         description="Per page number: the furniture and template text kept out of the passages, for display.",
     )
     added_at: datetime
+
+    def notes(self) -> list[str]:
+        """What a reader should know about the file: its ingest notes, and the pages OCR read (to check)."""
+        if not self.ocr_pages:
+            return list(self.warnings)
+        pages = "page lue" if len(self.ocr_pages) == 1 else "pages lues"
+        return [*self.warnings, f"{pages} par OCR : {page_list(self.ocr_pages)}"]
 
 
 class Dossier(BaseModel):

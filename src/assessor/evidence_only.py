@@ -39,6 +39,7 @@ from assessor.citations import verify_citations
 from assessor.referential import Criterion, CriterionLevel
 from assessor.results import EVIDENCE_TO_EXAMINE, CriterionResult, Flag, Mode, ReferentialFit, Status, percent
 from assessor.retrieval import Passage
+from assessor.wording import counted
 
 MODEL_NAME = "evidence-only"
 NOT_AI = "Repérage automatique des passages, sans jugement : ce n'est pas une évaluation par une IA."
@@ -214,7 +215,7 @@ def assess(
     return CriterionResult(
         **base,
         outcome=EVIDENCE_TO_EXAMINE,
-        rationale=f"{len(evidence)} passage(s) à examiner ({places}) : jusqu'à {percent(best)} des termes du "
+        rationale=f"{counted(len(evidence), 'passage')} à examiner ({places}) : jusqu'à {percent(best)} des termes du "
         f"critère y figurent.{doubt} Leur présence ne dit pas si le critère est satisfait : le jury en juge. "
         f"{NOT_AI}",
         citations=citations,

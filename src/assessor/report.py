@@ -12,14 +12,8 @@ from enum import StrEnum
 
 from assessor.redaction import redact_model
 from assessor.referential import COMPETENCY_LEVEL_LABEL
-from assessor.results import FLAG_LABELS, STATUS_LABELS, CriterionResult, Flag, Mode, Report
+from assessor.results import FLAG_LABELS, MODE_LABELS, STATUS_LABELS, CriterionResult, Flag, Report
 from assessor.timefmt import local_time
-
-MODE_LABELS = {
-    Mode.JURY: "pré-lecture pour le jury",
-    Mode.TRAINER: "retour formatif du formateur",
-    Mode.CANDIDATE: "auto-vérification du candidat",
-}
 
 
 class ReportFormat(StrEnum):

@@ -14,6 +14,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from assessor.wording import counted
+
 EVIDENCE_TO_EXAMINE = "a_examiner"
 """The evidence-only outcome: passages were found, a person must read them. Not a verdict."""
 
@@ -24,6 +26,14 @@ class Mode(StrEnum):
     JURY = "jury"  # neutral pre-assessment for the jury's eyes
     TRAINER = "trainer"  # formative feedback: what is missing and how to improve it
     CANDIDATE = "candidate"  # self-check: coverage and advice, without grades
+
+
+MODE_LABELS: dict[Mode, str] = {
+    Mode.JURY: "pré-lecture pour le jury",
+    Mode.TRAINER: "retour formatif du formateur",
+    Mode.CANDIDATE: "auto-vérification du candidat",
+}
+"""Each mode as people read it, in every screen and document (the codes stay in JSON)."""
 
 
 class Flag(StrEnum):
@@ -214,8 +224,9 @@ class ReferentialFit(BaseModel):
     def alert(self) -> str:
         """The dossier-level alert, in French, with the coverage figure."""
         return (
-            f"Dossier hors référentiel ? Seuls {self.treated} critère(s) sur {self.criteria} "
-            f"({percent(self.coverage)}) trouvent dans le dossier un passage qui en traite "
+            f"Dossier hors référentiel ? {counted(self.treated, 'critère')} sur {self.criteria} seulement "
+            f"({percent(self.coverage)}) {'trouve' if self.treated < 2 else 'trouvent'} "
+            "dans le dossier un passage qui en traite "
             f"(seuil d'alerte : {percent(self.threshold)}). Vérifiez que le dossier répond bien au "
             "référentiel et aux blocs choisis avant de lire les critères."
         )

@@ -31,6 +31,7 @@ from assessor.redaction import redact, redact_json
 from assessor.referential import Referential
 from assessor.results import Flag, Mode, Report
 from assessor.settings import Settings
+from assessor.wording import counted
 
 ChatModel = tuple[BaseChatModel, ModelSpec]
 
@@ -169,7 +170,7 @@ def unanswered_error(report: Report, source: str) -> str | None:
             reasons.append(f"{result.criterion_id} : {last.errors[0] if last.errors else 'aucune réponse'}")
     if not reasons:
         return None
-    return f"{source} n'a pas répondu pour {len(reasons)} critère(s) sur {len(report.criteria)} ({reasons[0]})"
+    return f"{source} n'a pas répondu pour {counted(len(reasons), 'critère')} sur {len(report.criteria)} ({reasons[0]})"
 
 
 def describe(exc: BaseException) -> str:

@@ -24,12 +24,12 @@ from assessor.cli.common import (
 )
 from assessor.cli.french import confirm
 from assessor.ingest import IngestSettings
-from assessor.ingest.furniture import page_list
 from assessor.retrieval import RETRIEVAL_MODE_LABELS, RetrievalMode
 from assessor.timefmt import local_date, local_time
+from assessor.wording import counted
 
 if TYPE_CHECKING:
-    from assessor.dossiers import Dossier, DossierFile, DossierStore, IngestReport
+    from assessor.dossiers import Dossier, DossierStore, IngestReport
     from assessor.referential import Criterion
     from assessor.retrieval import Passage
 
@@ -92,7 +92,7 @@ def print_ingest_report(report: IngestReport) -> None:
             escape(record.name),
             str(record.pages),
             str(record.chunks),
-            escape("\n".join(_notes(record))) or "—",
+            escape("\n".join(record.notes())) or "—",
         )
     for name in report.unchanged:
         table.add_row(escape(name), "", "", "inchangé : rien à refaire")
@@ -100,16 +100,6 @@ def print_ingest_report(report: IngestReport) -> None:
     if report.replaced:
         console.print(f"Remplacés par leur nouvelle version : {escape(', '.join(report.replaced))}")
     console.print(f"Total : {len(report.dossier.files)} fichier(s), {report.dossier.chunk_count} passages indexés.")
-
-
-def _notes(record: DossierFile) -> list[str]:
-    """What a reader should know about a file: its ingest notes, and the pages OCR read (to check)."""
-    if not record.ocr_pages:
-        return record.warnings
-    return [
-        *record.warnings,
-        f"{'page lue' if len(record.ocr_pages) == 1 else 'pages lues'} par OCR : {page_list(record.ocr_pages)}",
-    ]
 
 
 def _dossier_summary(d: Dossier) -> dict[str, Any]:
@@ -157,7 +147,7 @@ def show_dossier(
     for column in ("Fichier", "Type", "Pages", "Passages", "sha256", "Remarques"):
         table.add_column(column)
     for f in d.files:
-        table.add_row(escape(f.name), f.kind, str(f.pages), str(f.chunks), f.sha256[:12], escape("\n".join(_notes(f))))
+        table.add_row(escape(f.name), f.kind, str(f.pages), str(f.chunks), f.sha256[:12], escape("\n".join(f.notes())))
     console.print(table)
 
 
@@ -248,7 +238,7 @@ def search(
     console.print(
         f"{RETRIEVAL_MODE_LABELS[RetrievalMode(retriever.mode if mode is None else mode)].capitalize()} dans "
         f"{dossier} : "
-        f"{len(passages)} passage(s) sur {len(retriever.chunks)}."
+        f"{counted(len(passages), 'passage')} sur {len(retriever.chunks)}."
     )
     for p in passages:
         c = p.chunk

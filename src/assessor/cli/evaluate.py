@@ -17,6 +17,7 @@ from rich.markup import escape
 from assessor.cli.common import err_console, fail, output_format, user_errors, write_output
 from assessor.evaluation.compare import DEFAULT_RESAMPLES, BootstrapUnit
 from assessor.evaluation.metrics import DEFAULT_K
+from assessor.wording import counted
 
 eval_app = typer.Typer(
     help="Évaluation : accord des propositions de l'outil avec les décisions d'un jury sur des dossiers étiquetés.",
@@ -146,7 +147,10 @@ def import_command(
         for message in imported.warnings:
             _warn(message)
         if imported.undecided:
-            _warn(f"{imported.undecided} critère(s) sans décision du jury, laissé(s) de côté.")
+            _warn(
+                f"{counted(imported.undecided, 'critère')} sans décision du jury, "
+                f"{'laissé' if imported.undecided < 2 else 'laissés'} de côté."
+            )
         write_output(dumps_jsonl(imported.entries), output)
         count = sum(len(e.criteria) for e in imported.entries)
         err_console.print(

@@ -36,6 +36,7 @@ from assessor.evaluation.datasets import Dataset, DossierLabels, GoldEvidence
 from assessor.evaluation.runs import Run, RunRecord, match
 from assessor.referential import NON_VERDICT_LABELS
 from assessor.results import EVIDENCE_TO_EXAMINE, Citation, CriterionResult, Report, Status
+from assessor.wording import counted
 
 if TYPE_CHECKING:  # NumPy and scikit-learn (SciPy, pandas) load when an evaluation is computed
     import numpy as np
@@ -625,7 +626,10 @@ def evaluate(run: Run, dataset: Dataset, *, k: int = DEFAULT_K) -> Evaluation:
         items += dossier_items
         rows.append(_dossier_row(labels, record, dossier_items, levels))
     if absent:
-        warnings_.append(f"{absent} critère(s) étiqueté(s) absent(s) des rapports (bloc non évalué ?), ignoré(s).")
+        warnings_.append(
+            f"{counted(absent, 'critère étiqueté')} {'absent' if absent < 2 else 'absents'} des rapports "
+            f"(bloc non évalué ?), {'ignoré' if absent < 2 else 'ignorés'}."
+        )
     if unknown:
         warnings_.append(
             "résultat(s) du jury hors de l'échelle, ignoré(s) : "

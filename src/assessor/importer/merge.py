@@ -43,7 +43,7 @@ def merge(readings: list[Reading]) -> tuple[Reading, list[Unread]]:
                     Unread(
                         competency.provenance,
                         f"compétence « {competency.statement} » introuvable dans {base.file} : "
-                        f"ses {len(competency.criteria)} critère(s) ne sont pas repris",
+                        + _not_taken(len(competency.criteria)),
                     )
                 )
                 continue
@@ -71,3 +71,7 @@ def _add_criteria(target: ReadCompetency, criteria: list[ReadCriterion]) -> None
         seen = (comparable(c.text) for c in target.criteria)
         if not any(fuzz.ratio(comparable(criterion.text), s) >= SAME_CRITERION for s in seen):
             target.criteria.append(criterion)
+
+
+def _not_taken(n: int) -> str:
+    return "son critère n'est pas repris" if n < 2 else f"ses {n} critères ne sont pas repris"

@@ -27,8 +27,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from assessor.referential import Referential
-from assessor.report import MODE_LABELS
-from assessor.results import FLAG_SHORT_LABELS, STATUS_LABELS, CriterionResult, Flag, Mode
+from assessor.results import FLAG_SHORT_LABELS, MODE_LABELS, STATUS_LABELS, CriterionResult, Flag, Mode
 from assessor.review.domain import (
     BLOCK_VERDICT_LABELS,
     CRITERION_ACTION_LABELS,

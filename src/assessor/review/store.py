@@ -35,7 +35,7 @@ from pydantic import BaseModel
 from sqlalchemy.pool import StaticPool
 
 from assessor.redaction import redact, redact_model
-from assessor.results import EVIDENCE_TO_EXAMINE, CriterionResult, Mode, Report, Status
+from assessor.results import EVIDENCE_TO_EXAMINE, MODE_LABELS, CriterionResult, Mode, Report, Status
 from assessor.review import audit
 from assessor.review.audit import AuditKey, AuditWriter
 from assessor.review.domain import (
@@ -88,12 +88,6 @@ CAPABILITIES: dict[Role, frozenset[Capability]] = {
 }
 
 CREATABLE_MODE: dict[Role, Mode] = {Role.JURY: Mode.JURY, Role.TRAINER: Mode.TRAINER, Role.CANDIDATE: Mode.CANDIDATE}
-
-MODE_LABELS: dict[str, str] = {
-    Mode.JURY: "jury",
-    Mode.TRAINER: "formateur (formatif)",
-    Mode.CANDIDATE: "autoévaluation du candidat",
-}
 
 _REFUSALS: dict[Capability, str] = {
     Capability.DECIDE: "Seuls le jury et le formateur peuvent décider d'un critère.",
@@ -1010,8 +1004,8 @@ def _require_may_create(user: User, report: Report) -> None:
         raise PermissionDenied(ADMIN_READ_ONLY)
     if report.mode is not mode:
         raise PermissionDenied(
-            f"En tant que {ROLE_LABELS[user.role]}, vous ne pouvez créer que des revues en mode "
-            f"{MODE_LABELS[mode]} (ce rapport est en mode {MODE_LABELS[report.mode]})."
+            f"En tant que {ROLE_LABELS[user.role]}, vous ne pouvez créer que des revues en mode « "
+            f"{MODE_LABELS[mode]} » (ce rapport : « {MODE_LABELS[report.mode]} »)."
         )
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from assessor.chunking import Chunk
-from assessor.dossiers import DossierError, DossierStore
+from assessor.dossiers import DossierError, DossierFile, DossierStore
 from assessor.ingest.document import SetAside
 from assessor.ingest.errors import IngestError
 from assessor.ingest.sniff import sniff
@@ -28,7 +28,7 @@ from assessor.llm import BASELINE, LLMError
 from assessor.pipeline import assess_dossier
 from assessor.referential import Criterion, Referential
 from assessor.results import EVIDENCE_TO_EXAMINE, CriterionResult, Mode
-from assessor.review.auth import UsersFile, normalize_username
+from assessor.review.auth import AuthError, UsersFile, normalize_username
 from assessor.review.domain import (
     AUDIT_ACTION_LABELS,
     ROLE_LABELS,
@@ -60,10 +60,10 @@ MODES_BY_ROLE: dict[Role, list[Mode]] = {
     Role.CANDIDATE: [Mode.CANDIDATE],
     Role.ADMIN: [],
 }
-MODE_LABELS = {
-    Mode.JURY: "Jury : pré-évaluation neutre",
-    Mode.TRAINER: "Formateur : retours formatifs",
-    Mode.CANDIDATE: "Candidat : auto-vérification, sans note",
+MODE_CHOICES = {
+    Mode.JURY: "Pré-lecture pour le jury (neutre)",
+    Mode.TRAINER: "Retour formatif du formateur",
+    Mode.CANDIDATE: "Auto-vérification du candidat (sans note)",
 }
 ACCEPT = "Accepter la proposition"
 NOT_ACCEPTABLE = "Cette proposition n'est pas une décision (des passages à lire) : choisissez vous-même l'issue."
@@ -148,6 +148,20 @@ class ReviewApp:
     @lru_cache(maxsize=16)  # noqa: B019 - chunks of a dossier never change once ingested
     def chunks(self, dossier_id: str) -> dict[str, Chunk]:
         return {chunk.id: chunk for chunk in self.dossiers.index.chunks(dossier_id)}
+
+    def names(self) -> dict[str, str]:
+        """Each account's name by username: screens name people, the audit keeps their usernames."""
+        try:
+            return {account.username: account.display_name for account in self.users.load()}
+        except AuthError:
+            return {}
+
+    def files_read(self, dossier_id: str) -> list[DossierFile]:
+        """The dossier's files and what ingestion noticed in them; none if the dossier was deleted since."""
+        try:
+            return self.dossiers.get(dossier_id).files
+        except DossierError:
+            return []
 
     def set_aside(self, dossier_id: str) -> dict[tuple[str, int], list[SetAside]]:
         """What ingestion set aside on each page of the dossier's files (headers, template text…)."""
@@ -320,7 +334,8 @@ def build(app: ReviewApp) -> gr.Blocks:
                         files = gr.File(
                             label="Fichiers du dossier",
                             file_count="multiple",
-                            file_types=list(UPLOAD_TYPES[Role.JURY]),
+                            # No file_types: Gradio's own refusal is an English toast. The upload route
+                            # refuses a type the role may not send, in French (webapp/files.py).
                             elem_id="as-files",
                         )
                         candidate = gr.Textbox(label="Candidat (nom ou référence)", elem_id="as-candidate")
@@ -430,7 +445,7 @@ def build(app: ReviewApp) -> gr.Blocks:
             can_sign = user.role is Role.JURY and state.summary.mode == Mode.JURY.value
             out: dict[Any, Any] = {
                 session: {"review": state.summary.id, "version": state.version, "selected": selected, "cite": 0},
-                header: views.header_html(state, ref),
+                header: views.header_html(state, ref, app.files_read(state.report.dossier.id)),
                 grid: views.grid_html(state, ref, selected),
                 block: gr.update(choices=state.summary.blocks, value=state.summary.blocks[0]),
                 decide_group: gr.update(visible=can_decide),
@@ -463,7 +478,7 @@ def build(app: ReviewApp) -> gr.Blocks:
                 else None
             )
             return {
-                detail: views.criterion_html(state, criterion, result),
+                detail: views.criterion_html(state, criterion, result, app.names()),
                 passages: views.citations_html(
                     result, app.chunks(state.report.dossier.id), app.set_aside(state.report.dossier.id)
                 ),
@@ -481,12 +496,13 @@ def build(app: ReviewApp) -> gr.Blocks:
 
         def audit_rows(review_id: str) -> list[list[str]]:
             rows = []
+            names = app.names()
             for entry in app.store.audit_log(review_id)[-300:]:
                 summary = entry.after or entry.details
                 rows.append(
                     [
                         local_time(entry.at, seconds=True, zone=False),
-                        entry.actor,
+                        views.person(entry.actor, names),
                         AUDIT_ACTION_LABELS.get(entry.action, entry.action),
                         entry.criterion_id or "",
                         str(summary)[:160] if summary else "",  # a table cell is text, never HTML
@@ -534,7 +550,7 @@ def build(app: ReviewApp) -> gr.Blocks:
                 f"{ROLE_LABELS[user.role]} · {logout}</div>",
                 table: views.sessions_rows(app.store.list_reviews(user)),
                 mode: gr.update(
-                    choices=[(MODE_LABELS[m], m.value) for m in modes], value=modes[0].value if modes else None
+                    choices=[(MODE_CHOICES[m], m.value) for m in modes], value=modes[0].value if modes else None
                 ),
                 candidate_account: gr.update(
                     visible=user.role is Role.TRAINER,
@@ -544,7 +560,6 @@ def build(app: ReviewApp) -> gr.Blocks:
                 run_btn: gr.update(interactive=bool(modes)),
                 files: gr.update(
                     label=f"Fichiers du dossier ({allowed_types(user.role)})",
-                    file_types=list(UPLOAD_TYPES[user.role]),
                     visible=bool(UPLOAD_TYPES[user.role]),
                 ),
             }
@@ -622,7 +637,7 @@ def build(app: ReviewApp) -> gr.Blocks:
             out[run_msg] = views.message("Pré-lecture enregistrée : ouverte dans l'onglet « Revue ».", "ok")
             return out
 
-        run_btn.click(
+        ran = run_btn.click(
             guarded(on_run, target=run_msg),
             [files, candidate, referential, blocks, mode, model, candidate_account, assigned],
             [*all_review, tabs, table, run_msg],
@@ -634,12 +649,12 @@ def build(app: ReviewApp) -> gr.Blocks:
             row = evt.row_value if evt.row_value else None
             if not row:
                 raise AppError("Ligne vide.")
-            state = app.store.get(str(row[0]), user)
+            state = app.store.get(str(row[-1]), user)  # the reference is the last column
             out = review_outputs(user, state, None)
             out[tabs] = gr.Tabs(selected="review")
             return out
 
-        table.select(on_open, None, [*all_review, tabs])
+        opened = table.select(on_open, None, [*all_review, tabs])
 
         def current(request: gr.Request, data: dict[str, Any]) -> tuple[User, ReviewState]:
             if not data.get("review"):
@@ -665,7 +680,11 @@ def build(app: ReviewApp) -> gr.Blocks:
                 url = app.page_image(state, result, int(data.get("cite") or 0))
             except (AppError, ReviewError, DossierError):
                 return ""
-            return views.page_image_html(url) if url else ""
+            return views.page_image_html(url) if url else views.no_page_html(result, int(data.get("cite") or 0))
+
+        # Opening a review, by the list or by a run, shows its first criterion's page as a click would.
+        for event in (opened, ran):
+            event.then(on_page, [session], page, show_progress="hidden", queue=False)
 
         # Selecting a criterion is the jury's most frequent action: it skips the queue (a direct
         # request, about 150 ms less per click); the page image follows as a second step.
@@ -858,6 +877,7 @@ def launch(
         },
         theme=_theme(),
         css=views.CSS,
+        head=views.TOASTS_IN_FRENCH,
         footer_links=["settings"],
         prevent_thread_lock=True,
         quiet=False,

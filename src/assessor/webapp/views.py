@@ -11,9 +11,11 @@ the keyboard) into a selection event carrying the criterion id, nothing else.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from assessor.chunking import Chunk
 from assessor.citations import verify_quote
@@ -24,10 +26,13 @@ from assessor.referential import COMPETENCY_LEVEL_LABEL, Criterion, CriterionLev
 from assessor.results import (
     EVIDENCE_TO_EXAMINE,
     FLAG_LABELS,
+    FLAG_SHORT_LABELS,
+    MODE_LABELS,
     STATUS_LABELS,
     CriterionResult,
     DossierFlag,
     Flag,
+    Mode,
     Status,
 )
 from assessor.review.domain import (
@@ -38,6 +43,10 @@ from assessor.review.domain import (
     ReviewSummary,
 )
 from assessor.timefmt import local_time
+from assessor.wording import counted
+
+if TYPE_CHECKING:
+    from assessor.dossiers import DossierFile
 
 OUTCOME_CLASSES: dict[str, str] = {
     "acquis": "ok",
@@ -51,17 +60,24 @@ OUTCOME_CLASSES: dict[str, str] = {
 
 MODALITY_LABELS = {"written": "écrit", "oral": "oral", "role_play": "mise en situation", "mixed": "mixte"}
 
-FLAG_ICONS: dict[Flag, str] = {
-    Flag.UNVERIFIED_CITATION: "❗ citation non vérifiée",
-    Flag.POSITIVE_WITHOUT_EVIDENCE: "❗ verdict sans preuve",
-    Flag.SUSPECTED_INJECTION: "⚠ injection suspectée",
-    Flag.NOT_ASSESSABLE_IN_WRITING: "🗣 oral",
-    Flag.OCR_PAGE: "🔍 page OCR",
-    Flag.MODEL_ERROR: "❗ erreur du modèle",
-    Flag.WEAK_SIGNAL: "◐ signal faible",
-    Flag.OFF_REFERENTIAL: "⚠ hors référentiel",
-    Flag.EVIDENCE_ONLY: "sans IA",
+WARNING_MARK = "⚠"
+"""In DejaVu Sans and every system font: an emoji shows as an empty box where no emoji font is installed."""
+
+FLAG_MARKS: dict[Flag, str] = {
+    Flag.UNVERIFIED_CITATION: WARNING_MARK,
+    Flag.POSITIVE_WITHOUT_EVIDENCE: WARNING_MARK,
+    Flag.SUSPECTED_INJECTION: WARNING_MARK,
+    Flag.MODEL_ERROR: WARNING_MARK,
+    Flag.OFF_REFERENTIAL: WARNING_MARK,
+    Flag.WEAK_SIGNAL: "◐",
 }
+"""The grid's alerts are the short labels of ``results``, these marking the ones that need the jury's eye."""
+
+
+def flag_mark(flag: Flag) -> str:
+    mark = FLAG_MARKS.get(flag)
+    return f"{mark} {FLAG_SHORT_LABELS[flag]}" if mark else FLAG_SHORT_LABELS[flag]
+
 
 CSS = """
 .as-page-img { width: 100%; height: auto; border: 1px solid var(--border-color-primary); }
@@ -110,7 +126,30 @@ CSS = """
 .as-msg.error { background: #fddede; color: #9b1c1c; }
 .as-msg.info { background: #dcebff; color: #0b3d91; }
 .as-counts { font-size: 13px; color: var(--body-text-color-subdued); }
+.as-files { font-size: 13px; margin-top: 6px; }
+.as-cites { max-height: 70vh; overflow-y: auto; }
 """
+
+
+TOASTS_IN_FRENCH = """<script>
+(() => {
+  // Gradio titles its notices with their type in English, and prefixes an HTTP refusal (a file type
+  // the role may not send) with « HTTP 400: ». Only the text nodes change: Svelte keeps its own.
+  const titles = { Error: "Erreur", Warning: "Attention", Info: "Information", Success: "Terminé" };
+  const french = () => {
+    document.querySelectorAll('[data-testid="toast-body"]').forEach((toast) => {
+      const walker = document.createTreeWalker(toast, NodeFilter.SHOW_TEXT);
+      for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const text = node.nodeValue.trim();
+        if (titles[text]) node.nodeValue = node.nodeValue.replace(text, titles[text]);
+        else if (/^HTTP \\d{3}: /.test(text)) node.nodeValue = text.replace(/^HTTP \\d{3}: /, "");
+      }
+    });
+  };
+  new MutationObserver(french).observe(document.documentElement, { childList: true, subtree: true });
+})();
+</script>"""
+"""Given to ``launch(head=…)``: what the jury reads in Gradio's notices is French too."""
 
 
 def esc(text: object) -> str:
@@ -150,13 +189,15 @@ def _short(text: str, limit: int = 180) -> str:
 def _flag_marks(result: CriterionResult) -> str:
     marks = []
     for flag in result.flags:
-        icon = FLAG_ICONS.get(flag, flag.value)
+        icon = flag_mark(flag)
         info = flag in (Flag.EVIDENCE_ONLY, Flag.NOT_ASSESSABLE_IN_WRITING)
         marks.append(
             f'<span class="as-flag{" info" if info else ""}" title="{esc(FLAG_LABELS[flag])}">{esc(icon)}</span>'
         )
     if result.status is Status.NEEDS_REVIEW:
-        marks.append('<span class="as-flag" title="Un point doit être vérifié par le jury">❗ à revoir</span>')
+        marks.append(
+            f'<span class="as-flag" title="Un point doit être vérifié par le jury">{WARNING_MARK} à revoir</span>'
+        )
     return "".join(marks)
 
 
@@ -234,7 +275,14 @@ def _highlighted(passage: str, quote: str) -> str:
     return "".join([*parts, esc(passage[done:])])
 
 
-def criterion_html(state: ReviewState, criterion: Criterion, result: CriterionResult) -> str:
+def criterion_place(criterion: Criterion) -> str:
+    """Where the criterion sits in the référentiel, as the jury's grid reads it: « BC02 › CP5 › critère 1 »."""
+    return f"{criterion.block} › {criterion.set_key} › critère {criterion.number}"
+
+
+def criterion_html(
+    state: ReviewState, criterion: Criterion, result: CriterionResult, names: Mapping[str, str] | None = None
+) -> str:
     """The criterion, the machine's proposal and the jury's decision so far (passages: ``citations_html``)."""
     report = state.report
     labels = report.outcome_labels
@@ -242,7 +290,7 @@ def criterion_html(state: ReviewState, criterion: Criterion, result: CriterionRe
     modalities = ", ".join(MODALITY_LABELS.get(k.value, k.value) for k in criterion.modality_kinds)
     parts = [
         '<div class="as-detail">',
-        f"<div>{esc(criterion.id)} · modalité : {esc(modalities)}</div>",
+        f'<div title="{esc(criterion.id)}">{esc(criterion_place(criterion))} · modalité : {esc(modalities)}</div>',
         f'<div class="crit">{esc(criterion.text)}</div>',
     ]
     if criterion.group:
@@ -254,7 +302,7 @@ def criterion_html(state: ReviewState, criterion: Criterion, result: CriterionRe
     confidence = f" · confiance {result.confidence:.0%}".replace("%", " %") if result.confidence is not None else ""
     parts.append(
         f"<section><h4>Proposition de la machine ({esc(source)})</h4>{badge(result.outcome, labels)} "
-        f"<span>{esc(STATUS_LABELS[result.status])}{esc(confidence)}</span>"
+        f"<span>{esc(_status_note(result.status))}{esc(confidence)}</span>"
         f"<div>{''.join(f'<div class=as-flag>{esc(FLAG_LABELS[f])}</div>' for f in result.flags)}</div></section>"
     )
     injected = injections_of(result, report.flags)
@@ -273,7 +321,8 @@ def criterion_html(state: ReviewState, criterion: Criterion, result: CriterionRe
         reason = f" — motif : {esc(decision.reason)}" if decision.reason else ""
         parts.append(
             f"<section><h4>Décision du jury</h4>{badge(decision.outcome, labels, jury=True)} "
-            f"{esc(CRITERION_ACTION_LABELS[decision.action])} par {esc(decision.decided_by or '?')}{reason}</section>"
+            f"{esc(CRITERION_ACTION_LABELS[decision.action])} par {esc(person(decision.decided_by, names))}{reason}"
+            "</section>"
         )
     if decision and decision.comment:
         parts.append(f"<section><h4>Commentaire</h4>{esc(decision.comment)}</section>")
@@ -287,6 +336,28 @@ def criterion_html(state: ReviewState, criterion: Criterion, result: CriterionRe
     return "".join(parts)
 
 
+def _status_note(status: Status) -> str:
+    """The proposal's status beside its badge; a plain proposal needs no word (the heading says it)."""
+    return "" if status is Status.PROPOSED else f"{WARNING_MARK} {STATUS_LABELS[status]}"
+
+
+def person(username: str | None, names: Mapping[str, str] | None = None) -> str:
+    """A person as the jury knows them: « Jeanne Martin (jmartin) », or the username alone if unknown."""
+    if not username:
+        return "?"
+    name = (names or {}).get(username)
+    return f"{name} ({username})" if name and name != username else username
+
+
+def reflowed(text: str) -> str:
+    """The passage with the PDF's line ends inside a sentence read as spaces, the same length (the quote's
+    offsets still hold); a blank line, a list item or a line after a full stop keeps its break."""
+    return _LINE_END.sub(" ", text)
+
+
+_LINE_END = re.compile(r"(?<=[^\n.:;!?])\n(?=[^\n\-–•*·0-9])")
+
+
 def citations_html(
     result: CriterionResult,
     chunks: dict[str, Chunk],
@@ -297,12 +368,12 @@ def citations_html(
     passages but shown, so that the jury sees the whole page."""
     if not result.citations:
         return '<div class="as-detail"><section><h4>Passages cités</h4>Aucun passage cité.</section></div>'
-    parts = [f'<div class="as-detail"><section><h4>Passages cités ({len(result.citations)})</h4>']
+    parts = [f'<div class="as-detail"><section><h4>Passages cités ({len(result.citations)})</h4><div class="as-cites">']
     for number, citation in enumerate(result.citations, start=1):
         chunk = chunks.get(citation.chunk_id)
         state_label = "✓ vérifiée" if citation.verified else "✗ NON VÉRIFIÉE"
         ocr = " · lue par OCR" if citation.ocr else ""
-        passage = _highlighted(chunk.text, citation.quote) if chunk else f"<mark>{esc(citation.quote)}</mark>"
+        passage = _highlighted(reflowed(chunk.text), citation.quote) if chunk else f"<mark>{esc(citation.quote)}</mark>"
         path = (
             '<div class="as-path" title="Titres sous lesquels figure le passage">'
             f"{' › '.join(map(esc, chunk.heading_path))}</div>"
@@ -317,6 +388,7 @@ def citations_html(
             + ("" if citation.verified else f"<div><b>Citation proposée :</b> « {esc(citation.quote)} »</div>")
             + "</div>"
         )
+    parts.append("</div>")
     pages = dict.fromkeys((c.file, c.page) for c in result.citations if c.page is not None)
     aside = [(file, page, (set_aside or {}).get((file, page), ())) for file, page in pages]
     aside = [(file, page, items) for file, page, items in aside if items]
@@ -340,10 +412,11 @@ def _aside_label(kind: str) -> str:
         return kind
 
 
-def header_html(state: ReviewState, referential: Referential) -> str:
+def header_html(state: ReviewState, referential: Referential, files: Sequence[DossierFile] = ()) -> str:
     s = state.summary
     report = state.report
     model = "repérage automatique, sans IA" if report.evidence_only else report.model
+    blocks = f"{'bloc' if len(s.blocks) < 2 else 'blocs'} {', '.join(s.blocks)}"
     signed = (
         f"<span><b>Signée par</b> {esc(s.signed_by_name or s.signed_by or '')} le {esc(_when(s.signed_at))}</span>"
         if s.signed_at
@@ -353,11 +426,39 @@ def header_html(state: ReviewState, referential: Referential) -> str:
         '<div class="as-header">'
         f"<span><b>Candidat</b> {esc(s.candidate)}</span>"
         f"<span><b>Référentiel</b> {esc(referential.title)} ({esc(s.referential_id)}, "
-        f"blocs {esc(', '.join(s.blocks))})</span>"
-        f"<span><b>Mode</b> {esc(s.mode)}</span><span><b>Proposé par</b> {esc(model)}</span>"
+        f"{esc(blocks)})</span>"
+        f"<span><b>Mode</b> {esc(mode_label(s.mode))}</span><span><b>Proposé par</b> {esc(model)}</span>"
         f"<span><b>Statut</b> {esc(REVIEW_STATUS_LABELS[s.status])} · révision {s.revision}</span>{signed}</div>"
-        f'<div class="as-notice">{esc(report.notice)}</div>' + _draft_notice(referential) + _dossier_alerts(state)
+        f'<div class="as-notice">{esc(report.notice)}</div>'
+        + _draft_notice(referential)
+        + _dossier_alerts(state)
+        + _files_html(files)
     )
+
+
+def mode_label(mode: str) -> str:
+    try:
+        return MODE_LABELS[Mode(mode)]
+    except ValueError:
+        return mode
+
+
+def _files_html(files: Sequence[DossierFile]) -> str:
+    """The files read for this review, with what ingestion noticed (OCR pages, columns, set-aside text…)."""
+    if not files:
+        return ""
+    notes = sum(len(f.notes()) for f in files)
+    items = "".join(
+        f"<li>{esc(f.name)} : {esc(counted(f.pages, 'page') if f.paged else 'sans pages (sections)')}, "
+        f"{esc(counted(f.chunks, 'passage'))}"
+        + (f"<ul>{''.join(f'<li>{esc(n)}</li>' for n in f.notes())}</ul>" if f.notes() else "")
+        + "</li>"
+        for f in files
+    )
+    summary = f"{counted(len(files), 'fichier lu', 'fichiers lus')}" + (
+        f" · {counted(notes, 'remarque')} de lecture" if notes else ""
+    )
+    return f'<details class="as-files" id="as-files-read"><summary>{esc(summary)}</summary><ul>{items}</ul></details>'
 
 
 def _draft_notice(referential: Referential) -> str:
@@ -374,8 +475,8 @@ def _dossier_alerts(state: ReviewState) -> str:
     fit = state.report.fit
     if fit is not None and fit.off_referential:
         alerts.append(
-            f'<div class="as-msg error" id="as-off-referential"><b>{esc(FLAG_LABELS[Flag.OFF_REFERENTIAL])}</b> '
-            f"({Flag.OFF_REFERENTIAL.value}). {esc(fit.alert())}</div>"
+            f'<div class="as-msg error" id="as-off-referential"><b>{esc(FLAG_LABELS[Flag.OFF_REFERENTIAL])}</b>. '
+            f"{esc(fit.alert())}</div>"
         )
     if state.report.flags:
         items = _flag_items(state.report.flags)
@@ -399,25 +500,42 @@ def sessions_rows(summaries: Sequence[ReviewSummary]) -> list[list[str]]:
     """The list of review sessions, as table rows."""
     return [
         [
-            s.id,
             s.candidate,
             s.referential_title,
             ", ".join(s.blocks),
-            s.mode,
+            mode_label(s.mode),
             REVIEW_STATUS_LABELS[s.status],
             str(s.revision),
             _when(s.updated_at),
+            s.id,
         ]
         for s in summaries
     ]
 
 
-SESSION_COLUMNS = ["id", "Candidat", "Référentiel", "Blocs", "Mode", "Statut", "Révision", "Mis à jour"]
+SESSION_COLUMNS = ["Candidat", "Référentiel", "Blocs", "Mode", "Statut", "Révision", "Mis à jour", "Référence"]
+"""The review's reference comes last: the jury reads a candidate's name; the command line takes the reference."""
 
 
 def page_image_html(url: str) -> str:
     """The rendered page, from the app's private route (the browser sends the session cookie)."""
     return f'<img src="{esc(url)}" alt="Page du dossier, citation surlignée" class="as-page-img">'
+
+
+def no_page_html(result: CriterionResult, number: int) -> str:
+    """Why no page image is shown: the passage above is then the whole evidence to read."""
+    if not result.citations:
+        return ""
+    citation = result.citations[min(max(number, 0), len(result.citations) - 1)]
+    why = (
+        "ce fichier n'a pas de pages (Word ou texte) : le passage est situé par sa section"
+        if citation.page is None
+        else "l'aperçu des pages n'existe que pour les PDF"
+    )
+    return (
+        f'<div class="as-counts" id="as-no-page">Pas d\'aperçu de page pour {esc(citation.file)}, '
+        f"{esc(citation.locator)} : {esc(why)}. Le passage cité est affiché ci-dessus.</div>"
+    )
 
 
 def download_html(url: str, name: str) -> str:

@@ -1,0 +1,13 @@
+"""Counts as French readers write them: « 1 passage », « 3 passages », never « passage(s) »."""
+
+from __future__ import annotations
+
+
+def counted(n: int, singular: str, plural: str | None = None) -> str:
+    """``n`` and the noun (phrase) agreeing with it; French takes the singular for 0 and 1."""
+    return f"{n} {singular if abs(n) < 2 else plural or _plural(singular)}"
+
+
+def _plural(words: str) -> str:
+    """The regular plural of each word of a short phrase (« critère décidé » → « critères décidés »)."""
+    return " ".join(w if w.endswith(("s", "x", "z")) else w + "s" for w in words.split(" "))
