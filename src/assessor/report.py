@@ -14,6 +14,7 @@ from assessor.redaction import redact_model
 from assessor.referential import COMPETENCY_LEVEL_LABEL
 from assessor.results import FLAG_LABELS, MODE_LABELS, STATUS_LABELS, CriterionResult, Flag, Report
 from assessor.timefmt import local_time
+from assessor.wording import blocks_named
 
 
 class ReportFormat(StrEnum):
@@ -63,7 +64,7 @@ def _markdown(report: Report) -> str:
         f"> {report.notice}",
         "",
         f"- Référentiel : {report.referential.title} (`{report.referential.id}`, version {report.referential.version}),"
-        f" blocs {', '.join(report.referential.blocks)}",
+        f" {blocks_named(report.referential.blocks)}",
         f"- Fichiers : {', '.join(f'{f.name} ({f.pages} p.)' for f in report.dossier.files)}",
         f"- Mode : {MODE_LABELS[report.mode]} ; modèle : {report.model_label}"
         + (" (aucun modèle de langage)" if report.evidence_only else ""),
@@ -148,7 +149,7 @@ def _html(report: Report) -> str:
         f"<h1>Pré-lecture du dossier {e(report.dossier.id)}</h1>",
         f"<p class='notice'>{e(report.notice)}</p>",
         f"<p>Référentiel : {e(report.referential.title)} ({e(report.referential.id)}, version "
-        f"{e(report.referential.version)}) — blocs {e(', '.join(report.referential.blocks))}<br>"
+        f"{e(report.referential.version)}) — {e(blocks_named(report.referential.blocks))}<br>"
         f"Fichiers : {e(', '.join(f.name for f in report.dossier.files))}<br>Mode : {e(MODE_LABELS[report.mode])} ; "
         f"modèle : {e(report.model_label)}</p>",
     ]

@@ -21,6 +21,7 @@ from assessor.redaction import redact_model
 from assessor.report import ReportFormat, render
 from assessor.results import FLAG_SHORT_LABELS, STATUS_LABELS, Flag, Report
 from assessor.review.exports import clean_text, csv_cell, docx_field, pdf_fonts
+from assessor.wording import blocks_named
 
 
 def _markdown(report: Report) -> str:
@@ -208,7 +209,7 @@ def report_pdf(report: Report) -> bytes:
         bottomMargin=15 * mm,
         title=title,
         author="Assessor (pré-lecture, sans valeur de décision)",
-        subject=clean_text(f"{report.referential.title} — blocs {', '.join(report.referential.blocks)}"),
+        subject=clean_text(f"{report.referential.title} — {blocks_named(report.referential.blocks)}"),
         creator="Assessor",
         lang="fr-FR",
         invariant=1,

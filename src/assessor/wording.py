@@ -11,3 +11,8 @@ def counted(n: int, singular: str, plural: str | None = None) -> str:
 def _plural(words: str) -> str:
     """The regular plural of each word of a short phrase (« critère décidé » → « critères décidés »)."""
     return " ".join(w if w.endswith(("s", "x", "z")) else w + "s" for w in words.split(" "))
+
+
+def blocks_named(codes: list[str]) -> str:
+    """« bloc B1 » or « blocs B1, B2 »."""
+    return f"{'bloc' if len(codes) < 2 else 'blocs'} {', '.join(codes)}"

@@ -43,7 +43,7 @@ from assessor.review.domain import (
     ReviewSummary,
 )
 from assessor.timefmt import local_time
-from assessor.wording import counted
+from assessor.wording import blocks_named, counted
 
 if TYPE_CHECKING:
     from assessor.dossiers import DossierFile
@@ -416,7 +416,7 @@ def header_html(state: ReviewState, referential: Referential, files: Sequence[Do
     s = state.summary
     report = state.report
     model = "repérage automatique, sans IA" if report.evidence_only else report.model
-    blocks = f"{'bloc' if len(s.blocks) < 2 else 'blocs'} {', '.join(s.blocks)}"
+    blocks = blocks_named(s.blocks)
     signed = (
         f"<span><b>Signée par</b> {esc(s.signed_by_name or s.signed_by or '')} le {esc(_when(s.signed_at))}</span>"
         if s.signed_at
