@@ -28,11 +28,14 @@ from retrieval import load_samples, long_pdf  # noqa: E402
 
 from assessor.dossiers import DossierStore  # noqa: E402
 from assessor.library import Library  # noqa: E402
-from assessor.llm import LLMSettings, ModelSpec  # noqa: E402
+from assessor.llm import ModelSpec  # noqa: E402
 from assessor.pipeline import assess_dossier  # noqa: E402
 from assessor.prompts import PromptLibrary  # noqa: E402
 from assessor.referential import Referential  # noqa: E402
-from assessor.settings import Settings  # noqa: E402
+from assessor.settings import (  # noqa: E402
+    LLMSettings,
+    Settings,
+)
 from fakes import FunctionChatModel, quoting_first_passage  # noqa: E402
 
 SPEC = ModelSpec("fake", "latence-1s", remote=False)

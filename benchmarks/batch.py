@@ -36,9 +36,12 @@ from langchain_core.messages import BaseMessage  # noqa: E402
 
 from assessor.batch import BatchOptions, load_manifest, read_results, run_batch  # noqa: E402
 from assessor.library import Library  # noqa: E402
-from assessor.llm import LLMSettings, ModelSpec  # noqa: E402
+from assessor.llm import ModelSpec  # noqa: E402
 from assessor.results import Report  # noqa: E402
-from assessor.settings import Settings  # noqa: E402
+from assessor.settings import (  # noqa: E402
+    LLMSettings,
+    Settings,
+)
 from fakes import FunctionChatModel, Reply, quoting_first_passage  # noqa: E402
 
 DOSSIERS = 50

@@ -45,8 +45,11 @@ from assessor.dossiers import DossierStore  # noqa: E402
 from assessor.ingest import load_file  # noqa: E402
 from assessor.library import Library  # noqa: E402
 from assessor.referential import Criterion  # noqa: E402
-from assessor.retrieval import RetrievalMode, Retriever  # noqa: E402
-from assessor.settings import Settings  # noqa: E402
+from assessor.retrieval import Retriever  # noqa: E402
+from assessor.settings import (  # noqa: E402
+    RetrievalMode,
+    Settings,
+)
 
 DENSE_MODEL = "st:all-MiniLM-L6-v2"
 

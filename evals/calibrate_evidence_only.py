@@ -163,9 +163,10 @@ def fit_pairs(threshold: float) -> list[Pair]:
     from retrieval_real import _settings
 
     from assessor.dossiers import DossierStore
-    from assessor.evidence_only import EvidenceOnlySettings, assess, referential_fit
+    from assessor.evidence_only import assess, referential_fit
     from assessor.library import Library
     from assessor.referential import Referential
+    from assessor.settings import EvidenceOnlySettings
 
     def field(referential_id: str) -> str:
         return "web" if referential_id.startswith("dwwm") else "commerce"
@@ -200,7 +201,7 @@ def fit_threshold(pairs: Sequence[Pair]) -> float:
 
 
 def fit_main() -> int:
-    from assessor.evidence_only import EvidenceOnlySettings
+    from assessor.settings import EvidenceOnlySettings
 
     pairs = fit_pairs(EvidenceOnlySettings().threshold)
     chosen = fit_threshold(pairs)

@@ -39,10 +39,13 @@ from assessor.evaluation.metrics import evaluate  # noqa: E402
 from assessor.evaluation.report import console_tables, write_reports  # noqa: E402
 from assessor.evaluation.runs import load_run  # noqa: E402
 from assessor.library import Library  # noqa: E402
-from assessor.llm import LLMSettings, ModelSpec  # noqa: E402
+from assessor.llm import ModelSpec  # noqa: E402
 from assessor.pipeline import assess_dossier  # noqa: E402
 from assessor.prompts import PromptLibrary  # noqa: E402
-from assessor.settings import Settings  # noqa: E402
+from assessor.settings import (  # noqa: E402
+    LLMSettings,
+    Settings,
+)
 from fakes import FunctionChatModel, quoting_first_passage  # noqa: E402
 
 MANIFEST = ROOT / "evals" / "datasets" / "sample_dossiers.yaml"

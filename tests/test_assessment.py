@@ -10,14 +10,14 @@ from langchain_core.messages import AIMessage, BaseMessage
 
 from assessor.dossiers import DossierStore
 from assessor.library import Library
-from assessor.llm import LLMError, LLMSettings, ModelSpec, make_chat_model, parse_spec
+from assessor.llm import LLMError, ModelSpec, make_chat_model, parse_spec
 from assessor.pipeline import assess_dossier, budgeted
 from assessor.prompts import PromptLibrary
 from assessor.redaction import MASK
 from assessor.referential import Criterion, Referential
 from assessor.report import ReportFormat, render
 from assessor.results import CriterionResult, DossierFlag, Flag, Mode, Status
-from assessor.settings import Settings
+from assessor.settings import LLMSettings, Settings
 from fakes import FunctionChatModel, answer, assess_criterion, passages_in, quoting_first_passage
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -35,9 +35,9 @@ from typer.testing import CliRunner, Result
 
 from assessor.cli import app
 from assessor.dossiers import DossierStore
-from assessor.ingest import IngestError, IngestErrorCode, IngestSettings, load_file
+from assessor.ingest import IngestError, IngestErrorCode, load_file
 from assessor.ingest.ocr import tesseract_status
-from assessor.settings import Settings
+from assessor.settings import IngestSettings, Settings
 
 runner = CliRunner()
 DOSSIER = "2026-durand-camille"

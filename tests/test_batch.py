@@ -27,10 +27,10 @@ from assessor.batch.runstore import RunLocked, RunStore
 from assessor.cli import common
 from assessor.cli.batch import batch
 from assessor.library import Library
-from assessor.llm import LLMSettings, ModelSpec
+from assessor.llm import ModelSpec
 from assessor.pipeline import RateLimiter
 from assessor.results import Report
-from assessor.settings import Settings
+from assessor.settings import LLMSettings, Settings
 from fakes import FunctionChatModel, Reply, answer, passages_in, quoting_first_passage
 from stub_llm import Reply as StubReply
 from stub_llm import StubLLMServer

@@ -17,9 +17,8 @@ from langchain_core.messages import HumanMessage, SystemMessage
 
 from assessor.batch import BatchError, BatchOptions, load_manifest, read_results, run_batch
 from assessor.batch.openai_batch import make_openai_client
-from assessor.llm import LLMSettings
 from assessor.results import Flag, Report, Status
-from assessor.settings import Settings
+from assessor.settings import LLMSettings, Settings
 from fakes import answer, passages_in
 from stub_batch_api import ErrorAnswer, StubBatchAPI
 from stub_llm import Reply, StubLLMServer

@@ -12,8 +12,7 @@ import pytest
 
 from assessor.dossiers import DossierError, DossierStore
 from assessor.index import IndexError_
-from assessor.retrieval import RetrievalMode
-from assessor.settings import Settings
+from assessor.settings import RetrievalMode, Settings
 from servers import free_port, serving
 
 START_TIMEOUT = 60.0

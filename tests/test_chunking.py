@@ -8,9 +8,10 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assessor.chunking import MIN_PASSAGE_WORDS, ChunkSettings, chunk_file
+from assessor.chunking import MIN_PASSAGE_WORDS, chunk_file
 from assessor.ingest import load_file
 from assessor.ingest.document import FileKind, LoadedFile, Page
+from assessor.settings import ChunkSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_dossiers"

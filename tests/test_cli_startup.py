@@ -96,3 +96,11 @@ def test_every_listed_command_loads_and_shows_its_help() -> None:
         result = runner.invoke(app, [name, "--help"])
         assert result.exit_code == 0, (name, result.output)
         assert name in result.output
+
+
+def test_reading_the_settings_imports_none_of_the_parts_they_configure() -> None:
+    """Every command reads the settings: they live in one leaf module, not in chunking, retrieval, ingestion…"""
+    probe = "import sys, json; import assessor.settings; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = {name for name in json.loads(done.stdout) if name.startswith("assessor.")}
+    assert loaded == {"assessor.settings"}, loaded

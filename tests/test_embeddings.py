@@ -508,8 +508,7 @@ and checked the inventory of spare parts with the storekeeper.
 
 def test_dense_retrieval_end_to_end(offline: None, tmp_path: Path) -> None:
     from assessor.dossiers import DossierStore
-    from assessor.retrieval import RetrievalMode
-    from assessor.settings import Settings
+    from assessor.settings import RetrievalMode, Settings
 
     source = tmp_path / "rapport.md"
     source.write_text(DOSSIER, encoding="utf-8")

@@ -15,7 +15,7 @@ from assessor.chunking import Chunk
 from assessor.citations import verify_citations
 from assessor.cli import app
 from assessor.dossiers import DossierStore
-from assessor.evidence_only import EvidenceOnlySettings, evidence_score, topic_terms
+from assessor.evidence_only import evidence_score, topic_terms
 from assessor.injection import suspected_injections
 from assessor.library import Library
 from assessor.pipeline import assess_dossier
@@ -23,7 +23,7 @@ from assessor.referential import Criterion
 from assessor.report import ReportFormat, render
 from assessor.results import EVIDENCE_TO_EXAMINE, Flag, Mode, Report, Status
 from assessor.retrieval import Passage, Retriever
-from assessor.settings import Settings
+from assessor.settings import EvidenceOnlySettings, Settings
 from assessor.wording import counted
 from fakes import make_chunk
 

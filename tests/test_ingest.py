@@ -9,10 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assessor.ingest import IngestSettings, load_file
+from assessor.ingest import load_file
 from assessor.ingest import ocr as ocr_module
 from assessor.ingest.document import FileKind
 from assessor.ingest.normalize import normalize_text, strip_running_lines
+from assessor.settings import IngestSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_dossiers"

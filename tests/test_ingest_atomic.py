@@ -19,12 +19,11 @@ from typing import Any
 
 import pytest
 
-from assessor.chunking import ChunkSettings
 from assessor.dossiers import DossierStore
 from assessor.embeddings import HashingEmbedder
 from assessor.index import COLLECTION_PREFIX, ChunkIndex
 from assessor.ingest import IngestError
-from assessor.settings import Settings
+from assessor.settings import ChunkSettings, Settings
 from test_bad_inputs import snapshot, write_pdf
 
 DOSSIER = "2026-durand-camille"

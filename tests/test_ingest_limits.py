@@ -15,12 +15,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from assessor.chunking import ChunkSettings
 from assessor.cli import app
 from assessor.dossiers import DossierStore
-from assessor.ingest import IngestSettings
 from assessor.ingest import pdf as pdf_module
-from assessor.settings import Settings
+from assessor.settings import ChunkSettings, IngestSettings, Settings
 from test_bad_inputs import french_line, write_image_pdf, write_pdf
 
 runner = CliRunner()

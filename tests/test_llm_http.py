@@ -18,10 +18,10 @@ import pytest
 
 from assessor.dossiers import DossierStore
 from assessor.library import Library
-from assessor.llm import LLMSettings, make_chat_model
+from assessor.llm import make_chat_model
 from assessor.referential import Referential
 from assessor.results import FLAG_LABELS, CriterionResult, Flag, Status
-from assessor.settings import Settings
+from assessor.settings import LLMSettings, Settings
 from fakes import assess_criterion
 from servers import free_port
 from stub_llm import Reply, StubLLMServer

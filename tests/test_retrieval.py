@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from assessor.chunking import ChunkSettings
 from assessor.cli import app
 from assessor.dossiers import DossierError, DossierStore
 from assessor.index import collection_name
 from assessor.library import Library
-from assessor.retrieval import Query, RetrievalMode, criterion_query
-from assessor.settings import Settings
+from assessor.retrieval import Query, criterion_query
+from assessor.settings import ChunkSettings, RetrievalMode, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_dossiers"

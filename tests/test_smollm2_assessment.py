@@ -20,10 +20,10 @@ if importlib.util.find_spec("llama_cpp") is None:  # not importorskip: OpenMP mu
 from assessor.assessment import ModelAnswer, _json_object
 from assessor.dossiers import DossierStore
 from assessor.library import Library
-from assessor.llm import LLMSettings, make_chat_model
+from assessor.llm import make_chat_model
 from assessor.llm_local import packaged_gguf, probe_llama_cpp
 from assessor.results import Flag, Status
-from assessor.settings import Settings
+from assessor.settings import LLMSettings, Settings
 
 GGUF = packaged_gguf("smollm2")
 if GGUF is None:

@@ -23,17 +23,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from assessor.ingest.document import LoadedFile, Page
-
-
-class ChunkSettings(BaseModel):
-    """How files are cut; part of the index identity (changing it builds a new index)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    target_chars: int = Field(default=1400, ge=200, description="Aim for chunks of about this many characters.")
-    overlap_chars: int = Field(default=150, ge=0, description="Text repeated between chunks cut for size.")
-    min_chars: int = Field(default=200, ge=0, description="A section shorter than this joins the next chunk.")
-
+from assessor.settings import ChunkSettings
 
 MIN_PASSAGE_WORDS = 6
 """A passage has at least this many words besides its headings: a bare heading, a table-of-contents

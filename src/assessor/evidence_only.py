@@ -31,14 +31,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
 from assessor.analysis import analyze
 from assessor.chunking import Chunk
 from assessor.citations import verify_citations
 from assessor.referential import Criterion, CriterionLevel
 from assessor.results import EVIDENCE_TO_EXAMINE, CriterionResult, Flag, Mode, ReferentialFit, Status, percent
 from assessor.retrieval import Passage
+from assessor.settings import EvidenceOnlySettings
 from assessor.wording import counted
 
 MODEL_NAME = "evidence-only"
@@ -54,39 +53,6 @@ _EVALUATIVE = set(
         "ensemble manière façon compte regard"
     )
 )
-
-
-class EvidenceOnlySettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    threshold: float = Field(
-        default=0.26,
-        ge=0,
-        le=1,
-        description="Share of the criterion's topic terms a passage must contain to count as evidence "
-        "(calibrated by evals/calibrate_evidence_only.py).",
-    )
-    confident: float = Field(
-        default=0.41,
-        ge=0,
-        le=1,
-        description="Below this share (and at or above ``threshold``) the signal is too weak to say: "
-        "the passages are shown with the « signal faible » flag (calibrated with ``threshold``).",
-    )
-    passages: int = Field(default=3, ge=1, le=10, description="Passages quoted per criterion.")
-    fit_threshold: float = Field(
-        default=0.22,
-        ge=0,
-        le=1,
-        description="Below this share of criteria with a passage that treats them, the dossier is "
-        "flagged « hors référentiel » (calibrated by evals/calibrate_evidence_only.py --fit).",
-    )
-
-    @model_validator(mode="after")
-    def _band(self) -> EvidenceOnlySettings:
-        if self.confident < self.threshold:
-            raise ValueError("confident doit être supérieur ou égal à threshold")
-        return self
 
 
 def key_terms(criterion: Criterion) -> set[str]:

@@ -14,26 +14,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from assessor.chunking import Chunk, ChunkSettings
+from assessor.chunking import Chunk
 from assessor.embeddings import Embedder
+from assessor.settings import ChunkSettings, IndexSettings
 
 COLLECTION_PREFIX = "assessor-"
 INDEX_FORMAT = 2  # bump when the stored metadata or the way files are read and cut changes
 _ADD_BATCH = 512
-
-
-class IndexSettings(BaseModel):
-    """Where the chunks are stored."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    url: str | None = Field(
-        default=None,
-        description="URL of a Chroma server (http://host:8000) for shared deployments; "
-        "by default an embedded store under the data folder.",
-    )
 
 
 class IndexError_(Exception):

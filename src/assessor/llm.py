@@ -22,12 +22,11 @@ from ipaddress import ip_address
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field
+from assessor.settings import LLMSettings
 
 if TYPE_CHECKING:  # LangChain takes seconds to import: only when a model is made
     from langchain_core.language_models.chat_models import BaseChatModel
 
-BASELINE = "baseline"
 
 _KEYS = {
     "openai": "OPENAI_API_KEY",
@@ -40,43 +39,6 @@ PROVIDERS = ("openai", "azure_openai", "mistral", "anthropic", "ollama", "compat
 
 class LLMError(Exception):
     """A model that cannot be used as configured; the message (French) says what to do."""
-
-
-class LLMSettings(BaseModel):
-    """Which model pre-assesses, and how it is called."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    model: str = Field(default=BASELINE, description="baseline (no model) or provider:model, see assessor.llm.")
-    base_url: str | None = Field(default=None, description="Server URL for compatible:, ollama: or openai:.")
-    temperature: float = Field(default=0.0, ge=0, le=2)
-    timeout_s: float = Field(default=120.0, gt=0, description="Timeout of one model call.")
-    max_retries: int = Field(default=3, ge=0, description="Retries of a call on 429 and 5xx (with Retry-After).")
-    max_attempts: int = Field(default=3, ge=1, le=6, description="Answers asked for when one is invalid.")
-    max_output_tokens: int = Field(default=1500, ge=100)
-    concurrency: int = Field(default=4, ge=1, le=64, description="Criteria assessed at the same time.")
-    requests_per_minute: float | None = Field(default=None, gt=0, description="Rate limit of model calls.")
-    evidence_budget_chars: int = Field(
-        default=4800,
-        ge=500,
-        description="Passage text given per criterion: about three passages, which keeps "
-        "the average prompt under 3,000 tokens (benchmarks/assessment.py).",
-    )
-    local_only: bool = Field(default=False, description="Refuse providers that send the dossier off this machine.")
-    assess_oral: bool = Field(
-        default=False,
-        description="Also send oral and role-play criteria to the model, when the dossier holds a written record "
-        "of that situation (otherwise they are « non évaluable sur pièces écrites » without any call).",
-    )
-    pseudonymise: bool = Field(default=False, description="Replace personal data before any remote call.")
-    price_input_per_mtok: float = Field(default=0.0, ge=0, description="€ per million input tokens, for costs.")
-    price_output_per_mtok: float = Field(default=0.0, ge=0, description="€ per million output tokens.")
-
-    def overridden(self, **changes: object) -> LLMSettings:
-        """These settings with ``changes`` applied (a None value keeps the setting), validated again:
-        the values come from a command line or a form."""
-        kept = {name: value for name, value in changes.items() if value is not None}
-        return LLMSettings.model_validate({**self.model_dump(), **kept})
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from assessor.assessment import assess_with_model
 from assessor.chunking import Chunk
 from assessor.dossiers import DossierStore
 from assessor.injection import injections_of, suspected_injections
-from assessor.llm import BASELINE, LLMSettings, ModelSpec, make_chat_model
+from assessor.llm import ModelSpec, make_chat_model
 from assessor.prompts import PromptLibrary
 from assessor.pseudonymise import Pseudonymiser
 from assessor.redaction import redact_model, secrets_of
@@ -58,6 +58,7 @@ from assessor.results import (
     Usage,
 )
 from assessor.retrieval import Passage, Retriever
+from assessor.settings import BASELINE, LLMSettings
 
 CriterionProgress = Callable[[int, int, str], None]
 """progress(done, total, criterion_id), called after each criterion."""

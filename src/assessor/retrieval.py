@@ -14,7 +14,6 @@ a conclusion) is discounted: a criterion's evidence should be specific to it.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,19 +22,13 @@ from assessor.analysis import analyze
 from assessor.chunking import Chunk
 from assessor.index import ChunkIndex
 from assessor.referential import Criterion
+from assessor.settings import RetrievalMode, RetrievalSettings
 
 if TYPE_CHECKING:  # bm25s brings SciPy: both are loaded when a dossier is searched, not at start-up
     import bm25s
     import numpy as np
 
     Scores = np.ndarray[tuple[int], np.dtype[np.float64]]
-
-
-class RetrievalMode(StrEnum):
-    AUTO = "auto"  # fused when the index has a dense model, lexical otherwise
-    LEXICAL = "lexical"
-    DENSE = "dense"
-    FUSED = "fused"
 
 
 RETRIEVAL_MODE_LABELS: dict[RetrievalMode, str] = {
@@ -45,39 +38,6 @@ RETRIEVAL_MODE_LABELS: dict[RetrievalMode, str] = {
     RetrievalMode.FUSED: "recherche lexicale et sémantique",
 }
 """How a person reads the mode (« Recherche lexical » was a slip)."""
-
-
-class RetrievalSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    k: int = Field(default=8, ge=1, le=100, description="Passages returned per query.")
-    mode: RetrievalMode = RetrievalMode.AUTO
-    candidates: int = Field(default=50, ge=1, description="Candidates taken from each ranking before fusion.")
-    rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant.")
-    max_per_page: int = Field(default=3, ge=1, description="Diversity: passages per page in the top k.")
-    context_weight: float = Field(
-        default=0.1,
-        ge=0,
-        description="Weight, in a criterion's lexical query, of its competency statements and expected "
-        "productions: they name the topic but are long and shared by all the criteria of a competency.",
-    )
-    page_weight: float = Field(
-        default=0.5,
-        ge=0,
-        description="Weight of the page-level BM25 rank fused with the chunk-level rank (0: chunks only).",
-    )
-    specificity_weight: float = Field(
-        default=1.0,
-        ge=0,
-        description="How much a passage that matches the block's other criteria just as well is discounted "
-        "(0: no discount).",
-    )
-    dense_weight: float = Field(
-        default=0.5,
-        ge=0,
-        description="Weight of the dense ranking in the fusion (BM25 counts 1). Tuned on the sample dossiers "
-        "with the English all-MiniLM-L6-v2; a good multilingual model may deserve 1.",
-    )
 
 
 class Passage(BaseModel):

@@ -2,17 +2,206 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from assessor.chunking import ChunkSettings
-from assessor.evidence_only import EvidenceOnlySettings
-from assessor.index import IndexSettings
-from assessor.ingest import IngestSettings
-from assessor.llm import LLMSettings
-from assessor.retrieval import RetrievalSettings
+# Each part's settings live here, not in the part's module: reading the settings (every command does)
+# must not import chunking, retrieval, the model clients or ingestion. Those modules import them from here.
+
+BASELINE = "baseline"
+"""The model name of the evidence-only assessor: no language model."""
+
+
+class ChunkSettings(BaseModel):
+    """How files are cut; part of the index identity (changing it builds a new index)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target_chars: int = Field(default=1400, ge=200, description="Aim for chunks of about this many characters.")
+    overlap_chars: int = Field(default=150, ge=0, description="Text repeated between chunks cut for size.")
+    min_chars: int = Field(default=200, ge=0, description="A section shorter than this joins the next chunk.")
+
+
+class IndexSettings(BaseModel):
+    """Where the chunks are stored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(
+        default=None,
+        description="URL of a Chroma server (http://host:8000) for shared deployments; "
+        "by default an embedded store under the data folder.",
+    )
+
+
+class IngestSettings(BaseModel):
+    """Limits and options of ingestion."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_pages: int = Field(
+        default=1000, ge=1, description="Largest PDF accepted, in pages (a dossier with its annexes rarely passes 300)."
+    )
+    max_file_mb: float = Field(default=100, gt=0, description="Largest file accepted, in megabytes.")
+    max_line_chars: int = Field(
+        default=2_000_000,
+        ge=1000,
+        description="Longest line accepted in a text file, in characters: about 1,000 pages of prose without a "
+        "line break; longer, it is data rather than writing. Long lines are cut into passages between sentences.",
+    )
+    max_chars: int = Field(
+        default=10_000_000,
+        ge=1000,
+        description="Most characters of text read from one file: about 5,000 pages of prose; more is not a "
+        "dossier, and would tie the server up for nothing.",
+    )
+    max_page_content_mb: float = Field(
+        default=20,
+        gt=0,
+        description="Largest drawing instructions of one PDF page once decompressed, in megabytes: a page of text "
+        "takes tens of kilobytes, a detailed vector drawing a few megabytes.",
+    )
+    max_unzipped_mb: float = Field(
+        default=200, gt=0, description="Largest total size of a DOCX's parts once decompressed, in megabytes."
+    )
+    max_zip_entries: int = Field(default=2000, ge=10, description="Most parts (zip entries) in a DOCX.")
+    max_zip_ratio: float = Field(
+        default=100,
+        ge=10,
+        description="Largest compression ratio of a DOCX part of more than 1 MB: Word's XML compresses about "
+        "10 to 1; hundreds to 1 is a decompression bomb.",
+    )
+    max_seconds: float = Field(
+        default=300,
+        gt=0,
+        description="Longest time to read one file, OCR included, in seconds (only when reading is isolated).",
+    )
+    max_memory_mb: int = Field(
+        default=2048,
+        ge=256,
+        description="Most memory the process reading a file may take, in megabytes (only when reading is isolated).",
+    )
+    isolate: bool = Field(
+        default=True,
+        description="Read each file in a separate worker process held to max_memory_mb and max_seconds, so that a "
+        "hostile file cannot exhaust the server; off, files are read in the calling process, without those two "
+        "limits.",
+    )
+    workers: int = Field(default=2, ge=1, le=32, description="Files read at once in isolated workers.")
+    ocr: bool = Field(default=True, description="OCR scanned PDF pages when tesseract is installed.")
+
+
+class LLMSettings(BaseModel):
+    """Which model pre-assesses, and how it is called."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(default=BASELINE, description="baseline (no model) or provider:model, see assessor.llm.")
+    base_url: str | None = Field(default=None, description="Server URL for compatible:, ollama: or openai:.")
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    timeout_s: float = Field(default=120.0, gt=0, description="Timeout of one model call.")
+    max_retries: int = Field(default=3, ge=0, description="Retries of a call on 429 and 5xx (with Retry-After).")
+    max_attempts: int = Field(default=3, ge=1, le=6, description="Answers asked for when one is invalid.")
+    max_output_tokens: int = Field(default=1500, ge=100)
+    concurrency: int = Field(default=4, ge=1, le=64, description="Criteria assessed at the same time.")
+    requests_per_minute: float | None = Field(default=None, gt=0, description="Rate limit of model calls.")
+    evidence_budget_chars: int = Field(
+        default=4800,
+        ge=500,
+        description="Passage text given per criterion: about three passages, which keeps "
+        "the average prompt under 3,000 tokens (benchmarks/assessment.py).",
+    )
+    local_only: bool = Field(default=False, description="Refuse providers that send the dossier off this machine.")
+    assess_oral: bool = Field(
+        default=False,
+        description="Also send oral and role-play criteria to the model, when the dossier holds a written record "
+        "of that situation (otherwise they are « non évaluable sur pièces écrites » without any call).",
+    )
+    pseudonymise: bool = Field(default=False, description="Replace personal data before any remote call.")
+    price_input_per_mtok: float = Field(default=0.0, ge=0, description="€ per million input tokens, for costs.")
+    price_output_per_mtok: float = Field(default=0.0, ge=0, description="€ per million output tokens.")
+
+    def overridden(self, **changes: object) -> LLMSettings:
+        """These settings with ``changes`` applied (a None value keeps the setting), validated again:
+        the values come from a command line or a form."""
+        kept = {name: value for name, value in changes.items() if value is not None}
+        return LLMSettings.model_validate({**self.model_dump(), **kept})
+
+
+class RetrievalMode(StrEnum):
+    AUTO = "auto"  # fused when the index has a dense model, lexical otherwise
+    LEXICAL = "lexical"
+    DENSE = "dense"
+    FUSED = "fused"
+
+
+class RetrievalSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    k: int = Field(default=8, ge=1, le=100, description="Passages returned per query.")
+    mode: RetrievalMode = RetrievalMode.AUTO
+    candidates: int = Field(default=50, ge=1, description="Candidates taken from each ranking before fusion.")
+    rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant.")
+    max_per_page: int = Field(default=3, ge=1, description="Diversity: passages per page in the top k.")
+    context_weight: float = Field(
+        default=0.1,
+        ge=0,
+        description="Weight, in a criterion's lexical query, of its competency statements and expected "
+        "productions: they name the topic but are long and shared by all the criteria of a competency.",
+    )
+    page_weight: float = Field(
+        default=0.5,
+        ge=0,
+        description="Weight of the page-level BM25 rank fused with the chunk-level rank (0: chunks only).",
+    )
+    specificity_weight: float = Field(
+        default=1.0,
+        ge=0,
+        description="How much a passage that matches the block's other criteria just as well is discounted "
+        "(0: no discount).",
+    )
+    dense_weight: float = Field(
+        default=0.5,
+        ge=0,
+        description="Weight of the dense ranking in the fusion (BM25 counts 1). Tuned on the sample dossiers "
+        "with the English all-MiniLM-L6-v2; a good multilingual model may deserve 1.",
+    )
+
+
+class EvidenceOnlySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    threshold: float = Field(
+        default=0.26,
+        ge=0,
+        le=1,
+        description="Share of the criterion's topic terms a passage must contain to count as evidence "
+        "(calibrated by evals/calibrate_evidence_only.py).",
+    )
+    confident: float = Field(
+        default=0.41,
+        ge=0,
+        le=1,
+        description="Below this share (and at or above ``threshold``) the signal is too weak to say: "
+        "the passages are shown with the « signal faible » flag (calibrated with ``threshold``).",
+    )
+    passages: int = Field(default=3, ge=1, le=10, description="Passages quoted per criterion.")
+    fit_threshold: float = Field(
+        default=0.22,
+        ge=0,
+        le=1,
+        description="Below this share of criteria with a passage that treats them, the dossier is "
+        "flagged « hors référentiel » (calibrated by evals/calibrate_evidence_only.py --fit).",
+    )
+
+    @model_validator(mode="after")
+    def _band(self) -> EvidenceOnlySettings:
+        if self.confident < self.threshold:
+            raise ValueError("confident doit être supérieur ou égal à threshold")
+        return self
 
 
 class EmbeddingSettings(BaseModel):

@@ -46,9 +46,10 @@ from pydantic import ConfigDict, PrivateAttr
 from assessor.assessment import ModelFailure
 from assessor.batch.runner import BatchError, BatchRun, ChatModel, Outcome, _pool, describe, unanswered_error
 from assessor.batch.runstore import DossierRow
-from assessor.llm import LLMError, LLMSettings, ModelSpec, environment, parse_spec
+from assessor.llm import LLMError, ModelSpec, environment, parse_spec
 from assessor.pipeline import RateLimiter, ResultCache, current_criterion
 from assessor.results import CriterionResult
+from assessor.settings import LLMSettings
 
 ENDPOINT = "/v1/chat/completions"
 TERMINAL = ("completed", "failed", "expired", "cancelled")

@@ -24,13 +24,13 @@ from assessor.batch.runstore import DATABASE, LOCK, RESULTS, RUN_JSON, DossierRo
 from assessor.dossiers import DossierError, DossierStore
 from assessor.ingest import IngestError
 from assessor.library import Library
-from assessor.llm import BASELINE, LLMSettings, ModelSpec, make_chat_model
+from assessor.llm import ModelSpec, make_chat_model
 from assessor.pipeline import RateLimiter, ResultCache, assess_dossier
 from assessor.prompts import PromptLibrary
 from assessor.redaction import redact, redact_json
 from assessor.referential import Referential
 from assessor.results import Flag, Mode, Report
-from assessor.settings import Settings
+from assessor.settings import BASELINE, LLMSettings, Settings
 from assessor.wording import counted
 
 ChatModel = tuple[BaseChatModel, ModelSpec]

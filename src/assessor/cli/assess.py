@@ -28,8 +28,8 @@ from assessor.results import Mode
 
 if TYPE_CHECKING:  # the pipeline (LangChain, chromadb, bm25s) is imported when a command runs
     from assessor.dossiers import DossierStore
-    from assessor.llm import LLMSettings
     from assessor.results import Report
+    from assessor.settings import LLMSettings
 
 SAMPLES = Path(__file__).resolve().parents[3] / "sample_dossiers"
 DEMO_SAMPLE = "omnicanal-b1"
@@ -150,8 +150,9 @@ def assess(
         fail("donnez les fichiers du dossier, ou --dossier ID d'un dossier déjà ingéré.", code=2)
     from assessor.cli.dossiers import print_ingest_report
     from assessor.dossiers import DossierStore
-    from assessor.llm import BASELINE, make_chat_model
+    from assessor.llm import make_chat_model
     from assessor.report_documents import REPORT_WRITERS
+    from assessor.settings import BASELINE
 
     written = output_format(output, REPORT_WRITERS, fmt)  # an unknown extension stops here, before any work
     with user_errors():

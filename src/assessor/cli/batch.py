@@ -144,7 +144,8 @@ def batch(
     sortie est alors 1."""
     from assessor.batch import BatchError, BatchOptions, ManifestError, load_manifest, run_batch
     from assessor.library import Library
-    from assessor.llm import BASELINE, make_chat_model
+    from assessor.llm import make_chat_model
+    from assessor.settings import BASELINE
 
     with user_errors():
         current = settings()

@@ -12,8 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from assessor.ingest.document import FileKind, LoadedFile, Page, PageHeading, SetAside
 from assessor.ingest.errors import IngestError, IngestErrorCode
 from assessor.ingest.furniture import SetAsideKind, page_list, set_aside
@@ -21,6 +19,7 @@ from assessor.ingest.layout import garbled
 from assessor.ingest.normalize import normalize_text, strip_running_lines
 from assessor.ingest.sniff import sniff
 from assessor.ingest.text import check_line_length, decode_text, thousands
+from assessor.settings import IngestSettings
 
 if TYPE_CHECKING:
     from assessor.ingest.pdf import PdfPage
@@ -41,63 +40,6 @@ __all__ = ["IngestError", "IngestErrorCode", "IngestSettings", "LoadedFile", "Pa
 
 ReadProgress = Callable[[str, int, int], None]
 """progress(stage, done, total) while a PDF is read: « lecture » page by page, then « OCR » for its scanned pages."""
-
-
-class IngestSettings(BaseModel):
-    """Limits and options of ingestion."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    max_pages: int = Field(
-        default=1000, ge=1, description="Largest PDF accepted, in pages (a dossier with its annexes rarely passes 300)."
-    )
-    max_file_mb: float = Field(default=100, gt=0, description="Largest file accepted, in megabytes.")
-    max_line_chars: int = Field(
-        default=2_000_000,
-        ge=1000,
-        description="Longest line accepted in a text file, in characters: about 1,000 pages of prose without a "
-        "line break; longer, it is data rather than writing. Long lines are cut into passages between sentences.",
-    )
-    max_chars: int = Field(
-        default=10_000_000,
-        ge=1000,
-        description="Most characters of text read from one file: about 5,000 pages of prose; more is not a "
-        "dossier, and would tie the server up for nothing.",
-    )
-    max_page_content_mb: float = Field(
-        default=20,
-        gt=0,
-        description="Largest drawing instructions of one PDF page once decompressed, in megabytes: a page of text "
-        "takes tens of kilobytes, a detailed vector drawing a few megabytes.",
-    )
-    max_unzipped_mb: float = Field(
-        default=200, gt=0, description="Largest total size of a DOCX's parts once decompressed, in megabytes."
-    )
-    max_zip_entries: int = Field(default=2000, ge=10, description="Most parts (zip entries) in a DOCX.")
-    max_zip_ratio: float = Field(
-        default=100,
-        ge=10,
-        description="Largest compression ratio of a DOCX part of more than 1 MB: Word's XML compresses about "
-        "10 to 1; hundreds to 1 is a decompression bomb.",
-    )
-    max_seconds: float = Field(
-        default=300,
-        gt=0,
-        description="Longest time to read one file, OCR included, in seconds (only when reading is isolated).",
-    )
-    max_memory_mb: int = Field(
-        default=2048,
-        ge=256,
-        description="Most memory the process reading a file may take, in megabytes (only when reading is isolated).",
-    )
-    isolate: bool = Field(
-        default=True,
-        description="Read each file in a separate worker process held to max_memory_mb and max_seconds, so that a "
-        "hostile file cannot exhaust the server; off, files are read in the calling process, without those two "
-        "limits.",
-    )
-    workers: int = Field(default=2, ge=1, le=32, description="Files read at once in isolated workers.")
-    ocr: bool = Field(default=True, description="OCR scanned PDF pages when tesseract is installed.")
 
 
 def load_file(

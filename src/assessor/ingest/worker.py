@@ -17,8 +17,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from assessor.ingest import IngestSettings, LoadedFile, ReadProgress, load_file
+from assessor.ingest import LoadedFile, ReadProgress, load_file
 from assessor.ingest.errors import IngestError, IngestErrorCode
+from assessor.settings import IngestSettings
 
 _CONTEXT = multiprocessing.get_context("spawn")
 _RETRY_HINT = "Ré-exportez le fichier depuis le logiciel d'origine (PDF ou DOCX) ou retirez les annexes inutiles"

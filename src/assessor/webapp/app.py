@@ -24,7 +24,7 @@ from assessor.ingest.document import SetAside
 from assessor.ingest.errors import IngestError
 from assessor.ingest.sniff import sniff
 from assessor.library import Library, ReferentialError, ReferentialNotFound
-from assessor.llm import BASELINE, LLMError
+from assessor.llm import LLMError
 from assessor.pipeline import assess_dossier
 from assessor.referential import Criterion, Referential
 from assessor.results import EVIDENCE_TO_EXAMINE, CriterionResult, Mode
@@ -43,7 +43,7 @@ from assessor.review.domain import (
 )
 from assessor.review.exports import ExportFormat, export_filename, export_review
 from assessor.review.store import MAX_ASSIGNED_JURY, MAX_NAME_CHARS, ReviewStore, acceptance_refusal
-from assessor.settings import Settings
+from assessor.settings import BASELINE, Settings
 from assessor.timefmt import local_time
 from assessor.webapp import views
 from assessor.webapp.files import UPLOAD_TYPES, FileGuard, PrivateFiles, allowed_types
