@@ -19,8 +19,8 @@ import pytest
 
 import hostile_files as hf
 from assessor.dossiers import DossierStore
-from assessor.ingest import IngestError, IngestErrorCode, IngestSettings, load_file
-from assessor.settings import Settings
+from assessor.ingest import IngestError, IngestErrorCode, load_file
+from assessor.settings import IngestSettings, Settings
 from test_bad_inputs import write_pdf
 
 SAMPLE_DOCX = Path(__file__).resolve().parents[1] / "sample_dossiers" / "manager-b2" / "dossier.docx"
@@ -413,6 +413,14 @@ def test_hidden_injection_is_flagged_on_the_dossier_and_on_each_criterion_that_r
     flagged = [r for r in report.criteria if "injection_suspectee" in r.flags]
     assert {r.criterion_id for r in reading} <= {r.criterion_id for r in flagged}
     assert all(injections_of(r, report.flags) for r in flagged)
+    # The written report says it under each of those criteria too, with the page, in every format.
+    from assessor.report import ReportFormat, render
+
+    markdown = render(report, ReportFormat.MD)
+    for result in flagged:
+        section = markdown.split(f"### {result.criterion_id} ", 1)[1].split("\n### ", 1)[0]
+        assert "tente de donner des consignes à l'outil (dossier.pdf, page 2)" in section, result.criterion_id
+    assert "(dossier.pdf, page 2)" in render(report, ReportFormat.HTML)
 
 
 def test_the_criterion_screen_shows_the_alert_with_its_page(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import html
 from collections import Counter
 from enum import StrEnum
 
+from assessor.injection import injections_of
 from assessor.redaction import redact_model
 from assessor.referential import COMPETENCY_LEVEL_LABEL
 from assessor.results import FLAG_LABELS, MODE_LABELS, STATUS_LABELS, CriterionResult, Flag, Report
@@ -122,10 +123,24 @@ def _markdown(report: Report) -> str:
                 lines += ["Éléments non trouvés :", *[f"- {m}" for m in r.missing], ""]
             if r.feedback:
                 lines += [f"Conseil : {r.feedback}", ""]
-            alerts = [f for f in r.flags if f is not Flag.EVIDENCE_ONLY]  # already said in the notice
+            alerts = criterion_alerts(report, r)
             if alerts:
-                lines += ["Alertes : " + " ; ".join(FLAG_LABELS[f] for f in alerts), ""]
+                lines += ["Alertes : " + " ; ".join(_md(a) for a in alerts), ""]
     return "\n".join(lines)
+
+
+def criterion_alerts(report: Report, result: CriterionResult) -> list[str]:
+    """A criterion's alerts for people; an injection names the file and page of the text in its passages."""
+    alerts = []
+    for flag in result.flags:
+        if flag is Flag.EVIDENCE_ONLY:  # already said in the notice
+            continue
+        label = FLAG_LABELS[flag]
+        if flag is Flag.SUSPECTED_INJECTION:
+            places = dict.fromkeys(f"{f.file}, page {f.page or '?'}" for f in injections_of(result, report.flags))
+            label += f" ({' ; '.join(places)})" if places else ""
+        alerts.append(label)
+    return alerts
 
 
 _CSS = """
@@ -198,8 +213,8 @@ def _html(report: Report) -> str:
                 )
             if r.feedback:
                 parts.append(f"<p>Conseil : {e(r.feedback)}</p>")
-            alerts = [f for f in r.flags if f is not Flag.EVIDENCE_ONLY]  # already said in the notice
+            alerts = criterion_alerts(report, r)
             if alerts:
-                parts.append(f"<p class='alert'>{e(' ; '.join(FLAG_LABELS[f] for f in alerts))}</p>")
+                parts.append(f"<p class='alert'>{e(' ; '.join(alerts))}</p>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
