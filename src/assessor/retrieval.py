@@ -31,15 +31,6 @@ if TYPE_CHECKING:  # bm25s brings SciPy: both are loaded when a dossier is searc
     Scores = np.ndarray[tuple[int], np.dtype[np.float64]]
 
 
-RETRIEVAL_MODE_LABELS: dict[RetrievalMode, str] = {
-    RetrievalMode.AUTO: "recherche automatique",
-    RetrievalMode.LEXICAL: "recherche lexicale",
-    RetrievalMode.DENSE: "recherche sémantique",
-    RetrievalMode.FUSED: "recherche lexicale et sémantique",
-}
-"""How a person reads the mode (« Recherche lexical » was a slip)."""
-
-
 class Passage(BaseModel):
     """A retrieved chunk with how each ranking saw it."""
 

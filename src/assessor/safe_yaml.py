@@ -45,7 +45,8 @@ def load(text: str, loader: type[yaml.SafeLoader | yaml.CSafeLoader] = yaml.Safe
             )
         if root is None:
             return None, None
-        _check_expansion(root)
+        if "&" in text:  # no anchor, no alias: nothing can expand (the composer refuses an undefined alias)
+            _check_expansion(root)
         return reader.construct_document(root), root
     finally:
         reader.dispose()

@@ -138,6 +138,15 @@ class RetrievalMode(StrEnum):
     FUSED = "fused"
 
 
+RETRIEVAL_MODE_LABELS: dict[RetrievalMode, str] = {
+    RetrievalMode.AUTO: "recherche automatique",
+    RetrievalMode.LEXICAL: "recherche lexicale",
+    RetrievalMode.DENSE: "recherche sémantique",
+    RetrievalMode.FUSED: "recherche lexicale et sémantique",
+}
+"""How a person reads the mode (« Recherche lexical » was a slip)."""
+
+
 class RetrievalSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

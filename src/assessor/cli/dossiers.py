@@ -23,8 +23,7 @@ from assessor.cli.common import (
     user_errors,
 )
 from assessor.cli.french import confirm
-from assessor.retrieval import RETRIEVAL_MODE_LABELS
-from assessor.settings import IngestSettings, RetrievalMode
+from assessor.settings import RETRIEVAL_MODE_LABELS, IngestSettings, RetrievalMode
 from assessor.timefmt import local_date, local_time
 from assessor.wording import counted
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -25,10 +25,12 @@ from assessor.cli.common import (
     write_output,
 )
 from assessor.grid import GridFormat, referential_json, render_grid
-from assessor.importer import Draft, ImportFailure, draft_of, import_sources, iter_fiches
-from assessor.importer.draft import write_atomically
 from assessor.library import Severity, check_file
 from assessor.referential import COMPETENCY_LEVEL_LABEL, MODALITY_KIND_LABELS, CriterionLevel, Referential
+from assessor.wording import counted
+
+if TYPE_CHECKING:
+    from assessor.importer import Draft
 
 referentials_app = typer.Typer(
     help="Consulter, valider et exporter les référentiels (blocs, compétences, critères).",
@@ -234,6 +236,9 @@ def import_referential(
     avec sa provenance. Ce qui n'a pas pu être lu est listé, avec les pages, en tête du fichier. Là où aucun
     critère n'est imprimé, la compétence elle-même sert de critère (évaluée au niveau de la compétence).
     Rien n'est écrit si l'import échoue."""
+    from assessor.importer import ImportFailure, import_sources  # PDF and XML readers: only for this command
+    from assessor.importer.draft import write_atomically
+
     with user_errors():
         try:
             if all_fiches:
@@ -249,6 +254,9 @@ def import_referential(
 
 
 def _import_all(sources: list[Path], folder: Path) -> None:
+    from assessor.importer import ImportFailure, draft_of, iter_fiches
+    from assessor.importer.draft import write_atomically
+
     if len(sources) != 1 or sources[0].suffix.lower() not in (".xml", ".zip"):
         fail("--all s'emploie avec un seul export XML (ou zip) des fiches RNCP.")
     if folder.exists() and not folder.is_dir():
@@ -265,7 +273,7 @@ def _import_all(sources: list[Path], folder: Path) -> None:
         written += 1
         counts = draft.referential.counts()
         err_console.print(f"{escape(fiche.rncp or '?')} → {escape(path.name)} ({counts['blocks']} blocs)")
-    console.print(f"{written} brouillon(s) écrit(s) dans {escape(str(folder))}")
+    console.print(f"{counted(written, 'brouillon écrit', 'brouillons écrits')} dans {escape(str(folder))}")
 
 
 def _report_draft(draft: Draft, output: Path) -> None:
