@@ -146,7 +146,7 @@ def test_whole_jury_flow_survives_a_restart(data_dir: Path, tmp_path: Path) -> N
         page.locator("#as-reason textarea, #as-reason input").first.fill("Sources citées, mais sans analyse critique.")
         page.locator("#as-save").click()
         wait_message(page, "Décision enregistrée")
-        assert f"par {NAME} ({JURY})" in page.locator("#as-detail").inner_text()  # a name, not just a username
+        assert f" · {NAME} ({JURY})" in page.locator("#as-detail").inner_text()  # a name, not just a username
         selected = page.locator(f'#as-grid .as-row[data-cid="{cid}"]')
         assert "Jury : Partiellement acquis" in selected.inner_text()
 

@@ -280,7 +280,7 @@ def test_the_screens_speak_to_people_not_in_codes(tmp_path: Path) -> None:
     grid = views.grid_html(state, ref, criterion.id)
     assert "<b>Mode</b> pré-lecture pour le jury" in header
     assert f"bloc {state.summary.blocks[0]})" in header and "blocs" not in header  # one block
-    assert "par Jeanne Martin (jmartin)" in detail
+    assert " · Jeanne Martin (jmartin)" in detail
     assert f'title="{criterion.id}">{criterion.block} › {criterion.set_key} › critère {criterion.number}' in detail
     # Every mark is a character of the fonts a bare Linux machine has (an emoji shows as an empty box).
     assert not [ch for ch in header + detail + grid if ord(ch) > 0x2FFF], "emoji or pictograph on a screen"

@@ -325,6 +325,7 @@ def build(app: ReviewApp) -> gr.Blocks:
                     headers=views.SESSION_COLUMNS,
                     interactive=False,
                     wrap=True,
+                    column_widths=views.SESSION_COLUMN_WIDTHS,
                     elem_id="as-sessions",
                     label="Revues (cliquez une ligne pour l'ouvrir)",
                 )
@@ -432,7 +433,11 @@ def build(app: ReviewApp) -> gr.Blocks:
                     download = gr.HTML(elem_id="as-download")
                 with gr.Accordion("Journal d'audit de cette revue", open=False) as audit_box:
                     audit = gr.Dataframe(
-                        headers=["Date", "Auteur", "Action", "Critère", "Détail"], interactive=False, wrap=True
+                        headers=["Date", "Auteur", "Action", "Critère", "Détail"],
+                        interactive=False,
+                        wrap=True,
+                        elem_id="as-audit",
+                        column_widths=["14%", "16%", "20%", "16%", "34%"],
                     )
 
         # -- helpers bound to this screen ---------------------------------------------------

@@ -128,6 +128,7 @@ CSS = """
 .as-counts { font-size: 13px; color: var(--body-text-color-subdued); }
 .as-files { font-size: 13px; margin-top: 6px; }
 .as-cites { max-height: 70vh; overflow-y: auto; }
+#as-sessions th, #as-audit th { word-break: keep-all; overflow-wrap: normal; hyphens: none; }
 """
 
 
@@ -321,7 +322,7 @@ def criterion_html(
         reason = f" — motif : {esc(decision.reason)}" if decision.reason else ""
         parts.append(
             f"<section><h4>Décision du jury</h4>{badge(decision.outcome, labels, jury=True)} "
-            f"{esc(CRITERION_ACTION_LABELS[decision.action])} par {esc(person(decision.decided_by, names))}{reason}"
+            f"{esc(CRITERION_ACTION_LABELS[decision.action])} · {esc(person(decision.decided_by, names))}{reason}"
             "</section>"
         )
     if decision and decision.comment:
@@ -515,6 +516,8 @@ def sessions_rows(summaries: Sequence[ReviewSummary]) -> list[list[str]]:
 
 SESSION_COLUMNS = ["Candidat", "Référentiel", "Blocs", "Mode", "Statut", "Révision", "Mis à jour", "Référence"]
 """The review's reference comes last: the jury reads a candidate's name; the command line takes the reference."""
+SESSION_COLUMN_WIDTHS = ["16%", "22%", "6%", "15%", "9%", "8%", "12%", "12%"]
+"""Wide enough that no header breaks inside a word (« Bloc s », « Révis ion » were)."""
 
 
 def page_image_html(url: str) -> str:
