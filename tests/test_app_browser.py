@@ -111,7 +111,7 @@ def test_whole_jury_flow_survives_a_restart(data_dir: Path, tmp_path: Path) -> N
         toast.wait_for(timeout=15000)
         page.wait_for_function(
             "() => !/HTTP|Error/.test(document.querySelector('[data-testid=toast-body]')?.innerText || 'HTTP')",
-            timeout=5000,
+            timeout=15000,
         )
         notice = toast.inner_text()
         assert "Erreur" in notice and "Type de fichier refusé : « programme.exe »" in notice, notice
