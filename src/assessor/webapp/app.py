@@ -25,7 +25,6 @@ from assessor.ingest.errors import IngestError
 from assessor.ingest.sniff import sniff
 from assessor.library import Library, ReferentialError, ReferentialNotFound
 from assessor.llm import LLMError
-from assessor.pipeline import assess_dossier
 from assessor.referential import Criterion, Referential
 from assessor.results import EVIDENCE_TO_EXAMINE, CriterionResult, Mode
 from assessor.review.auth import AuthError, UsersFile, normalize_username
@@ -249,6 +248,8 @@ class ReviewApp:
                 if path.resolve().is_relative_to(uploads):
                     path.unlink(missing_ok=True)
             self.files.forget_uploads(paths)
+        from assessor.pipeline import assess_dossier  # LangChain: imported by the first run, not by the first page
+
         llm = self.settings.llm.overridden(model=(model or BASELINE).strip() or BASELINE)
         report = assess_dossier(
             self.dossiers,
