@@ -516,7 +516,7 @@ def sessions_rows(summaries: Sequence[ReviewSummary]) -> list[list[str]]:
 
 SESSION_COLUMNS = ["Candidat", "Référentiel", "Blocs", "Mode", "Statut", "Révision", "Mis à jour", "Référence"]
 """The review's reference comes last: the jury reads a candidate's name; the command line takes the reference."""
-SESSION_COLUMN_WIDTHS = ["16%", "22%", "6%", "15%", "9%", "8%", "12%", "12%"]
+SESSION_COLUMN_WIDTHS: list[str | int] = ["16%", "22%", "6%", "15%", "9%", "8%", "12%", "12%"]
 """Wide enough that no header breaks inside a word (« Bloc s », « Révis ion » were)."""
 
 
