@@ -22,7 +22,7 @@ import typer
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from typer.testing import CliRunner
 
-from assessor.batch import BatchOptions, ManifestError, load_manifest, read_results, run_batch
+from assessor.batch import BatchError, BatchOptions, ManifestError, load_manifest, read_results, run_batch
 from assessor.batch.runstore import RunLocked, RunStore
 from assessor.cli import common
 from assessor.cli.batch import batch
@@ -549,3 +549,12 @@ def test_kill_9_at_several_points_then_every_dossier_exactly_once(tmp_path: Path
         assert all(c.citations and c.citations[0].verified for c in report.criteria if c.outcome == "acquis")
     info = json.loads((run / "run.json").read_text(encoding="utf-8"))
     assert len(info["sessions"]) >= 3 and info["finished_at"] and info["counts"]["done"] == 6
+
+
+def test_the_ray_engine_without_ray_says_how_to_install_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
+    manifest = load_manifest(sample_manifest(tmp_path), LIBRARY)
+    with pytest.raises(BatchError, match=r"pip install 'assessor\[ray\]'"):
+        run_batch(manifest, tmp_path / "run", Settings(data_dir=tmp_path / "d"), BatchOptions(engine="ray"))
+    with pytest.raises(BatchError, match="moteur « fusée » inconnu"):
+        run_batch(manifest, tmp_path / "run2", Settings(data_dir=tmp_path / "d"), BatchOptions(engine="fusée"))

@@ -67,6 +67,8 @@ class BatchOptions:
     openai_batch: bool = False
     poll_interval_s: float = 30.0
     retry_failed: bool = False
+    engine: str = "local"  # or "ray": each dossier a Ray task (batch/ray_engine.py)
+    ray_address: str | None = None  # None: a Ray instance started for this run; "auto" or ray://host:port
 
 
 @dataclass
@@ -415,6 +417,10 @@ def run_batch(
     Raises ``BatchError`` (and ``LLMError``) with a French message.
     """
     started = time.perf_counter()
+    if options.engine not in ("local", "ray"):
+        raise BatchError(f"moteur « {options.engine} » inconnu : local (par défaut) ou ray.")
+    if options.engine == "ray" and options.openai_batch:
+        raise BatchError("--engine ray et --openai-batch s'excluent : l'API Batch d'OpenAI fait déjà le travail.")
     llm = options.llm
     model = chat_model
     if model is None and llm.model != BASELINE:
@@ -470,6 +476,13 @@ def run_batch(
 
                 assert model is not None
                 run_openai_batch(run, model, openai_client)
+            elif options.engine == "ray":
+                from assessor.batch.ray_engine import RayUnavailable, run_ray
+
+                try:
+                    run_ray(run, options.ray_address, chat_model)
+                except RayUnavailable as exc:
+                    raise BatchError(str(exc)) from None
             else:
                 run.run_live()
         finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,6 +14,12 @@ from rich.markup import escape
 
 from assessor.cli.common import console, err_console, fail, new_progress, settings, user_errors
 from assessor.results import Mode
+
+
+class Engine(StrEnum):
+    LOCAL = "local"
+    RAY = "ray"
+
 
 if TYPE_CHECKING:  # the batch runner brings the whole pipeline: imported when the command runs
     from rich.progress import Progress, TaskID
@@ -129,6 +136,22 @@ def batch(
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="À la reprise, évaluer de nouveau les dossiers en échec.")
     ] = False,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            help="local (par défaut : cette machine, des fils d'exécution) ou ray (chaque dossier une tâche Ray, "
+            "sur cette machine ou un cluster ; pip install 'assessor[ray]'). Les résultats et la reprise sont "
+            "les mêmes."
+        ),
+    ] = Engine.LOCAL,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            "--address",
+            help="Avec --engine ray : le cluster (ray://hôte:10001, ou auto pour celui de « ray start » sur cette "
+            "machine) ; sans elle, une instance Ray est démarrée pour ce lancement.",
+        ),
+    ] = None,
     local_only: Annotated[
         bool, typer.Option("--local-only", help="Refuser tout modèle hors de cette machine.")
     ] = False,
@@ -174,6 +197,8 @@ def batch(
             openai_batch=openai_batch,
             poll_interval_s=poll_interval,
             retry_failed=retry_failed,
+            engine=engine.value,
+            ray_address=address,
         )
         try:
             with _bars() as bars:
