@@ -223,3 +223,48 @@ def test_the_raw_outputs_are_kept_for_the_audit(dossier: tuple[DossierStore, Ref
     result = assess(dossier, stub, max_retries=0)
     assert result.attempt_log[0].raw_output == "pas du JSON"
     assert json.loads(result.attempt_log[1].raw_output)["outcome"] == "acquis"
+
+
+# ------------------------------------------------------------------ several servers of one model
+
+
+def test_calls_are_spread_over_several_servers(dossier: tuple[DossierStore, Referential]) -> None:
+    store, ref = dossier
+    with (
+        StubLLMServer(model="stub-model", default=valid()) as one,
+        StubLLMServer(model="stub-model", default=valid()) as two,
+    ):
+        settings = LLMSettings(model="compatible:stub-model", base_url=f"{one.base_url},{two.base_url}")
+        model, spec = make_chat_model(settings, env={})  # one model for the run, as a batch or the app has
+        for _ in range(4):
+            result, _ = assess_criterion(store, "m", ref, "B2", model, spec.id, k=4)
+            assert result.outcome == "acquis" and all(c.verified for c in result.citations)
+        assert len(one.chat_requests) == len(two.chat_requests) == 2  # in turn
+
+
+def test_a_server_down_or_failing_sends_the_call_to_the_next(dossier: tuple[DossierStore, Referential]) -> None:
+    down = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    with (
+        StubLLMServer(model="stub-model", default=Reply.status(503)) as failing,
+        StubLLMServer(model="stub-model", default=valid()) as healthy,
+    ):
+        for _ in range(3):
+            result = assess(dossier, healthy, base_url=f"{down},{failing.base_url},{healthy.base_url}", max_retries=1)
+            assert result.outcome == "acquis"
+        assert len(healthy.chat_requests) == 3 and failing.chat_requests  # tried, then passed over
+
+
+def test_a_refused_request_is_not_sent_to_the_other_servers(dossier: tuple[DossierStore, Referential]) -> None:
+    with StubLLMServer(model="stub-model", default=Reply.status(401)) as one, StubLLMServer(
+        model="stub-model", default=Reply.status(401)
+    ) as two:
+        result = assess(dossier, one, base_url=f"{one.base_url},{two.base_url}", max_attempts=1)
+        assert result.outcome != "acquis" and "Clé d'API refusée" in result.rationale
+        assert len(one.chat_requests) + len(two.chat_requests) == 1  # every server would refuse the same key
+
+
+def test_several_addresses_count_as_remote_unless_all_are_on_this_machine() -> None:
+    from assessor.llm import parse_spec
+
+    assert not parse_spec("compatible:m", "http://127.0.0.1:1/v1,http://localhost:2/v1").remote
+    assert parse_spec("compatible:m", "http://127.0.0.1:1/v1,http://gpu.example:8000/v1").remote

@@ -62,6 +62,11 @@ def _is_loopback(url: str | None) -> bool:
         return False
 
 
+def _all_loopback(urls: str | None) -> bool:
+    """Every one of the (comma-separated) server addresses is on this machine."""
+    return all(_is_loopback(url.strip()) for url in (urls or "").split(",")) if urls else False
+
+
 def parse_spec(spec: str, base_url: str | None = None, env: dict[str, str] | None = None) -> ModelSpec:
     """Split ``provider:model`` and say whether calls leave this machine."""
     env = dict(os.environ) if env is None else env
@@ -78,11 +83,11 @@ def parse_spec(spec: str, base_url: str | None = None, env: dict[str, str] | Non
     if provider == "gguf":
         remote = False
     elif provider == "ollama":
-        remote = not _is_loopback(base_url or env.get("OLLAMA_HOST", "http://127.0.0.1:11434"))
+        remote = not _all_loopback(base_url or env.get("OLLAMA_HOST", "http://127.0.0.1:11434"))
     elif provider == "compatible":
-        remote = not _is_loopback(base_url)
+        remote = not _all_loopback(base_url)
     elif provider == "openai":
-        remote = not _is_loopback(base_url or env.get("OPENAI_BASE_URL"))
+        remote = not _all_loopback(base_url or env.get("OPENAI_BASE_URL"))
     else:
         remote = True
     return ModelSpec(provider, name, remote)
@@ -117,6 +122,20 @@ def make_chat_model(settings: LLMSettings, env: dict[str, str] | None = None) ->
             f"« {spec.id} » enverrait le dossier hors de cette machine, ce que le réglage local_only interdit "
             "(ASSESSOR_LLM__LOCAL_ONLY) : choisissez un modèle local (ollama:…, gguf:…, compatible:… sur ce poste)."
         )
+    from assessor.llm_spread import SpreadChatModel, base_urls
+
+    servers = base_urls(settings.base_url)
+    if len(servers) > 1:
+        if spec.provider not in ("openai", "compatible", "ollama"):
+            raise LLMError(
+                "plusieurs adresses de serveur ne valent que pour openai:, compatible: et ollama:, "
+                f"pas {spec.provider}:."
+            )
+        # One client per server, each trying once: the spread retries on the next server instead.
+        endpoints = [
+            make_chat_model(settings.model_copy(update={"base_url": url, "max_retries": 0}), env)[0] for url in servers
+        ]
+        return SpreadChatModel(endpoints=endpoints, rounds=settings.max_retries + 1), spec
     common: dict[str, Any] = {"temperature": settings.temperature}
     if spec.provider in ("openai", "compatible"):
         from langchain_openai import ChatOpenAI
