@@ -255,9 +255,10 @@ def test_a_server_down_or_failing_sends_the_call_to_the_next(dossier: tuple[Doss
 
 
 def test_a_refused_request_is_not_sent_to_the_other_servers(dossier: tuple[DossierStore, Referential]) -> None:
-    with StubLLMServer(model="stub-model", default=Reply.status(401)) as one, StubLLMServer(
-        model="stub-model", default=Reply.status(401)
-    ) as two:
+    with (
+        StubLLMServer(model="stub-model", default=Reply.status(401)) as one,
+        StubLLMServer(model="stub-model", default=Reply.status(401)) as two,
+    ):
         result = assess(dossier, one, base_url=f"{one.base_url},{two.base_url}", max_attempts=1)
         assert result.outcome != "acquis" and "Clé d'API refusée" in result.rationale
         assert len(one.chat_requests) + len(two.chat_requests) == 1  # every server would refuse the same key

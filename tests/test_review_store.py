@@ -630,7 +630,7 @@ def _alembic_versions(db_url: str) -> list[str]:
 def test_fresh_database_is_migrated_to_head_and_reopening_is_a_no_op(db_url: str, reports: dict[str, Report]) -> None:
     store = ReviewStore(db_url)
     assert Path(sa.make_url(db_url).database or "").is_file()  # parent folder created
-    assert _alembic_versions(db_url) == [head_revision()] == ["0002_keyed_append_only"]
+    assert _alembic_versions(db_url) == [head_revision()] == ["0003_sessions"]
     state = jury_review(store, reports["evidence"])
     store.dispose()
     with _raw(db_url) as raw:
@@ -641,7 +641,7 @@ def test_fresh_database_is_migrated_to_head_and_reopening_is_a_no_op(db_url: str
 
     again = ReviewStore(db_url)
     try:
-        assert _alembic_versions(db_url) == ["0002_keyed_append_only"]
+        assert _alembic_versions(db_url) == ["0003_sessions"]
         assert again.get(state.summary.id, JURY) == state
     finally:
         again.dispose()

@@ -111,5 +111,14 @@ audit_log = sa.Table(
     sa.Column("key_id", sa.String(32), nullable=True),
 )
 
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("username", sa.String(200), nullable=False),
+    sa.Column("opened_at", UTCDateTime, nullable=False),
+    sa.Column("seen_at", UTCDateTime, nullable=False),
+)
+
 APPEND_ONLY_TABLES = ("audit_log", "criterion_decisions", "block_decisions", "signatures")
 """Tables the database refuses to UPDATE or DELETE (and to overwrite with INSERT OR REPLACE)."""

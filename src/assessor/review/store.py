@@ -19,6 +19,8 @@ people decided. SQLite (the default, one file in the data folder) and PostgreSQL
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -59,6 +61,7 @@ from assessor.review.domain import (
     User,
 )
 from assessor.review.schema import audit_log, block_decisions, criterion_decisions, metadata, reviews, signatures
+from assessor.review.sessions import SharedSessions
 from assessor.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -382,6 +385,14 @@ class ReviewStore:
 
     def dispose(self) -> None:
         self._engine.dispose()
+
+    def sessions(self) -> SharedSessions:
+        """The app's login sessions, in this database: every replica of the app shares them."""
+        return SharedSessions(self._engine)
+
+    def session_cookie_id(self) -> str:
+        """The suffix of the session cookie's name: the same for every replica sharing this audit key."""
+        return hmac.new(self.audit_key.secret, b"assessor-session-cookie", hashlib.sha256).hexdigest()[:32]
 
     # -- transactions ------------------------------------------------------------------------
 

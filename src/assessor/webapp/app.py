@@ -344,7 +344,10 @@ def build(app: ReviewApp) -> gr.Blocks:
                         candidate_account = gr.Dropdown(
                             label="Compte du candidat (facultatif)", choices=[], visible=False
                         )
-                        assigned = gr.Textbox(label="Autres membres du jury (identifiants, séparés par des virgules)")
+                        assigned = gr.Textbox(
+                            label="Autres membres du jury (identifiants, séparés par des virgules)",
+                            elem_id="as-assigned",
+                        )
                     with gr.Column():
                         ref_choices = [
                             (f"{r.title} ({r.id})", r.id) for _, r in app.library.all() if isinstance(r, Referential)
@@ -890,6 +893,10 @@ def launch(
         show_error=False,
         ssr_mode=False,
     )
+    # Logins live in the review database, under a cookie name every replica derives from the shared
+    # audit key: behind a reverse proxy, or after a restart, a jury member stays logged in.
+    demo.server_app.tokens = app.store.sessions()  # type: ignore[assignment]  # a mapping with the same use
+    demo.server_app.cookie_id = app.store.session_cookie_id()
     if first_run:
         first = FirstAccount(app.users, record=app.store.record)
         mount(demo.server_app, first)
