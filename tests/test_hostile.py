@@ -144,6 +144,9 @@ def test_a_reader_that_fails_is_a_french_refusal_not_a_traceback(
     parent, child = multiprocessing.Pipe()
     monkeypatch.setattr(worker, "load_file", broken)
     monkeypatch.setattr(worker.resource, "setrlimit", lambda *args: None)
+    # Run here, the loop would read the test process's own peak address space (large once Ray or
+    # torch were loaded by another test) and take the failure for a lack of memory.
+    monkeypatch.setattr(worker, "_peak_bytes", lambda: 0)
     thread = threading.Thread(target=worker._serve, args=(child, 4096))
     thread.start()
     parent.send((str(tmp_path / "x.pdf"), IngestSettings()))
