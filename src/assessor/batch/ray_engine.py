@@ -139,14 +139,18 @@ def run_ray(run: BatchRun, address: str | None, injected_model: tuple[BaseChatMo
     try:
         llm = run.options.llm
         model_run = run.model is not None
-        slots = llm.concurrency if model_run else max(1, int(ray.cluster_resources().get("CPU", 1)))
+        cpus = float(ray.cluster_resources().get("CPU", 1))
+        slots = llm.concurrency if model_run else max(1, int(cpus))
+        # A dossier waiting on the model uses little CPU: ask Ray for a share, so that ``slots`` of them
+        # run at once even on fewer cores (without a model, a dossier is CPU work: one core each).
+        task_cpus = min(1.0, cpus / slots) if model_run else 1.0
         per_task = llm.model_copy(
             update={
                 "concurrency": 1,
                 "requests_per_minute": llm.requests_per_minute / slots if llm.requests_per_minute else None,
             }
         )
-        remote = ray.remote(max_retries=TASK_RETRIES, retry_exceptions=False)(assess_one)
+        remote = ray.remote(max_retries=TASK_RETRIES, retry_exceptions=False, num_cpus=task_cpus)(assess_one)
         pending = list(run.store.dossiers("pending"))
         in_flight: dict[Any, tuple[Any, float]] = {}
         run.status(f"Ray : {len(pending)} dossier(s) à évaluer, {slots} à la fois.")
