@@ -19,6 +19,7 @@ manifest must be readable by every node (a shared folder). Ray is an optional ex
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -115,7 +116,8 @@ def _connect(address: str | None) -> tuple[Any, bool]:
         ) from None
     if ray.is_initialized():
         return ray, False
-    options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+    # Ray's own messages are in English and for operators: errors only on the user's screen.
+    options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
     if address:
         env = {k: v for k, v in os.environ.items() if k in KEYS_FOR_WORKERS or k.startswith("ASSESSOR_")}
         options["runtime_env"] = {"env_vars": env}

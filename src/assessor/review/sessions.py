@@ -62,26 +62,31 @@ class SharedSessions(MutableMapping[str, str]):
             self._cache[token] = (username, now)
         return username if username is not None else default
 
+    def _writing(self) -> sa.Connection:
+        """A connection whose transactions take the write lock at once (SQLite's BEGIN IMMEDIATE)."""
+        return self.engine.connect().execution_options(assessor_write=True)
+
     def _read(self, token: str) -> str | None:
         moment = datetime.now(UTC)
-        with self.engine.begin() as connection:
+        key = _digest(token)
+        with self.engine.connect() as connection:
             row = connection.execute(
-                sa.select(sessions.c.username, sessions.c.seen_at).where(sessions.c.token_hash == _digest(token))
+                sa.select(sessions.c.username, sessions.c.seen_at).where(sessions.c.token_hash == key)
             ).first()
-            if row is None:
-                return None
-            if moment - row.seen_at > self.max_idle:
-                connection.execute(sa.delete(sessions).where(sessions.c.token_hash == _digest(token)))
-                return None
-            if (moment - row.seen_at).total_seconds() > SEEN_EVERY_S:
-                connection.execute(
-                    sa.update(sessions).where(sessions.c.token_hash == _digest(token)).values(seen_at=moment)
-                )
-            return str(row.username)
+        if row is None:
+            return None
+        idle = moment - row.seen_at
+        if idle > self.max_idle or idle.total_seconds() > SEEN_EVERY_S:
+            with self._writing() as connection, connection.begin():
+                if idle > self.max_idle:
+                    connection.execute(sa.delete(sessions).where(sessions.c.token_hash == key))
+                    return None
+                connection.execute(sa.update(sessions).where(sessions.c.token_hash == key).values(seen_at=moment))
+        return str(row.username)
 
     def __setitem__(self, token: str, username: str) -> None:
         moment = datetime.now(UTC)
-        with self.engine.begin() as connection:
+        with self._writing() as connection, connection.begin():
             connection.execute(
                 sa.insert(sessions).values(
                     token_hash=_digest(token), username=username, opened_at=moment, seen_at=moment
@@ -93,7 +98,7 @@ class SharedSessions(MutableMapping[str, str]):
             self._cache[token] = (username, time.monotonic())
 
     def __delitem__(self, token: str) -> None:
-        with self.engine.begin() as connection:
+        with self._writing() as connection, connection.begin():
             connection.execute(sa.delete(sessions).where(sessions.c.token_hash == _digest(token)))
         with self._lock:
             self._cache.pop(token, None)
@@ -108,12 +113,12 @@ class SharedSessions(MutableMapping[str, str]):
         return iter([token for token in known if self.get(token) is not None])
 
     def __len__(self) -> int:
-        with self.engine.begin() as connection:
+        with self.engine.connect() as connection:
             return int(connection.execute(sa.select(sa.func.count()).select_from(sessions)).scalar_one())
 
     def end_sessions_of(self, username: str) -> int:
         """Log a user out everywhere (account removed or password changed); how many sessions ended."""
-        with self.engine.begin() as connection:
+        with self._writing() as connection, connection.begin():
             ended = connection.execute(sa.delete(sessions).where(sessions.c.username == username)).rowcount
         with self._lock:
             self._cache = {t: v for t, v in self._cache.items() if v[0] != username}
