@@ -1,0 +1,58 @@
+"""Test tiers. ``scripts/test --fast`` runs the tests not marked ``slow``; CI runs them all.
+
+Slow are the tests that start processes or servers (the app in chromium, PostgreSQL, Chroma,
+Ray, the OpenAI Batch stub round trips), load a model (SmolLM2, MiniLM), run OCR, or sweep the
+labelled dossiers. They are listed here, by module or by test, from ``pytest --durations``:
+adding a test to a fast module keeps it in the fast tier unless it is named below.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+SLOW_MODULES = {
+    "test_app_browser",
+    "test_replicas",
+    "test_batch_ray",
+    "test_batch_openai",
+    "test_smollm2_assessment",
+    "test_llm_local",
+    "test_embeddings",
+    "test_chroma_server",
+    "test_review_postgres",
+    # integration: worker processes, subprocesses, whole batch runs, documents rendered and re-read
+    "test_hostile",
+    "test_batch",
+    "test_private_files",
+    "test_cli_output",
+    "test_cli_startup",
+    "test_ingest_limits",
+    "test_ingest_atomic",
+    "test_eval_report",
+    "test_realdata_labels",
+    "test_bad_inputs",
+    "test_cli_review",
+    "test_first_run",
+    "test_webapp",  # the app's state and Gradio
+}
+
+SLOW_TESTS = {
+    "test_secrets::test_a_key_echoed_by_the_model_is_written_nowhere",
+    "test_batch::test_the_bound_on_model_calls_holds_across_dossiers",
+    "test_evidence_only::test_the_default_thresholds_are_those_fitted_on_every_labelled_dossier",
+    "test_sample_dossiers::test_generated_files_are_up_to_date",
+    "test_bad_inputs::test_cli_refuses_the_batch_and_leaves_the_store_as_it_was",
+    "test_ingest::test_scanned_page_is_read_by_ocr_and_marked",
+    "test_importer::test_with_ocr_a_scanned_pdf_is_read_before_being_judged",
+    "test_first_run::test_first_run_in_the_browser_through_the_printed_link",
+    "test_private_files::test_the_owner_gets_her_export_and_page_and_no_one_else_does",
+    "test_cli_review::test_the_whole_review_from_the_command_line",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.nodeid.split("::", 1)[0].rsplit("/", 1)[-1].removesuffix(".py")
+        name = item.nodeid.split("::", 1)[-1].split("[", 1)[0]
+        if module in SLOW_MODULES or f"{module}::{name}" in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
