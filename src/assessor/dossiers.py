@@ -19,10 +19,8 @@ from its kept files the first time it is searched.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import tempfile
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -31,6 +29,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from assessor.atomic import write_atomic
 from assessor.chunking import Chunk, chunk_file
 from assessor.embeddings import Embedder, make_embedder
 from assessor.index import ChunkIndex
@@ -163,16 +162,7 @@ class DossierStore:
         return Dossier.model_validate_json(path.read_text(encoding="utf-8"))
 
     def _save(self, dossier: Dossier) -> None:
-        target = self._manifest(dossier.id)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".manifest.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(dossier.model_dump_json(indent=2))
-            Path(tmp).replace(target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(self._manifest(dossier.id), dossier.model_dump_json(indent=2))
 
     def ingest(self, dossier_id: str, paths: Sequence[Path], *, progress: Progress | None = None) -> IngestReport:
         """Add files to a dossier (created if new). Raises ``IngestError`` or ``DossierError``.

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from assessor.atomic import write_atomic
 from assessor.batch.manifest import ManifestEntry
 from assessor.redaction import redactor
 
@@ -116,17 +116,8 @@ class DossierRow:
 
 
 def atomic_write(path: Path, text: str) -> None:
-    """Write through a temporary file and ``os.replace``: the file is either the old or the new one, whole."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # the run lock keeps other processes out
-    try:
-        with tmp.open("w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """The file is either the old or the new one, whole (``assessor.atomic``)."""
+    write_atomic(path, text, mode=0o644)  # as before: a run folder is shared with the researchers
 
 
 def results_line(key: str, candidate_id: str | None, files: list[str], report: str, seconds: float | None) -> str:

@@ -8,8 +8,6 @@ import time: each command imports what it uses when it runs (``tests/test_cli_st
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -168,15 +166,9 @@ def write_output(data: str | bytes, output: Path | None) -> None:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
         typer.echo(text, nl=not text.endswith("\n"))
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
-        Path(tmp).replace(output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from assessor.atomic import write_atomic
+
+    write_atomic(output, data)
     err_console.print(f"Écrit : {output}")
 
 

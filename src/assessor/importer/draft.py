@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import unicodedata
 from datetime import date
 from pathlib import Path
@@ -13,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from assessor.atomic import write_atomic
 from assessor.importer.reading import ImportFailure, ReadBlock, ReadCompetency, Reading, ReadModality, Unread
 from assessor.library import Severity, check_file
 from assessor.referential import (
@@ -231,19 +230,12 @@ _Dumper.add_representer(str, _str)
 def write_atomically(path: Path, text: str) -> None:
     """Write through a temporary file in the same folder, check that it loads, then replace ``path``:
     a failure never leaves a partial draft."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".yaml.tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        _, problems = check_file(tmp)
-        errors = [p for p in problems if p.severity is Severity.ERROR]
+
+    def loads(written: Path) -> None:
+        errors = [p for p in check_file(written)[1] if p.severity is Severity.ERROR]
         if errors:
             raise ImportFailure(
                 f"le brouillon produit n'est pas valide ({errors[0].place} : {errors[0].message}) ; rien n'a été écrit."
             )
-        tmp.replace(path)  # atomic: same folder, same file system
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+
+    write_atomic(path, text, check=loads)

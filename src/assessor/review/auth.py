@@ -12,10 +12,8 @@ import base64
 import binascii
 import hashlib
 import hmac
-import os
 import re
 import secrets
-import tempfile
 from collections.abc import Iterable, Sequence
 from functools import cache
 from pathlib import Path
@@ -25,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from assessor import safe_yaml
+from assessor.atomic import write_atomic
 from assessor.review.domain import ROLE_LABELS, ReviewError, Role, User
 
 SCRYPT_N = 2**14
@@ -288,19 +287,7 @@ class UsersFile:
             allow_unicode=True,
             sort_keys=False,
         )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            tmp.chmod(FILE_MODE)
-            tmp.replace(self.path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_atomic(self.path, text, mode=FILE_MODE)
 
     # -- logging in --------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from assessor.atomic import write_atomic
 from assessor.chunking import Chunk
 from assessor.dossiers import DossierError, DossierFile, DossierStore
 from assessor.ingest.document import SetAside
@@ -277,9 +278,7 @@ class ReviewApp:
         data = export_review(state, self.referential(state.summary.referential_id), fmt, anchor=anchor)
         self.files.sweep()
         target = self.files.export_path(review_id, export_filename(state, fmt))
-        tmp = target.with_name(f".{secrets.token_hex(4)}.tmp")
-        tmp.write_bytes(data)
-        tmp.replace(target)
+        write_atomic(target, data)
         self.store.record(
             user.username, "export", review_id=review_id, details={"format": fmt.value, "version": state.version}
         )

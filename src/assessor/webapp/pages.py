@@ -11,11 +11,13 @@ Renders are cached as PNG files under the data folder, keyed by file, page and q
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 
 import pypdfium2 as pdfium
 from PIL import Image, ImageDraw
 
+from assessor.atomic import write_atomic
 from assessor.citations import verify_quote
 
 SCALE = 1.6  # about 115 dpi: the page's text stays readable in a half-width panel
@@ -76,10 +78,9 @@ def render_page(pdf: Path, page_number: int, quote: str | None, cache: Path) -> 
                             fill=HIGHLIGHT,
                         )
                 image = Image.alpha_composite(image, overlay)
-        cache.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".tmp")
-        image.convert("RGB").save(tmp, format="PNG", optimize=False)
-        tmp.replace(target)
+        png = io.BytesIO()
+        image.convert("RGB").save(png, format="PNG", optimize=False)
+        write_atomic(target, png.getvalue())  # two requests for one page never share a temporary file
         return target
     finally:
         document.close()
