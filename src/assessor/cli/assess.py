@@ -31,7 +31,17 @@ if TYPE_CHECKING:  # the pipeline (LangChain, chromadb, bm25s) is imported when 
     from assessor.results import Report
     from assessor.settings import LLMSettings
 
-SAMPLES = Path(__file__).resolve().parents[3] / "sample_dossiers"
+
+PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def samples_folder(package: Path = PACKAGE) -> Path:
+    """The sample dossiers: the checkout's folder, or the copy a wheel carries (``assessor/_data``)."""
+    checkout = package.parent.parent / "sample_dossiers"
+    return checkout if checkout.is_dir() else package / "_data" / "sample_dossiers"
+
+
+SAMPLES = samples_folder()
 DEMO_SAMPLE = "omnicanal-b1"
 
 
