@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assessor.chunking import Chunk
 from assessor.citations import errors_for_retry, verify_citations
+from assessor.llm import http_status
 from assessor.prompts import PromptLibrary
 from assessor.redaction import Redactor, redactor
 from assessor.referential import Criterion, CriterionLevel, ScaleLevel
@@ -191,9 +192,7 @@ def failure_summary(exc: BaseException) -> str:
     if isinstance(exc, ModelFailure):
         return exc.summary
     name = type(exc).__name__
-    status = getattr(exc, "status_code", None)
-    if not isinstance(status, int):
-        status = getattr(getattr(exc, "response", None), "status_code", None)
+    status = http_status(exc)
     if "Timeout" in name:
         return "modèle injoignable : délai dépassé"
     if status in (401, 403) or "Authentication" in name or "Permission" in name:

@@ -62,9 +62,23 @@ def _is_loopback(url: str | None) -> bool:
         return False
 
 
+def base_urls(value: str | None) -> list[str]:
+    """The server addresses of a ``base_url`` setting: one, or several separated by commas."""
+    return [url.strip() for url in (value or "").split(",") if url.strip()]
+
+
 def _all_loopback(urls: str | None) -> bool:
     """Every one of the (comma-separated) server addresses is on this machine."""
-    return all(_is_loopback(url.strip()) for url in (urls or "").split(",")) if urls else False
+    servers = base_urls(urls)
+    return bool(servers) and all(_is_loopback(url) for url in servers)
+
+
+def http_status(exc: BaseException) -> int | None:
+    """The HTTP status a provider's client error carries (on itself or on its response), if any."""
+    status = getattr(exc, "status_code", None)
+    if not isinstance(status, int):
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+    return status if isinstance(status, int) else None
 
 
 def parse_spec(spec: str, base_url: str | None = None, env: dict[str, str] | None = None) -> ModelSpec:
@@ -122,7 +136,7 @@ def make_chat_model(settings: LLMSettings, env: dict[str, str] | None = None) ->
             f"« {spec.id} » enverrait le dossier hors de cette machine, ce que le réglage local_only interdit "
             "(ASSESSOR_LLM__LOCAL_ONLY) : choisissez un modèle local (ollama:…, gguf:…, compatible:… sur ce poste)."
         )
-    from assessor.llm_spread import SpreadChatModel, base_urls
+    from assessor.llm_spread import SpreadChatModel
 
     servers = base_urls(settings.base_url)
     if len(servers) > 1:

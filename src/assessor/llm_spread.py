@@ -22,22 +22,19 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatResult
 from pydantic import ConfigDict, Field, PrivateAttr
 
+from assessor.llm import http_status
+
 RETRY_PAUSE_S = 0.5
 """Pause before another round through the servers, when every one of them failed."""
-
-
-def base_urls(value: str | None) -> list[str]:
-    """The server addresses of a ``base_url`` setting: one, or several separated by commas."""
-    return [url.strip() for url in (value or "").split(",") if url.strip()]
 
 
 def retryable(exc: BaseException) -> bool:
     """Whether another server (or later) may answer: connection, timeout, rate limit, server error."""
     name = type(exc).__name__
-    status = getattr(exc, "status_code", None) or getattr(getattr(exc, "response", None), "status_code", None)
     if any(word in name for word in ("Connect", "Timeout", "RateLimit", "InternalServer", "ServiceUnavailable")):
         return True
-    return isinstance(status, int) and (status == 429 or status >= 500)
+    status = http_status(exc)
+    return status is not None and (status == 429 or status >= 500)
 
 
 class SpreadChatModel(BaseChatModel):
