@@ -67,8 +67,16 @@ def test_the_ray_engine_gives_the_local_engine_results_once_and_resumes(tmp_path
     assert_exactly_once(tmp_path / "ray", manifest_path)
 
 
+def _parent(pid: int) -> int:
+    try:
+        return int((Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def _task_processes() -> list[int]:
-    """The Ray workers running a dossier right now (Ray titles them after the task's function)."""
+    """This test process's Ray workers running a dossier right now (Ray titles them after the task's
+    function). Only descendants of this process: another pytest worker runs its own Ray instance."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -77,7 +85,12 @@ def _task_processes() -> list[int]:
             title = (entry / "cmdline").read_bytes().split(b"\0")[0]
         except OSError:
             continue
-        if title.startswith(b"ray::assess_one"):
+        if not title.startswith(b"ray::assess_one"):
+            continue
+        ancestor = int(entry.name)
+        while ancestor > 1 and ancestor != os.getpid():
+            ancestor = _parent(ancestor)
+        if ancestor == os.getpid():
             found.append(int(entry.name))
     return found
 
