@@ -448,18 +448,18 @@ def _files_html(files: Sequence[DossierFile]) -> str:
     """The files read for this review, with what ingestion noticed (OCR pages, columns, set-aside text…)."""
     if not files:
         return ""
-    notes = sum(len(f.notes()) for f in files)
-    items = "".join(
-        f"<li>{esc(f.name)} : {esc(counted(f.pages, 'page') if f.paged else 'sans pages (sections)')}, "
-        f"{esc(counted(f.chunks, 'passage'))}"
-        + (f"<ul>{''.join(f'<li>{esc(n)}</li>' for n in f.notes())}</ul>" if f.notes() else "")
-        + "</li>"
-        for f in files
+    items, total = [], 0
+    for f in files:
+        notes = f.notes()
+        total += len(notes)
+        pages = counted(f.pages, "page") if f.paged else "sans pages (sections)"
+        listed = f"<ul>{''.join(f'<li>{esc(n)}</li>' for n in notes)}</ul>" if notes else ""
+        items.append(f"<li>{esc(f.name)} : {esc(pages)}, {esc(counted(f.chunks, 'passage'))}{listed}</li>")
+    summary = counted(len(files), "fichier lu", "fichiers lus") + (
+        f" · {counted(total, 'remarque')} de lecture" if total else ""
     )
-    summary = f"{counted(len(files), 'fichier lu', 'fichiers lus')}" + (
-        f" · {counted(notes, 'remarque')} de lecture" if notes else ""
-    )
-    return f'<details class="as-files" id="as-files-read"><summary>{esc(summary)}</summary><ul>{items}</ul></details>'
+    listing = "".join(items)
+    return f'<details class="as-files" id="as-files-read"><summary>{esc(summary)}</summary><ul>{listing}</ul></details>'
 
 
 def _draft_notice(referential: Referential) -> str:
