@@ -82,9 +82,14 @@ def message(page: Any) -> str:
 
 
 def wait_message(page: Any, pattern: str) -> None:
-    page.wait_for_function(
-        "p => (document.querySelector('#as-msg')?.innerText || '').includes(p)", arg=pattern, timeout=20000
-    )
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(
+            "p => (document.querySelector('#as-msg')?.innerText || '').includes(p)", arg=pattern, timeout=20000
+        )
+    except PlaywrightTimeout:  # say what the jury was shown instead
+        raise AssertionError(f"« {pattern} » never shown; the message reads « {message(page)} »") from None
 
 
 @pytest.fixture(scope="module")
