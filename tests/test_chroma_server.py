@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from assessor.dossiers import DossierError, DossierStore
+from assessor.datafolder import DossierError
+from assessor.dossiers import DossierStore
 from assessor.index import IndexError_
 from assessor.settings import RetrievalMode, Settings
 from servers import free_port, serving

@@ -194,7 +194,7 @@ def test_file_names_with_path_tricks_never_become_paths(tmp_path: Path, name: st
 
 
 def test_dossier_ids_with_path_tricks_are_refused(tmp_path: Path) -> None:
-    from assessor.dossiers import DossierError
+    from assessor.datafolder import DossierError
 
     path = tmp_path / "a.txt"
     path.write_text("Le candidat a conduit un entretien de découverte.\n", encoding="utf-8")

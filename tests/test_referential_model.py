@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from assessor.errors import UnknownName
 from assessor.referential import (
     ModalityKind,
     NonVerdict,
@@ -185,7 +186,7 @@ def test_a_competency_without_criteria_is_a_warning() -> None:
 def test_block_lookup_is_case_insensitive_and_explains_unknown_codes() -> None:
     ref = Referential.model_validate(minimal())
     assert ref.block("b1").code == "B1"
-    with pytest.raises(KeyError, match="blocs : B1"):
+    with pytest.raises(UnknownName, match="blocs : B1"):
         ref.block("B7")
 
 

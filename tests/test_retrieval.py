@@ -10,7 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from assessor.cli import app
-from assessor.dossiers import DossierError, DossierStore
+from assessor.datafolder import DossierError
+from assessor.dossiers import DossierStore
 from assessor.index import collection_name
 from assessor.library import Library
 from assessor.retrieval import Query, criterion_query

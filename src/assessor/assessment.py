@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assessor.chunking import Chunk
 from assessor.citations import errors_for_retry, verify_citations
+from assessor.errors import AssessorError
 from assessor.llm import http_status
 from assessor.prompts import PromptLibrary
 from assessor.redaction import Redactor, redactor
@@ -79,12 +80,14 @@ UNUSABLE = "réponse du modèle inexploitable"
 TRUNCATED = "réponse tronquée"
 
 
-class ModelFailure(Exception):
+class ModelFailure(AssessorError):
     """A call that brought no answer (transport error, provider error): not worth a retry.
 
     ``summary`` is for people: short, French, without the exception's text. ``detail`` (masked)
     is for the attempt log only. A chat model may raise it itself to choose the summary.
     """
+
+    code = "appel-modele-echoue"
 
     def __init__(self, summary: str, detail: str = "") -> None:
         super().__init__(summary)

@@ -19,9 +19,10 @@ from its kept files the first time it is searched.
 from __future__ import annotations
 
 import json
-import re
+import logging
 import shutil
 import threading
+import time
 import weakref
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -31,16 +32,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assessor.atomic import write_atomic
 from assessor.chunking import Chunk, chunk_file
+from assessor.datafolder import DOSSIER_ID, DossierError, dossiers_folder, manifest_path, require_dossier
 from assessor.embeddings import Embedder, make_embedder
 from assessor.index import ChunkIndex
 from assessor.ingest import LoadedFile, ReadProgress
 from assessor.ingest.document import SetAside
 from assessor.ingest.furniture import page_list
 from assessor.ingest.worker import read_file
+from assessor.logs import pseudonym
 from assessor.retrieval import Retriever
 from assessor.settings import Settings
 
-DOSSIER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+log = logging.getLogger(__name__)
 
 # One lock per dossier, shared by every store of this process: two ingestions into one dossier
 # take turns, ingestions into different dossiers run side by side.
@@ -56,10 +59,6 @@ def dossier_lock(dossier_id: str) -> threading.Lock:
             lock = threading.Lock()
             _DOSSIER_LOCKS[dossier_id] = lock
         return lock
-
-
-class DossierError(Exception):
-    """A dossier operation that cannot be done; the message (French) says why and what to do."""
 
 
 class DossierFile(BaseModel):
@@ -123,7 +122,7 @@ class DossierStore:
 
     def __init__(self, settings: Settings, *, embedder: Embedder | None = None) -> None:
         self.settings = settings
-        self.folder = settings.data_dir / "dossiers"
+        self.folder = dossiers_folder(settings.data_dir)
         self._embedder = embedder
         self._index: ChunkIndex | None = None
 
@@ -137,7 +136,7 @@ class DossierStore:
         return self._index
 
     def _manifest(self, dossier_id: str) -> Path:
-        return self.folder / dossier_id / "manifest.json"
+        return manifest_path(self.settings.data_dir, dossier_id)
 
     def _files(self, dossier_id: str) -> Path:
         return self.folder / dossier_id / "files"
@@ -155,10 +154,7 @@ class DossierStore:
         ]
 
     def get(self, dossier_id: str) -> Dossier:
-        path = self._manifest(dossier_id)
-        if not DOSSIER_ID.match(dossier_id) or not path.exists():
-            known = ", ".join(d.id for d in self.all()) or "aucun"
-            raise DossierError(f"dossier « {dossier_id} » introuvable (dossiers : {known}).")
+        path = require_dossier(self.settings.data_dir, dossier_id)
         return Dossier.model_validate_json(path.read_text(encoding="utf-8"))
 
     def _save(self, dossier: Dossier) -> None:
@@ -178,8 +174,22 @@ class DossierStore:
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise DossierError(f"plusieurs fichiers portent le même nom : {', '.join(duplicates)} ; renommez-les.")
+        started = time.perf_counter()
+        log.debug("ingest started", extra={"dossier": pseudonym(dossier_id), "files": len(paths)})
         with dossier_lock(dossier_id):
-            return self._ingest(dossier_id, paths, progress)
+            report = self._ingest(dossier_id, paths, progress)
+        log.info(
+            "ingest done",
+            extra={
+                "dossier": pseudonym(dossier_id),
+                "added": len(report.added),
+                "unchanged": len(report.unchanged),
+                "replaced": len(report.replaced),
+                "chunks": sum(f.chunks for f in report.added),
+                "seconds": round(time.perf_counter() - started, 3),
+            },
+        )
+        return report
 
     def _ingest(self, dossier_id: str, paths: Sequence[Path], progress: Progress | None) -> IngestReport:
         loaded: list[LoadedFile] = []

@@ -23,13 +23,16 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from assessor.analysis import analyze
+from assessor.errors import AssessorError
 
 HASHING_DIM = 256
 BATCH = 64
 
 
-class EmbeddingError(Exception):
+class EmbeddingError(AssessorError):
     """An embedding provider that cannot be used; the message (French) says what to do."""
+
+    code = "plongements-indisponibles"
 
 
 class Embedder(Protocol):

@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 from assessor.chunking import Chunk
 from assessor.embeddings import Embedder
+from assessor.errors import AssessorError
 from assessor.settings import ChunkSettings, IndexSettings
 
 COLLECTION_PREFIX = "assessor-"
@@ -23,8 +24,10 @@ INDEX_FORMAT = 2  # bump when the stored metadata or the way files are read and 
 _ADD_BATCH = 512
 
 
-class IndexError_(Exception):
+class IndexError_(AssessorError):
     """The store cannot be reached or used; the message (French) says what to do."""
+
+    code = "index-indisponible"
 
 
 def collection_name(chunking: ChunkSettings, embedder_id: str) -> str:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from assessor import referential as model
 from assessor import safe_yaml
+from assessor.errors import AssessorError, UnknownName
 from assessor.referential import Loc, Referential, semantic_errors, semantic_warnings
 
 if TYPE_CHECKING:
@@ -50,8 +51,10 @@ class Problem:
         return f"{where}:{place} {self.severity} : {self.message}"
 
 
-class ReferentialError(Exception):
+class ReferentialError(AssessorError):
     """A référentiel file that cannot be loaded; ``problems`` says why and where."""
+
+    code = "referentiel-invalide"
 
     def __init__(self, path: Path, problems: list[Problem]) -> None:
         self.path = path
@@ -59,8 +62,10 @@ class ReferentialError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-class ReferentialNotFound(KeyError):
+class ReferentialNotFound(UnknownName):
     """No référentiel with that id in the library."""
+
+    code = "referentiel-introuvable"
 
     def __init__(self, ref_id: str, known: list[str]) -> None:
         close = difflib.get_close_matches(ref_id, known, n=1)

@@ -22,6 +22,7 @@ from ipaddress import ip_address
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from assessor.errors import AssessorError
 from assessor.settings import LLMSettings
 
 if TYPE_CHECKING:  # LangChain takes seconds to import: only when a model is made
@@ -37,8 +38,10 @@ _KEYS = {
 PROVIDERS = ("openai", "azure_openai", "mistral", "anthropic", "ollama", "compatible", "gguf")
 
 
-class LLMError(Exception):
+class LLMError(AssessorError):
     """A model that cannot be used as configured; the message (French) says what to do."""
+
+    code = "modele-indisponible"
 
 
 @dataclass(frozen=True)

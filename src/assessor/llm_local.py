@@ -61,6 +61,8 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from assessor.errors import AssessorError
+
 LLAMA_CPP_INSTALL = 'CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install llama-cpp-python==0.3.36'
 
 # Short names of GGUF files shipped inside pip packages: name -> importable package.
@@ -69,8 +71,10 @@ PACKAGED_GGUF = {
 }
 
 
-class LocalModelError(Exception):
+class LocalModelError(AssessorError):
     """A local model that cannot be used; the message (French) says what to do."""
+
+    code = "modele-local-indisponible"
 
 
 def packaged_gguf(name: str = "smollm2") -> Path | None:
@@ -115,6 +119,7 @@ def _import_llama_cpp() -> Any:
 
 _PROBE = """
 import sys, llama_cpp
+
 llama = llama_cpp.Llama(model_path=sys.argv[1], n_ctx=256, n_threads=1, verbose=False)
 llama.create_completion(" ".join(["mot"] * 64), max_tokens=1)
 """

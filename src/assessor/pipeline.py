@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -41,6 +42,7 @@ from assessor.chunking import Chunk
 from assessor.dossiers import DossierStore
 from assessor.injection import injections_of, suspected_injections
 from assessor.llm import ModelSpec, make_chat_model
+from assessor.logs import pseudonym
 from assessor.prompts import PromptLibrary
 from assessor.pseudonymise import Pseudonymiser
 from assessor.redaction import redact_model, secrets_of
@@ -77,6 +79,8 @@ MODEL_NOTICE = (
     "Chaque citation a été recherchée dans le dossier : « vérifiée » signifie qu'elle y figure mot pour mot. "
     "Un verdict positif sans citation vérifiée est ramené à « preuves insuffisantes »."
 )
+
+log = logging.getLogger(__name__)
 
 
 class RateLimiter:
@@ -316,6 +320,19 @@ def assess_dossier(
             "total_s": round(finished - started, 3),
         },
         notice=EVIDENCE_ONLY_NOTICE if model is None else MODEL_NOTICE.format(model=model_id),
+    )
+    log.info(
+        "assessment done",
+        extra={
+            "dossier": pseudonym(dossier.id),
+            "referential": referential.id,
+            "criteria": len(ordered),
+            "model": model_id,
+            "model_calls": usage.model_calls,
+            "cached": sum(r.cached for r in ordered),
+            "failed": sum(Flag.MODEL_ERROR in r.flags for r in ordered),
+            "seconds": report.timings["total_s"],
+        },
     )
     # Also masks results cached before masking existed, and anything a chat model passed through.
     return redact_model(report, secrets_of(model[0]) if model else ())

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assessor.chunking import Chunk
+from assessor.errors import AssessorError
 from assessor.referential import (
     MODALITY_KIND_LABELS,
     NON_VERDICT_LABELS,
@@ -84,8 +85,10 @@ _ANGLE_RUNS = re.compile(r"<{3,}|>{3,}")
 _NEUTRAL = {"<": "‹", ">": "›"}
 
 
-class PromptError(Exception):
+class PromptError(AssessorError):
     """A prompt template that cannot be loaded or rendered as the code expects."""
+
+    code = "gabarit-invalide"
 
 
 class PromptVariablesError(PromptError):

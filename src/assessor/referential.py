@@ -32,6 +32,8 @@ from pydantic import (
     model_validator,
 )
 
+from assessor.errors import UnknownName
+
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 """Non-empty text; surrounding whitespace is stripped."""
 
@@ -311,12 +313,12 @@ class Referential(_Model):
         return self
 
     def block(self, code: str) -> Block:
-        """The block with this code (case-insensitive); KeyError with the known codes otherwise."""
+        """The block with this code (case-insensitive); ``UnknownName`` with the known codes otherwise."""
         for block in self.blocks:
             if block.code.casefold() == code.casefold():
                 return block
         known = ", ".join(b.code for b in self.blocks)
-        raise KeyError(f"bloc « {code} » inconnu dans {self.id} (blocs : {known})")
+        raise UnknownName(f"bloc « {code} » inconnu dans {self.id} (blocs : {known})")
 
     @cached_property
     def criteria(self) -> list[Criterion]:

@@ -14,12 +14,16 @@ from typing import Any
 
 import yaml
 
+from assessor.errors import AssessorError
+
 MAX_NODES = 1_000_000
 """Nodes of a document once its aliases are expanded: the largest référentiel shipped has about 5,000."""
 
 
-class YamlLimitError(ValueError):
+class YamlLimitError(AssessorError, ValueError):
     """A YAML file over a limit; the message (French) names the limit."""
+
+    code = "yaml-hors-limite"
 
 
 def read_capped(path: Path, max_bytes: int) -> str:

@@ -1,12 +1,19 @@
-"""One settings object, read from ``ASSESSOR_*`` environment variables and a ``.env`` file."""
+"""One settings object, read from ``ASSESSOR_*`` environment variables and a ``.env`` file.
+
+The variables are read by ``assessor.environment`` (a few lines of the standard library) rather than
+by pydantic-settings, whose import alone cost every command about 45 ms (issue 14).
+"""
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from assessor.defaults import MAX_PAGES
+from assessor.environment import merged, read_environment
+from assessor.vocabulary import RETRIEVAL_MODE_LABELS, RetrievalMode
 
 # Each part's settings live here, not in the part's module: reading the settings (every command does)
 # must not import chunking, retrieval, the model clients or ingestion. Those modules import them from here.
@@ -43,7 +50,9 @@ class IngestSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     max_pages: int = Field(
-        default=1000, ge=1, description="Largest PDF accepted, in pages (a dossier with its annexes rarely passes 300)."
+        default=MAX_PAGES,
+        ge=1,
+        description="Largest PDF accepted, in pages (a dossier with its annexes rarely passes 300).",
     )
     max_file_mb: float = Field(default=100, gt=0, description="Largest file accepted, in megabytes.")
     max_line_chars: int = Field(
@@ -129,22 +138,6 @@ class LLMSettings(BaseModel):
         the values come from a command line or a form."""
         kept = {name: value for name, value in changes.items() if value is not None}
         return LLMSettings.model_validate({**self.model_dump(), **kept})
-
-
-class RetrievalMode(StrEnum):
-    AUTO = "auto"  # fused when the index has a dense model, lexical otherwise
-    LEXICAL = "lexical"
-    DENSE = "dense"
-    FUSED = "fused"
-
-
-RETRIEVAL_MODE_LABELS: dict[RetrievalMode, str] = {
-    RetrievalMode.AUTO: "recherche automatique",
-    RetrievalMode.LEXICAL: "recherche lexicale",
-    RetrievalMode.DENSE: "recherche sémantique",
-    RetrievalMode.FUSED: "recherche lexicale et sémantique",
-}
-"""How a person reads the mode (« Recherche lexical » was a slip)."""
 
 
 class RetrievalSettings(BaseModel):
@@ -236,16 +229,16 @@ class AppSettings(BaseModel):
     max_upload_mb: int = Field(default=50, ge=1, description="Largest file accepted for upload, in MB.")
 
 
-class Settings(BaseSettings):
-    """Configuration of Assessor. Nested values use ``__``: ``ASSESSOR_DATA_DIR=/srv/assessor``."""
+class Settings(BaseModel):
+    """Configuration of Assessor, from ``ASSESSOR_*`` variables of the environment, then of a ``.env`` file
+    in the working folder, then the defaults; values given to the constructor win over all of them.
+    Nested values use ``__`` (``ASSESSOR_LLM__MODEL=…``); lists and objects are written in JSON
+    (``ASSESSOR_REFERENTIALS_DIRS='["/srv/referentiels"]'``)."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="ASSESSOR_",
-        env_file=".env",
-        env_file_encoding="utf-8",
-        env_nested_delimiter="__",
-        extra="ignore",
-    )
+    model_config = ConfigDict(extra="ignore")
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**merged(read_environment(type(self), prefix="ASSESSOR_"), values))
 
     data_dir: Path = Field(
         default=Path("assessor-data"),
@@ -299,3 +292,20 @@ class Settings(BaseSettings):
 
 def get_settings() -> Settings:
     return Settings()
+
+
+__all__ = [
+    "BASELINE",
+    "RETRIEVAL_MODE_LABELS",
+    "AppSettings",
+    "ChunkSettings",
+    "EmbeddingSettings",
+    "EvidenceOnlySettings",
+    "IndexSettings",
+    "IngestSettings",
+    "LLMSettings",
+    "RetrievalMode",
+    "RetrievalSettings",
+    "Settings",
+    "get_settings",
+]

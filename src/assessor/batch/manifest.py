@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assessor.errors import AssessorError, UnknownName
 from assessor.library import Library, ReferentialError, ReferentialNotFound
 from assessor.referential import Referential
 
@@ -44,8 +45,10 @@ class ManifestProblem:
         return f"ligne {self.line} : {self.message}" if self.line else self.message
 
 
-class ManifestError(Exception):
+class ManifestError(AssessorError):
     """A manifest that cannot be run; ``problems`` lists every reason (French)."""
+
+    code = "manifeste-invalide"
 
     def __init__(self, path: Path, problems: list[ManifestProblem]) -> None:
         self.path = path
@@ -232,8 +235,8 @@ def load_manifest(path: Path, library: Library) -> Manifest:
                 for code in blocks:
                     try:
                         codes.append(ref.block(code).code)
-                    except KeyError as exc:
-                        row_problems.append(str(exc.args[0]))
+                    except UnknownName as exc:
+                        row_problems.append(str(exc))
                 codes = codes if blocks else [b.code for b in ref.blocks]
         key = key or (default_key(files) if files else None)
         if key is not None:

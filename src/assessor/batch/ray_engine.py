@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assessor.errors import AssessorError
 from assessor.settings import BASELINE, LLMSettings, Settings
 
 if TYPE_CHECKING:
@@ -46,8 +47,10 @@ KEYS_FOR_WORKERS = ("OPENAI_API_KEY", "MISTRAL_API_KEY", "ANTHROPIC_API_KEY", "A
 """Provider keys passed to the workers of a remote cluster (a local one inherits this process's environment)."""
 
 
-class RayUnavailable(Exception):
+class RayUnavailable(AssessorError):
     """Ray is not installed, or the cluster cannot be reached; the message (French) says what to do."""
+
+    code = "ray-indisponible"
 
 
 @dataclass(frozen=True)

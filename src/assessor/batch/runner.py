@@ -21,7 +21,9 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from assessor import __version__
 from assessor.batch.manifest import Manifest, ManifestEntry
 from assessor.batch.runstore import DATABASE, LOCK, RESULTS, RUN_JSON, DossierRow, RunLocked, RunStore, now
-from assessor.dossiers import DossierError, DossierStore
+from assessor.datafolder import DossierError
+from assessor.dossiers import DossierStore
+from assessor.errors import AssessorError
 from assessor.ingest import IngestError
 from assessor.library import Library
 from assessor.llm import ModelSpec, make_chat_model
@@ -46,8 +48,10 @@ _LABELS = {
 }
 
 
-class BatchError(Exception):
+class BatchError(AssessorError):
     """A batch that cannot start or go on; the message (French) says why and what to do."""
+
+    code = "lot-impossible"
 
 
 class BatchProgress(Protocol):

@@ -28,6 +28,7 @@ from typing import Any, TextIO
 
 from assessor.atomic import write_atomic
 from assessor.batch.manifest import ManifestEntry
+from assessor.errors import AssessorError
 from assessor.redaction import redactor
 
 FORMAT = 1
@@ -95,8 +96,10 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-class RunLocked(Exception):
+class RunLocked(AssessorError):
     """Another process is using the run folder."""
+
+    code = "execution-verrouillee"
 
 
 @dataclass(frozen=True)

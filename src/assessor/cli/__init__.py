@@ -8,17 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import typer
 
 from assessor import __version__
-from assessor.cli.common import ReferentialsOption, overrides, use_referentials
+from assessor.cli.common import ReferentialsOption, handled_errors, overrides, use_referentials
 from assessor.cli.lazy import Lazy, LazyGroup
 
 
 class _Assessor(LazyGroup):
-    """The commands, in the order of a jury's work; each module is imported when its command runs."""
+    """The commands, in the order of a jury's work; each module is imported when its command runs.
+    Every command's failures are explained here, once (``handled_errors``)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        with handled_errors():
+            return super().invoke(ctx)
 
     lazy: ClassVar[Mapping[str, Lazy]] = {
         "referentials": Lazy(
@@ -84,8 +89,19 @@ def _root(
         ),
     ] = None,
     referentials: ReferentialsOption = None,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Journal détaillé de chaque étape sur la sortie d'erreur (JSON, sans données personnelles).",
+        ),
+    ] = False,
 ) -> None:
     """Assessor: pre-assessment of certification dossiers for French juries."""
+    from assessor.logs import configure
+
+    configure(verbose=verbose)
     overrides.clear()
     if data_dir is not None:
         overrides["data_dir"] = data_dir

@@ -20,7 +20,6 @@ from assessor.cli.common import (
     progress_bar,
     settings,
     use_referentials,
-    user_errors,
     write_output,
 )
 from assessor.report import ReportFormat
@@ -165,27 +164,26 @@ def assess(
     from assessor.settings import BASELINE
 
     written = output_format(output, REPORT_WRITERS, fmt)  # an unknown extension stops here, before any work
-    with user_errors():
-        current = settings()
-        llm_settings = current.llm.overridden(
-            model=llm,
-            base_url=llm_base_url,
-            concurrency=concurrency,
-            local_only=local_only or None,  # a flag left off keeps the configured value
-            assess_oral=assess_oral or None,
-        )
-        if llm_settings.model != BASELINE:
-            make_chat_model(llm_settings)  # a missing key or a bad name fails before any work
-        store = DossierStore(current)
-        dossier_id = dossier or _dossier_id(list(files or []))
-        if files:
-            with progress_bar("préparation") as update:
-                ingested = store.ingest(dossier_id, list(files), progress=update)
-            print_ingest_report(ingested)
-        report = _run(store, dossier_id, referential, list(block or []), mode, llm_settings)
-        _print_summary(report)
-        if written is not None:
-            write_output(REPORT_WRITERS[written](report), output)
+    current = settings()
+    llm_settings = current.llm.overridden(
+        model=llm,
+        base_url=llm_base_url,
+        concurrency=concurrency,
+        local_only=local_only or None,  # a flag left off keeps the configured value
+        assess_oral=assess_oral or None,
+    )
+    if llm_settings.model != BASELINE:
+        make_chat_model(llm_settings)  # a missing key or a bad name fails before any work
+    store = DossierStore(current)
+    dossier_id = dossier or _dossier_id(list(files or []))
+    if files:
+        with progress_bar("préparation") as update:
+            ingested = store.ingest(dossier_id, list(files), progress=update)
+        print_ingest_report(ingested)
+    report = _run(store, dossier_id, referential, list(block or []), mode, llm_settings)
+    _print_summary(report)
+    if written is not None:
+        write_output(REPORT_WRITERS[written](report), output)
 
 
 def report_schema(
@@ -193,8 +191,7 @@ def report_schema(
 ) -> None:
     """Écrit le schéma JSON des rapports (résultat par critère, citations, alertes, usage)."""
     output_format(output, ["json"])
-    with user_errors():
-        write_output(json.dumps(report_json_schema(), ensure_ascii=False, indent=2) + "\n", output)
+    write_output(json.dumps(report_json_schema(), ensure_ascii=False, indent=2) + "\n", output)
 
 
 def report_json_schema() -> dict[str, object]:
@@ -220,17 +217,16 @@ def demo(
     from assessor.report import render
 
     labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))
-    with user_errors():
-        store = DossierStore(settings())
-        dossier_id = f"exemple-{sample}"
-        report_ingest = store.ingest(dossier_id, [folder / "dossier.pdf"])
-        pages = sum(f.pages for f in report_ingest.dossier.files)
-        console.print(
-            f"Dossier d'exemple « {sample} » ({labels['candidate']}, {pages} pages) ingéré ; "
-            f"référentiel {labels['referential']}, bloc {labels['block']}."
-        )
-        report = _run(store, dossier_id, labels["referential"], [labels["block"]], Mode.JURY)
-        _print_summary(report)
-        out.mkdir(parents=True, exist_ok=True)
-        for fmt in ReportFormat:
-            write_output(render(report, fmt), out / f"rapport.{fmt.value}")
+    store = DossierStore(settings())
+    dossier_id = f"exemple-{sample}"
+    report_ingest = store.ingest(dossier_id, [folder / "dossier.pdf"])
+    pages = sum(f.pages for f in report_ingest.dossier.files)
+    console.print(
+        f"Dossier d'exemple « {sample} » ({labels['candidate']}, {pages} pages) ingéré ; "
+        f"référentiel {labels['referential']}, bloc {labels['block']}."
+    )
+    report = _run(store, dossier_id, labels["referential"], [labels["block"]], Mode.JURY)
+    _print_summary(report)
+    out.mkdir(parents=True, exist_ok=True)
+    for fmt in ReportFormat:
+        write_output(render(report, fmt), out / f"rapport.{fmt.value}")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from assessor.cli.common import console, err_console, fail, new_progress, settings, user_errors
+from assessor.cli.common import console, err_console, fail, new_progress, settings
 from assessor.results import Mode
 
 
@@ -170,53 +170,52 @@ def batch(
     from assessor.llm import make_chat_model
     from assessor.settings import BASELINE
 
-    with user_errors():
-        current = settings()
-        llm_settings = current.llm.overridden(
-            model=llm,
-            base_url=llm_base_url,
-            concurrency=concurrency,
-            requests_per_minute=rpm,
-            local_only=local_only or None,  # a flag left off keeps the configured value
-            assess_oral=assess_oral or None,
+    current = settings()
+    llm_settings = current.llm.overridden(
+        model=llm,
+        base_url=llm_base_url,
+        concurrency=concurrency,
+        requests_per_minute=rpm,
+        local_only=local_only or None,  # a flag left off keeps the configured value
+        assess_oral=assess_oral or None,
+    )
+    library = Library.from_settings(current)
+    try:
+        loaded = load_manifest(manifest, library)
+    except ManifestError as exc:
+        for problem in exc.problems:
+            where = f"{manifest}:{problem.line}" if problem.line else str(manifest)
+            err_console.print(f"[red]erreur[/] {escape(where)}", soft_wrap=True)
+            err_console.print(f"    {escape(problem.message)}")
+        fail(f"le manifeste {manifest} contient {len(exc.problems)} problème(s) ; corrigez-le. Rien n'a été écrit.")
+    if llm_settings.model != BASELINE:
+        make_chat_model(llm_settings)  # a missing key or a bad name fails before any work
+    options = BatchOptions(
+        llm=llm_settings,
+        mode=mode,
+        openai_batch=openai_batch,
+        poll_interval_s=poll_interval,
+        retry_failed=retry_failed,
+        engine=engine.value,
+        ray_address=address,
+    )
+    try:
+        with _bars() as bars:
+            summary = run_batch(loaded, output, current, options, progress=bars, library=library)
+    except BatchError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        err_console.print(
+            "[bold yellow]Interrompu.[/] Les dossiers terminés sont enregistrés ; relancez la même commande "
+            "pour reprendre."
         )
-        library = Library.from_settings(current)
-        try:
-            loaded = load_manifest(manifest, library)
-        except ManifestError as exc:
-            for problem in exc.problems:
-                where = f"{manifest}:{problem.line}" if problem.line else str(manifest)
-                err_console.print(f"[red]erreur[/] {escape(where)}", soft_wrap=True)
-                err_console.print(f"    {escape(problem.message)}")
-            fail(f"le manifeste {manifest} contient {len(exc.problems)} problème(s) ; corrigez-le. Rien n'a été écrit.")
-        if llm_settings.model != BASELINE:
-            make_chat_model(llm_settings)  # a missing key or a bad name fails before any work
-        options = BatchOptions(
-            llm=llm_settings,
-            mode=mode,
-            openai_batch=openai_batch,
-            poll_interval_s=poll_interval,
-            retry_failed=retry_failed,
-            engine=engine.value,
-            ray_address=address,
+        os._exit(130)  # model calls in flight in worker threads: do not wait for them
+    _print_summary(summary)
+    if summary.failed:
+        fail(
+            f"{len(summary.failed)} dossier(s) en échec (raisons ci-dessus) : corrigez la cause si besoin, puis "
+            "relancez la même commande avec --retry-failed pour les évaluer de nouveau."
         )
-        try:
-            with _bars() as bars:
-                summary = run_batch(loaded, output, current, options, progress=bars, library=library)
-        except BatchError as exc:
-            fail(str(exc))
-        except KeyboardInterrupt:
-            err_console.print(
-                "[bold yellow]Interrompu.[/] Les dossiers terminés sont enregistrés ; relancez la même commande "
-                "pour reprendre."
-            )
-            os._exit(130)  # model calls in flight in worker threads: do not wait for them
-        _print_summary(summary)
-        if summary.failed:
-            fail(
-                f"{len(summary.failed)} dossier(s) en échec (raisons ci-dessus) : corrigez la cause si besoin, puis "
-                "relancez la même commande avec --retry-failed pour les évaluer de nouveau."
-            )
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ import time: each command imports what it uses when it runs (``tests/test_cli_st
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, overload
 import typer
 from rich.console import Console
 from rich.markup import escape
+
+from assessor.errors import AssessorError, SettingsError
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -42,9 +45,16 @@ ReferentialsOption = Annotated[
 
 
 def settings() -> Settings:
+    """The settings of this run; a value that cannot be used is refused with the variable to fix."""
+    from pydantic import ValidationError
+
+    from assessor.environment import settings_problem
     from assessor.settings import Settings
 
-    return Settings(**overrides)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(settings_problem(exc, prefix="ASSESSOR_")) from exc
 
 
 def use_referentials(folders: list[Path] | None) -> None:
@@ -84,56 +94,56 @@ def print_problems(problems: list[Problem]) -> None:
 
 
 @contextmanager
-def refusals(*refused: type[Exception]) -> Iterator[None]:
-    """A refused or impossible action (one of ``refused``, or a file error) becomes one French message
-    and exit code 1."""
+def handled_errors() -> Iterator[None]:
+    """Where every command meets the user: a foreseeable failure (``AssessorError``, a file that cannot
+    be read or written) becomes one French message and exit code 1, never a traceback; anything else
+    is a bug: a short French message with a trace id, the traceback in the log (``--verbose`` shows
+    it), exit code 70. Click's own exits and usage errors pass through."""
+    from typer._click import exceptions as click_errors
+
     try:
         yield
-    except refused as exc:
-        fail(str(exc))
+    except (click_errors.ClickException, typer.Exit, typer.Abort):
+        raise
+    except AssessorError as exc:
+        import logging
+
+        logging.getLogger("assessor.cli").info("refused", extra={"code": exc.code})
+        _explain(exc)
     except OSError as exc:
         fail(f"{exc.filename or ''} : {exc.strerror or exc}")
-
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn foreseeable failures into one readable message and exit code 1 (never a traceback)."""
-    try:
-        yield
-    except typer.Exit:
-        raise
     except Exception as exc:
-        _explain(exc)
-        raise
+        from assessor.logs import bug_file, log_bug
+
+        trace_id = log_bug(exc)
+        fail(
+            f"erreur inattendue ({type(exc).__name__}) : c'est un défaut d'Assessor, pas de votre fait. Numéro de "
+            f"suivi {trace_id} ; le détail est dans {bug_file(trace_id)}. Signalez-le avec ce fichier.",
+            code=70,
+        )
 
 
-def _explain(exc: Exception) -> None:
-    """Print a foreseeable failure and exit 1; return for anything else (a bug: its traceback helps).
+def _loaded(module: str, name: str) -> type[Exception] | None:
+    """An error class of ``module`` if the module is loaded (if it is not, it raised nothing): explaining
+    an error never imports the pipeline."""
+    found = getattr(sys.modules.get(module), name, None)
+    return found if isinstance(found, type) else None
 
-    The error classes are imported here, not at start-up: a module that raised one is loaded."""
-    from assessor.dossiers import DossierError
-    from assessor.embeddings import EmbeddingError
-    from assessor.index import IndexError_
-    from assessor.ingest import IngestError
-    from assessor.library import ReferentialError, ReferentialNotFound
-    from assessor.llm import LLMError
-    from assessor.prompts import PromptError
 
-    if isinstance(exc, IngestError):
+def _explain(exc: AssessorError) -> NoReturn:
+    """Print a foreseeable failure and exit 1; some errors carry more than a sentence."""
+    ingest_error = _loaded("assessor.ingest.errors", "IngestError")
+    referential_error = _loaded("assessor.library", "ReferentialError")
+    if ingest_error is not None and isinstance(exc, ingest_error):
         code = escape(f"[{exc.code}]")  # square brackets would otherwise be read as a style
-        err_console.print(f"[bold red]Erreur[/] {code} {escape(exc.file)} : {escape(exc.message)}")
-        err_console.print(f"  → {escape(exc.hint)}")
+        err_console.print(f"[bold red]Erreur[/] {code} {escape(exc.file)} : {escape(exc.message)}")  # type: ignore[attr-defined]
+        err_console.print(f"  → {escape(exc.hint)}")  # type: ignore[attr-defined]
         err_console.print("Rien n'a été enregistré.")
         raise typer.Exit(1) from exc
-    if isinstance(exc, DossierError | EmbeddingError | IndexError_ | LLMError | PromptError | ReferentialNotFound):
-        fail(str(exc))
-    if isinstance(exc, ReferentialError):
-        print_problems(exc.problems)
-        fail(f"le référentiel {exc.path} est invalide ; corrigez-le puis relancez « assessor referentials validate ».")
-    if isinstance(exc, KeyError):
-        fail(str(exc.args[0]) if exc.args else str(exc))
-    if isinstance(exc, OSError):
-        fail(f"{exc.filename or ''} : {exc.strerror or exc}")
+    if referential_error is not None and isinstance(exc, referential_error):
+        print_problems(exc.problems)  # type: ignore[attr-defined]
+        fail(f"le référentiel {exc.path} est invalide ; corrigez-le puis relancez « assessor referentials validate ».")  # type: ignore[attr-defined]
+    fail(str(exc))
 
 
 @overload

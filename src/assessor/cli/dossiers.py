@@ -20,11 +20,12 @@ from assessor.cli.common import (
     progress_bar,
     settings,
     use_referentials,
-    user_errors,
 )
 from assessor.cli.french import confirm
-from assessor.settings import RETRIEVAL_MODE_LABELS, IngestSettings, RetrievalMode
+from assessor.defaults import MAX_PAGES
+from assessor.errors import UnknownName
 from assessor.timefmt import local_date, local_time
+from assessor.vocabulary import RETRIEVAL_MODE_LABELS, RetrievalMode
 from assessor.wording import counted
 
 if TYPE_CHECKING:
@@ -54,8 +55,7 @@ def ingest(
         int | None,
         typer.Option(
             min=1,
-            help=f"Refuser un PDF de plus de N pages (défaut {IngestSettings().max_pages}, "
-            "ou ASSESSOR_INGEST__MAX_PAGES).",
+            help=f"Refuser un PDF de plus de N pages (défaut {MAX_PAGES}, ou ASSESSOR_INGEST__MAX_PAGES).",
         ),
     ] = None,
     ocr: Annotated[bool, typer.Option("--ocr/--no-ocr", help="Lire les pages scannées avec tesseract.")] = True,
@@ -65,16 +65,15 @@ def ingest(
 
     Tout ou rien : si un fichier est refusé, rien n'est enregistré. Un fichier déjà ingéré et
     inchangé n'est pas retraité ; un fichier modifié remplace l'ancienne version."""
-    with user_errors():
-        current = settings()
-        ingest_settings = current.ingest.model_copy(
-            update={"ocr": ocr, **({"max_pages": max_pages} if max_pages is not None else {})}
-        )
-        from assessor.dossiers import DossierStore
+    current = settings()
+    ingest_settings = current.ingest.model_copy(
+        update={"ocr": ocr, **({"max_pages": max_pages} if max_pages is not None else {})}
+    )
+    from assessor.dossiers import DossierStore
 
-        store = DossierStore(current.model_copy(update={"ingest": ingest_settings}))
-        with progress_bar("préparation") as progress:
-            report = store.ingest(dossier, files, progress=progress)
+    store = DossierStore(current.model_copy(update={"ingest": ingest_settings}))
+    with progress_bar("préparation") as progress:
+        report = store.ingest(dossier, files, progress=progress)
     if as_json:
         print_json(report.model_dump(mode="json"))
         return
@@ -114,8 +113,7 @@ def _dossier_summary(d: Dossier) -> dict[str, Any]:
 @dossiers_app.command("list")
 def list_dossiers(as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False) -> None:
     """Liste les dossiers ingérés."""
-    with user_errors():
-        items = _store().all()
+    items = _store().all()
     if as_json:
         print_json([_dossier_summary(d) for d in items])
         return
@@ -137,8 +135,7 @@ def show_dossier(
     as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
 ) -> None:
     """Affiche les fichiers d'un dossier : pages, passages, pages illisibles ou lues par OCR."""
-    with user_errors():
-        d = _store().get(dossier_id)
+    d = _store().get(dossier_id)
     if as_json:
         print_json(d.model_dump(mode="json"))
         return
@@ -156,15 +153,14 @@ def delete_dossier(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Ne pas demander confirmation.")] = False,
 ) -> None:
     """Supprime un dossier : ses passages indexés, ses fichiers conservés et sa fiche."""
-    with user_errors():
-        store = _store()
-        d = store.get(dossier_id)
-        if not yes:
-            if not sys.stdin.isatty():
-                fail("confirmation impossible sans terminal : ajoutez --yes pour supprimer.")
-            if not confirm(f"Supprimer le dossier {d.id} ({len(d.files)} fichier(s)) ?"):
-                fail("rien n'a été supprimé.")
-        removed = store.delete(dossier_id)
+    store = _store()
+    d = store.get(dossier_id)
+    if not yes:
+        if not sys.stdin.isatty():
+            fail("confirmation impossible sans terminal : ajoutez --yes pour supprimer.")
+        if not confirm(f"Supprimer le dossier {d.id} ({len(d.files)} fichier(s)) ?"):
+            fail("rien n'a été supprimé.")
+    removed = store.delete(dossier_id)
     console.print(f"Dossier {dossier_id} supprimé ({removed} passages retirés de l'index).")
 
 
@@ -174,7 +170,9 @@ def _criterion(criterion_id: str) -> Criterion:
     for criterion in ref.criteria:
         if criterion.id == criterion_id:
             return criterion
-    raise KeyError(f"critère « {criterion_id} » introuvable dans {ref_id} (voir assessor referentials show {ref_id}).")
+    raise UnknownName(
+        f"critère « {criterion_id} » introuvable dans {ref_id} (voir assessor referentials show {ref_id})."
+    )
 
 
 def _passage_json(p: Passage) -> dict[str, Any]:
@@ -216,19 +214,21 @@ def search(
         fail("précisez le dossier : --dossier ID (voir assessor dossiers list).", code=2)
     if (query is None) == (criterion is None):
         fail("donnez soit un texte à chercher, soit --criterion ID (pas les deux).", code=2)
+    from assessor.datafolder import require_dossier
+
+    require_dossier(settings().data_dir, dossier)  # before the pipeline is imported: a refusal is instant
     from rich.panel import Panel
 
-    with user_errors():
-        store = _store()
-        with progress_bar("préparation") as progress:
-            retriever = store.retriever(dossier, progress=progress)
-        if criterion:
-            crit = _criterion(criterion)
-            siblings = library().get(crit.referential).criteria_of(crit.block)
-            passages = retriever.search_criterion(crit, k=k, mode=mode, siblings=siblings)
-        else:
-            assert query is not None
-            passages = retriever.search(query, k=k, mode=mode)
+    store = _store()
+    with progress_bar("préparation") as progress:
+        retriever = store.retriever(dossier, progress=progress)
+    if criterion:
+        crit = _criterion(criterion)
+        siblings = library().get(crit.referential).criteria_of(crit.block)
+        passages = retriever.search_criterion(crit, k=k, mode=mode, siblings=siblings)
+    else:
+        assert query is not None
+        passages = retriever.search(query, k=k, mode=mode)
     if as_json:
         print_json([_passage_json(p) for p in passages])
         return

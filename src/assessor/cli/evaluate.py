@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from assessor.cli.common import err_console, fail, output_format, user_errors, write_output
+from assessor.cli.common import err_console, fail, output_format, write_output
 from assessor.evaluation.compare import DEFAULT_RESAMPLES, BootstrapUnit
 from assessor.evaluation.metrics import DEFAULT_K
 from assessor.wording import counted
@@ -92,23 +92,20 @@ def run_command(
     from assessor.evaluation.report import console_tables, write_reports  # matplotlib: seconds
     from assessor.evaluation.runs import RunError, load_run
 
-    with user_errors():
-        try:
-            dataset = load_dataset(labels)
-            evaluation = evaluate(load_run(run), dataset, k=k)
-            reference = evaluate(load_run(compare_with), dataset, k=k) if compare_with else None
-            comparison = (
-                compare(reference, evaluation, unit=unit, resamples=resamples) if reference is not None else None
-            )
-        except (DatasetError, RunError, EvaluationError) as exc:
-            fail(str(exc))
-        for e in [ev for ev in (reference, evaluation) if ev is not None]:
-            for message in e.warnings:
-                _warn(f"{e.run_name} : {message}")
-        typer.echo(console_tables(evaluation, reference=reference, comparison=comparison))
-        folder = output or default_output(run)
-        written = write_reports(folder, evaluation, reference=reference, comparison=comparison)
-        err_console.print(f"Rapport écrit dans {folder} : " + ", ".join(p.name for p in written))
+    try:
+        dataset = load_dataset(labels)
+        evaluation = evaluate(load_run(run), dataset, k=k)
+        reference = evaluate(load_run(compare_with), dataset, k=k) if compare_with else None
+        comparison = compare(reference, evaluation, unit=unit, resamples=resamples) if reference is not None else None
+    except (DatasetError, RunError, EvaluationError) as exc:
+        fail(str(exc))
+    for e in [ev for ev in (reference, evaluation) if ev is not None]:
+        for message in e.warnings:
+            _warn(f"{e.run_name} : {message}")
+    typer.echo(console_tables(evaluation, reference=reference, comparison=comparison))
+    folder = output or default_output(run)
+    written = write_reports(folder, evaluation, reference=reference, comparison=comparison)
+    err_console.print(f"Rapport écrit dans {folder} : " + ", ".join(p.name for p in written))
 
 
 @eval_app.command("import")
@@ -139,21 +136,20 @@ def import_command(
     output_format(output, ["jsonl"])  # one line per dossier
     from assessor.evaluation.datasets import DatasetError, dumps_jsonl, import_review_grid
 
-    with user_errors():
-        try:
-            imported = import_review_grid(grid, dossier_key=dossier_key, allow_unsigned=allow_unsigned)
-        except DatasetError as exc:
-            fail(str(exc))
-        for message in imported.warnings:
-            _warn(message)
-        if imported.undecided:
-            _warn(
-                f"{counted(imported.undecided, 'critère')} sans décision du jury, "
-                f"{'laissé' if imported.undecided < 2 else 'laissés'} de côté."
-            )
-        write_output(dumps_jsonl(imported.entries), output)
-        count = sum(len(e.criteria) for e in imported.entries)
-        err_console.print(
-            f"{count} décision(s) du jury importée(s) pour {len(imported.entries)} dossier(s) : "
-            + ", ".join(escape(e.dossier) for e in imported.entries)
+    try:
+        imported = import_review_grid(grid, dossier_key=dossier_key, allow_unsigned=allow_unsigned)
+    except DatasetError as exc:
+        fail(str(exc))
+    for message in imported.warnings:
+        _warn(message)
+    if imported.undecided:
+        _warn(
+            f"{counted(imported.undecided, 'critère')} sans décision du jury, "
+            f"{'laissé' if imported.undecided < 2 else 'laissés'} de côté."
         )
+    write_output(dumps_jsonl(imported.entries), output)
+    count = sum(len(e.criteria) for e in imported.entries)
+    err_console.print(
+        f"{count} décision(s) du jury importée(s) pour {len(imported.entries)} dossier(s) : "
+        + ", ".join(escape(e.dossier) for e in imported.entries)
+    )

@@ -21,7 +21,6 @@ from assessor.cli.common import (
     print_json,
     print_problems,
     use_referentials,
-    user_errors,
     write_output,
 )
 from assessor.grid import GridFormat, referential_json, render_grid
@@ -148,12 +147,11 @@ def show_referential(
 ) -> None:
     """Affiche un référentiel en arbre : blocs, modalités, compétences, critères et leurs identifiants."""
     use_referentials(referentials)
-    with user_errors():
-        ref = library().get(ref_id)
-        if as_json:
-            print_json(referential_json(ref, block))
-        else:
-            console.print(referential_tree(ref, block, provenance=provenance))
+    ref = library().get(ref_id)
+    if as_json:
+        print_json(referential_json(ref, block))
+    else:
+        console.print(referential_tree(ref, block, provenance=provenance))
 
 
 @referentials_app.command("validate")
@@ -239,17 +237,16 @@ def import_referential(
     from assessor.importer import ImportFailure, import_sources  # PDF and XML readers: only for this command
     from assessor.importer.draft import write_atomically
 
-    with user_errors():
-        try:
-            if all_fiches:
-                _import_all(sources, output)
-                return
-            draft = import_sources(sources, rncp=rncp, ref_id=ref_id, ocr=ocr)
-            if output.is_dir():  # a folder of référentiels: the file is named after the id
-                output = output / f"{draft.referential.id}.yaml"
-            write_atomically(output, draft.yaml())
-        except ImportFailure as exc:
-            fail(str(exc))
+    try:
+        if all_fiches:
+            _import_all(sources, output)
+            return
+        draft = import_sources(sources, rncp=rncp, ref_id=ref_id, ocr=ocr)
+        if output.is_dir():  # a folder of référentiels: the file is named after the id
+            output = output / f"{draft.referential.id}.yaml"
+        write_atomically(output, draft.yaml())
+    except ImportFailure as exc:
+        fail(str(exc))
     _report_draft(draft, output)
 
 
@@ -308,9 +305,8 @@ def export_grid(
     (json, csv séparé par « ; », ou md)."""
     use_referentials(referentials)
     fmt = GridFormat(output_format(output, GridFormat) or fmt)  # -o grille.csv: the extension decides
-    with user_errors():
-        ref = library().get(ref_id)
-        write_output(render_grid(ref, fmt, block), output)
+    ref = library().get(ref_id)
+    write_output(render_grid(ref, fmt, block), output)
 
 
 @referentials_app.command("schema")
@@ -319,8 +315,7 @@ def write_schema(
 ) -> None:
     """Écrit le schéma JSON du format YAML des référentiels (pour les éditeurs et les outils)."""
     output_format(output, ["json"])
-    with user_errors():
-        write_output(json.dumps(referential_schema(), ensure_ascii=False, indent=2) + "\n", output)
+    write_output(json.dumps(referential_schema(), ensure_ascii=False, indent=2) + "\n", output)
 
 
 def referential_schema() -> dict[str, Any]:

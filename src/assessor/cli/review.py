@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -18,9 +17,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from assessor.cli.common import console, err_console, fail, output_format, refusals, settings, write_output
+from assessor.cli.common import console, err_console, fail, output_format, settings, write_output
 from assessor.cli.french import ask_password, confirm
-from assessor.review.domain import BLOCK_VERDICT_LABELS, BlockVerdict, ReviewError
+from assessor.review.domain import BLOCK_VERDICT_LABELS, BlockVerdict
 from assessor.timefmt import local_time
 
 if TYPE_CHECKING:
@@ -47,15 +46,10 @@ AsUser = Annotated[
 ReviewId = Annotated[str, typer.Argument(metavar="REVUE", help="Identifiant de la revue (« assessor review list »).")]
 
 
-def _refusals() -> AbstractContextManager[None]:
-    return refusals(ReviewError)
-
-
 def _store() -> ReviewStore:
     from assessor.review.store import ReviewStore
 
-    with _refusals():
-        return ReviewStore.from_settings(settings())
+    return ReviewStore.from_settings(settings())
 
 
 def _login(store: ReviewStore, username: str) -> User:
@@ -65,8 +59,7 @@ def _login(store: ReviewStore, username: str) -> User:
     password = os.environ.get(PASSWORD_VARIABLE)
     if password is None:
         password = ask_password(f"Mot de passe de {username}")
-    with _refusals():
-        user = UsersFile(settings().resolved_users_file).authenticate(username, password)
+    user = UsersFile(settings().resolved_users_file).authenticate(username, password)
     store.record(
         username if user else f"inconnu:{username[:40]}",
         "login" if user else "login_failed",
@@ -81,8 +74,7 @@ def _session(review_id: str, username: str) -> tuple[ReviewStore, User, ReviewSt
     """The store, the logged-in user and the review as it stands (refused if they may not see it)."""
     store = _store()
     user = _login(store, username)
-    with _refusals():
-        return store, user, store.get(review_id, user)
+    return store, user, store.get(review_id, user)
 
 
 def _criterion_id(state: ReviewState, given: str) -> str:
@@ -132,14 +124,13 @@ def import_report(
         )
     store = _store()
     user = _login(store, as_user)
-    with _refusals():
-        state = store.create_review(
-            report,
-            user=user,
-            candidate=candidate if candidate is not None else report.dossier.id,
-            candidate_username=candidate_account,
-            assigned_jury=jury or (),
-        )
+    state = store.create_review(
+        report,
+        user=user,
+        candidate=candidate if candidate is not None else report.dossier.id,
+        candidate_username=candidate_account,
+        assigned_jury=jury or (),
+    )
     err_console.print(
         f"Revue créée : {len(report.criteria)} propositions de la machine, blocs {', '.join(state.summary.blocks)}."
     )
@@ -223,24 +214,23 @@ def decide(
 ) -> None:
     """Décide d'un critère : accepter la proposition (--accept) ou retenir une autre issue (--outcome, --reason)."""
     store, user, state = _session(review_id, as_user)
-    with _refusals():
-        criterion_id = _criterion_id(state, criterion)
-        proposal = next(c for c in state.report.criteria if c.criterion_id == criterion_id)
-        if accept and outcome not in (None, proposal.outcome):
-            fail("--accept retient la proposition : n'indiquez pas une autre issue (--outcome), ou retirez --accept.")
-        if not accept and outcome is None:
-            fail("indiquez --accept (retenir la proposition) ou --outcome CODE --reason TEXTE.")
-        taking = accept or (outcome == proposal.outcome and not reason.strip())
-        state = store.decide_criterion(
-            review_id,
-            user,
-            criterion_id,
-            expected_version=state.version,
-            accept=taking,
-            outcome=None if taking else outcome,
-            reason=reason,
-            comment=comment,
-        )
+    criterion_id = _criterion_id(state, criterion)
+    proposal = next(c for c in state.report.criteria if c.criterion_id == criterion_id)
+    if accept and outcome not in (None, proposal.outcome):
+        fail("--accept retient la proposition : n'indiquez pas une autre issue (--outcome), ou retirez --accept.")
+    if not accept and outcome is None:
+        fail("indiquez --accept (retenir la proposition) ou --outcome CODE --reason TEXTE.")
+    taking = accept or (outcome == proposal.outcome and not reason.strip())
+    state = store.decide_criterion(
+        review_id,
+        user,
+        criterion_id,
+        expected_version=state.version,
+        accept=taking,
+        outcome=None if taking else outcome,
+        reason=reason,
+        comment=comment,
+    )
     decided = state.decisions[criterion_id]
     label = state.report.outcome_labels.get(decided.outcome or "", decided.outcome)
     what = "proposition acceptée" if taking else "décision modifiée"
@@ -256,8 +246,7 @@ def accept_remaining(
 ) -> None:
     """Accepte les propositions restantes du bloc : celles des critères sans décision acceptables telles quelles."""
     store, user, state = _session(review_id, as_user)
-    with _refusals():
-        accepted, left = store.remaining_proposals(state, block)
+    accepted, left = store.remaining_proposals(state, block)
     labels = state.report.outcome_labels
     proposals = {c.criterion_id: c.outcome for c in state.report.criteria}
     for criterion_id in accepted:
@@ -268,10 +257,9 @@ def accept_remaining(
         fail(f"aucune proposition du bloc {block} ne peut être acceptée telle quelle.")
     if not yes and not confirm(f"Accepter ces {len(accepted)} propositions ?"):
         fail("rien n'a été accepté.")
-    with _refusals():
-        state, accepted, left = store.accept_remaining(
-            review_id, user, block, expected_version=state.version, expected=accepted
-        )
+    state, accepted, left = store.accept_remaining(
+        review_id, user, block, expected_version=state.version, expected=accepted
+    )
     console.print(
         f"{len(accepted)} propositions acceptées dans le bloc {block}"
         + (f" ; {len(left)} critères restent à décider un par un." if left else ".")
@@ -288,10 +276,7 @@ def decide_block(
 ) -> None:
     """Statue sur un bloc (validé ou non validé) ; chacun de ses critères doit avoir une décision du jury."""
     store, user, state = _session(review_id, as_user)
-    with _refusals():
-        store.decide_block(
-            review_id, user, block, expected_version=state.version, verdict=verdict, justification=reason
-        )
+    store.decide_block(review_id, user, block, expected_version=state.version, verdict=verdict, justification=reason)
     console.print(f"Bloc {block} : {BLOCK_VERDICT_LABELS[verdict]}.")
 
 
@@ -303,8 +288,7 @@ def sign(
 ) -> None:
     """Signe la revue : chaque bloc doit être décidé ; la revue devient en lecture seule."""
     store, user, state = _session(review_id, as_user)
-    with _refusals():
-        state = store.sign(review_id, user, expected_version=state.version, signer_name=name)
+    state = store.sign(review_id, user, expected_version=state.version, signer_name=name)
     when = local_time(state.summary.signed_at)
     console.print(f"Revue {review_id} signée par {escape(name.strip())} le {when} : elle est en lecture seule.")
 
@@ -326,11 +310,10 @@ def export(
 
     fmt = ExportFormat(output_format(output, ExportFormat))
     store, user, state = _session(review_id, as_user)
-    with _refusals():
-        anchor = store.anchor(review_id, user)
-        referential = Library.from_settings(settings()).get(state.summary.referential_id)
-        write_output(export_review(state, referential, fmt, anchor=anchor), output)
-        store.record(user.username, "export", review_id=review_id, details={"format": fmt.value, "channel": "cli"})
+    anchor = store.anchor(review_id, user)
+    referential = Library.from_settings(settings()).get(state.summary.referential_id)
+    write_output(export_review(state, referential, fmt, anchor=anchor), output)
+    store.record(user.username, "export", review_id=review_id, details={"format": fmt.value, "channel": "cli"})
 
 
 @review_app.command("verify")
@@ -350,12 +333,11 @@ def verify(
     from assessor.review.exports import read_anchor
 
     store = _store()
-    with _refusals():
-        anchor = read_anchor(against) if against is not None else None
-        problems = store.verify(review_id=review, against=anchor)
-        if against is not None and against.suffix.lower() == ".json":
-            problems += store.differences_from_export(json.loads(against.read_text(encoding="utf-8")))
-        entries = len(store.audit_log())
+    anchor = read_anchor(against) if against is not None else None
+    problems = store.verify(review_id=review, against=anchor)
+    if against is not None and against.suffix.lower() == ".json":
+        problems += store.differences_from_export(json.loads(against.read_text(encoding="utf-8")))
+    entries = len(store.audit_log())
     if problems:
         err_console.print(f"[bold red]Journal d'audit : {len(problems)} rupture(s)[/]")
         for problem in problems:

@@ -6,16 +6,15 @@ printed; ``list`` never shows hashes.
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from assessor.cli.common import console, refusals, settings
+from assessor.cli.common import console, settings
 from assessor.cli.french import ask_password
-from assessor.review.auth import AuthError, UsersFile
+from assessor.review.auth import UsersFile
 from assessor.review.domain import ROLE_LABELS, Role
 
 users_app = typer.Typer(
@@ -27,11 +26,6 @@ users_app = typer.Typer(
 
 def _users_file() -> UsersFile:
     return UsersFile(settings().resolved_users_file)
-
-
-def _account_errors() -> AbstractContextManager[None]:
-    """A refused or impossible change becomes one French message and exit code 1."""
-    return refusals(AuthError)
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -58,9 +52,8 @@ def add(
 ) -> None:
     """Ajoute un compte ; le mot de passe est demandé deux fois, sans s'afficher."""
     users = _users_file()
-    with _account_errors():
-        password = _read_password(password_stdin)
-        account = users.add(username, name, role, password, candidates=candidate or ())
+    password = _read_password(password_stdin)
+    account = users.add(username, name, role, password, candidates=candidate or ())
     console.print(
         f"Compte « {escape(account.username)} » ({ROLE_LABELS[account.role]}) ajouté dans {escape(str(users.path))}.",
         soft_wrap=True,
@@ -71,8 +64,7 @@ def add(
 def list_users() -> None:
     """Liste les comptes (sans les empreintes de mot de passe)."""
     users = _users_file()
-    with _account_errors():
-        accounts = users.load()
+    accounts = users.load()
     if not accounts:
         console.print(f"Aucun compte dans {escape(str(users.path))}.", soft_wrap=True)
         return
@@ -93,6 +85,5 @@ def remove(
 ) -> None:
     """Supprime un compte (les revues et le journal d'audit gardent son identifiant)."""
     users = _users_file()
-    with _account_errors():
-        account = users.remove(username)
+    account = users.remove(username)
     console.print(f"Compte « {escape(account.username)} » supprimé de {escape(str(users.path))}.", soft_wrap=True)

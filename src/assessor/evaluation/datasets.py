@@ -30,14 +30,17 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from assessor.errors import AssessorError
 from assessor.results import EVIDENCE_TO_EXAMINE
 from assessor.review.domain import CSV_COLUMNS
 
 OUTCOME_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
-class DatasetError(Exception):
+class DatasetError(AssessorError):
     """A dataset or a review grid that cannot be read; the message (French) says why and what to do."""
+
+    code = "jeu-de-donnees-invalide"
 
 
 class GoldEvidence(BaseModel):

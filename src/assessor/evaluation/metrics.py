@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from assessor.citations import matching_form
+from assessor.errors import AssessorError
 from assessor.evaluation.datasets import Dataset, DossierLabels, GoldEvidence
 from assessor.evaluation.runs import Run, RunRecord, match
 from assessor.referential import NON_VERDICT_LABELS
@@ -519,8 +520,10 @@ class Evaluation:
         }
 
 
-class EvaluationError(Exception):
+class EvaluationError(AssessorError):
     """Nothing to evaluate; the message (French) says why."""
+
+    code = "evaluation-impossible"
 
 
 def scale_levels(reports: Iterable[Report]) -> list[str]:

@@ -23,12 +23,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from assessor.errors import AssessorError
 from assessor.evaluation.datasets import Dataset, DossierLabels
 from assessor.results import Report
 
 
-class RunError(Exception):
+class RunError(AssessorError):
     """A run that cannot be read or matched; the message (French) says why."""
+
+    code = "execution-illisible"
 
 
 @dataclass

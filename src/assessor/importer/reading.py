@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from assessor.errors import AssessorError
 from assessor.referential import OpenDataText, Provenance
 
 
@@ -18,8 +19,10 @@ class SourceKind(StrEnum):
     GRID = "grille bloc / compétence / modalité / critères"
 
 
-class ImportFailure(Exception):
+class ImportFailure(AssessorError):
     """A source that cannot be imported; the message is French and says what to do."""
+
+    code = "import-impossible"
 
 
 @dataclass

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from assessor.errors import AssessorError
+
 
 class IngestErrorCode(StrEnum):
     NOT_FOUND = "fichier-introuvable"
@@ -27,7 +29,7 @@ class IngestErrorCode(StrEnum):
     READ_FAILED = "lecture-impossible"
 
 
-class IngestError(Exception):
+class IngestError(AssessorError):
     """A file that cannot be ingested. ``message`` and ``hint`` are French, for the user."""
 
     def __init__(self, code: IngestErrorCode, file: str, message: str, hint: str) -> None:

@@ -49,6 +49,8 @@ _MAX_N, _MAX_R, _MAX_P = 2**20, 32, 16
 class AuthError(ReviewError):
     """A problem with the users file or an account, with a French message (never a password or hash)."""
 
+    code = "compte-refuse"
+
 
 # -- passwords -------------------------------------------------------------------------------
 

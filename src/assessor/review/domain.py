@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from assessor.errors import AssessorError
 from assessor.results import Report
 
 CSV_COLUMNS: tuple[str, ...] = (
@@ -249,28 +250,32 @@ AUDIT_ACTION_LABELS: dict[str, str] = {
 """French names of the audit actions, for people (the codes stay in the log)."""
 
 
-class ReviewError(Exception):
+class ReviewError(AssessorError):
     """A foreseeable refusal, with a French message for the user."""
+
+    code = "revue-refusee"
 
 
 class NotFound(ReviewError):
-    pass
+    code = "introuvable"
 
 
 class PermissionDenied(ReviewError):
-    pass
+    code = "permission-refusee"
 
 
 class ReadOnlyReview(ReviewError):
-    pass
+    code = "revue-signee"
 
 
 class InvalidDecision(ReviewError):
-    pass
+    code = "decision-invalide"
 
 
 class ConflictError(ReviewError):
     """Someone saved this review since it was loaded: ``current`` is the state now."""
+
+    code = "conflit"
 
     def __init__(self, message: str, current: ReviewState) -> None:
         super().__init__(message)

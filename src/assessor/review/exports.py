@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+from assessor.errors import UnknownName
 from assessor.referential import Referential
 from assessor.results import FLAG_SHORT_LABELS, MODE_LABELS, STATUS_LABELS, CriterionResult, Flag, Mode
 from assessor.review.domain import (
@@ -198,7 +199,7 @@ def _view(state: ReviewState, referential: Referential, anchor: AuditAnchor | No
         try:
             block = referential.block(code)
             title, criteria = block.title, referential.criteria_of(code)
-        except KeyError:  # a block this référentiel does not know: show what the machine had
+        except UnknownName:  # a block this référentiel does not know: show what the machine had
             title, criteria = "", []
         lines = [_line(state, c.id, c.block, c.text, c.group, results.get(c.id)) for c in criteria]
         shown.update(c.id for c in criteria)

@@ -20,7 +20,9 @@ from typing import Any
 
 from assessor.atomic import write_atomic
 from assessor.chunking import Chunk
-from assessor.dossiers import DossierError, DossierFile, DossierStore
+from assessor.datafolder import DossierError
+from assessor.dossiers import DossierFile, DossierStore
+from assessor.errors import AssessorError
 from assessor.ingest.document import SetAside
 from assessor.ingest.errors import IngestError
 from assessor.ingest.sniff import sniff
@@ -101,8 +103,10 @@ if (!window.__assessorKeys) {
 """
 
 
-class AppError(Exception):
+class AppError(AssessorError):
     """A foreseeable problem to show to the user (French)."""
+
+    code = "action-impossible"
 
 
 class ReviewApp:
