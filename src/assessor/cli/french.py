@@ -97,13 +97,57 @@ def french_type(label: str) -> str:
     return f"<{inner}>" + ("…" if repeated else "")
 
 
+_PLAIN = (str, int, float)
+
+
+def _process_directly(param: Any, ctx: Any, value: Any) -> tuple[bool, Any]:
+    """typer 0.29 sends every value through a pydantic adapter, built on first use: about 0.1 s of
+    imports for a command that only reads a text. Values it would give back unchanged skip it: an
+    option not given (None), a text given as text, a number already a number within its bounds.
+    Returns (True, value) when done here; anything else (paths, choices, lists, parsers) is left to
+    typer, as before."""
+    if not _unchanged(param, value):
+        return False, value
+    if value is None and (param.multiple or param.nargs == -1):
+        value = ()
+    if param.required and param.value_is_missing(value):
+        raise click_errors.MissingParameter(ctx=ctx, param=param)
+    if param.callback is not None:
+        value = param.callback(ctx, param, value)
+    return True, value
+
+
+_PLAIN = (str, int, float)
+
+
+def _unchanged(param: Any, value: Any) -> bool:
+    if value is None:
+        return True
+    info = param.type_descriptor.parameter_info
+    annotation = param.type_descriptor.annotation
+    if info.parser is not None or annotation not in _PLAIN or type(value) is not annotation:
+        return False
+    if annotation is str:
+        return True
+    low, high = info.min, info.max
+    return (low is None or value >= low) and (high is None or value <= high)
+
+
 class _FrenchArgument(TyperArgument):
+    def process_value(self, ctx: Any, value: Any) -> Any:
+        done, value = _process_directly(self, ctx, value)
+        return value if done else super().process_value(ctx, value)
+
     def display_type_rich(self, ctx: Any) -> str | None:
         shown = super().display_type_rich(ctx)
         return french_type(shown) if shown else shown
 
 
 class _FrenchOption(TyperOption):
+    def process_value(self, ctx: Any, value: Any) -> Any:
+        done, value = _process_directly(self, ctx, value)
+        return value if done else super().process_value(ctx, value)
+
     def display_type_rich(self, ctx: Any) -> str | None:
         if self.is_flag and self.metavar is None:
             return ""  # a flag takes no value: nothing to show
