@@ -8,7 +8,14 @@ adding a test to a fast module keeps it in the fast tier unless it is named belo
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
+
+# The tests never read nor write the user's caches (the list of référentiels is cached there):
+# one fresh cache folder for the session, shared by the xdist workers' subprocesses alike.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="assessor-test-cache-")
 
 SLOW_MODULES = {
     "test_app_browser",

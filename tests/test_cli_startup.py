@@ -7,8 +7,11 @@ imported. The times themselves are measured by ``benchmarks/startup.py``, not as
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -59,12 +62,20 @@ print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})), file=sys
 """
 
 
-def loaded_after(*args: str) -> set[str]:
-    """The top-level packages imported by ``assessor ARGS`` in a fresh interpreter."""
+def probe(*args: str, env: dict[str, str] | None = None) -> tuple[set[str], str]:
+    """The top-level packages imported by ``assessor ARGS`` in a fresh interpreter, and its output."""
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(list(args))], capture_output=True, text=True, check=False
+        [sys.executable, "-c", PROBE, json.dumps(list(args))],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **(env or {})},
     )
-    return set(json.loads(done.stderr.strip().splitlines()[-1]))
+    return set(json.loads(done.stderr.strip().splitlines()[-1])), done.stdout
+
+
+def loaded_after(*args: str, env: dict[str, str] | None = None) -> set[str]:
+    return probe(*args, env=env)[0]
 
 
 def test_importing_the_command_line_loads_no_heavy_library() -> None:
@@ -103,4 +114,49 @@ def test_reading_the_settings_imports_none_of_the_parts_they_configure() -> None
     probe = "import sys, json; import assessor.settings; print(json.dumps(sorted(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     loaded = {name for name in json.loads(done.stdout) if name.startswith("assessor.")}
-    assert loaded == {"assessor.settings"}, loaded
+    leaves = {
+        "assessor.settings",
+        "assessor.environment",
+        "assessor.errors",
+        "assessor.defaults",
+        "assessor.vocabulary",
+    }
+    assert "assessor.settings" in loaded and loaded <= leaves, loaded
+
+
+@pytest.mark.parametrize("args", [["--help"], ["search", "--help"], ["search", "-d", "absent", "texte"]], ids=" ".join)
+def test_help_and_a_refused_search_do_not_even_import_pydantic(args: list[str], tmp_path: Path) -> None:
+    """typer's own pydantic adapters are skipped for values it would return unchanged, and the
+    dossier is looked up in the data folder before the settings models are read."""
+    loaded = loaded_after(*args, env={"ASSESSOR_DATA_DIR": str(tmp_path)})
+    assert "pydantic" not in loaded and "yaml" not in loaded
+
+
+def test_the_list_of_referentials_comes_from_the_cache_until_a_file_changes(tmp_path: Path) -> None:
+    from assessor.catalogue import shipped_referentials_dir
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    mine = folder / "grands-comptes-bis.yaml"
+    original = (shipped_referentials_dir() / "grands-comptes.yaml").read_text(encoding="utf-8")
+    mine.write_text(original.replace("id: grands-comptes", "id: grands-comptes-bis", 1), encoding="utf-8")
+    env = {
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "ASSESSOR_DATA_DIR": str(tmp_path / "data"),
+        "ASSESSOR_REFERENTIALS_DIRS": json.dumps([str(folder)]),
+    }
+    first_loaded, first = probe("referentials", "list", "--json", env=env)
+    assert "pydantic" in first_loaded  # nothing cached yet: every file is validated
+    second_loaded, second = probe("referentials", "list", "--json", env=env)
+    assert "pydantic" not in second_loaded and "yaml" not in second_loaded
+    assert json.loads(second) == json.loads(first)
+    assert json.loads(first)[0]["id"] == "grands-comptes-bis"
+
+    # The file changes (here it breaks): the cache no longer answers, and the list says so.
+    mine.write_text(original.replace("id: grands-comptes", "id: Grands Comptes", 1), encoding="utf-8")
+    third_loaded, third = probe("referentials", "list", "--json", env=env)
+    assert "pydantic" in third_loaded
+    assert json.loads(third)[0]["id"] is None and json.loads(third)[0]["errors"]
+    # A removed file leaves the list too.
+    shutil.rmtree(folder)
+    assert "grands-comptes-bis" not in probe("referentials", "list", "--json", env=env)[1]

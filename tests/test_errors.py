@@ -129,7 +129,7 @@ def test_unusable_settings_are_refused_naming_the_variable_and_what_it_expects(
         ("ASSESSOR_REFERENTIALS_DIRS", "[oops", "ASSESSOR_REFERENTIALS_DIRS : valeur illisible"),
     ):
         monkeypatch.setenv(variable, value)
-        result = runner.invoke(app, ["--data-dir", str(tmp_path / "data"), "referentials", "list"])
+        result = runner.invoke(app, ["--data-dir", str(tmp_path / "data"), "dossiers", "list"])
         monkeypatch.delenv(variable)
         assert result.exit_code == 1, result.output
         assert expected in " ".join(result.stderr.split()), result.stderr
@@ -150,6 +150,7 @@ def test_a_bug_is_reported_with_a_trace_id_and_its_traceback_in_a_private_file(
         raise ZeroDivisionError("division by zero, deep in the code")
 
     monkeypatch.setattr(command, "library", broken)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the list is read, not answered from a cache
     result = runner.invoke(app, ["--data-dir", str(tmp_path), "referentials", "list"])
     assert result.exit_code == 70
     message = " ".join(result.stderr.split())

@@ -16,11 +16,12 @@ import os
 import types
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any, Union, get_args, get_origin
 
 from assessor.errors import SettingsError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 DELIMITER = "__"
 
@@ -41,6 +42,34 @@ def read_environment(
             continue
         _put(found, path, _decoded(name, value, _annotation(model, path)))
     return found
+
+
+def process_environment(dotenv: Path = Path(".env")) -> dict[str, str]:
+    """The process environment over the ``.env`` file (if any): provider keys (``OPENAI_API_KEY``…)
+    may be kept in ``.env`` like Assessor's own settings."""
+    return {**_dotenv(dotenv), **os.environ}
+
+
+def variable(name: str, *, dotenv: Path = Path(".env"), environ: Mapping[str, str] | None = None) -> str | None:
+    """One variable, by the same rules (case-insensitive, the environment before ``.env``), without
+    the settings models: for a check made before the pipeline is imported."""
+    wanted = name.lower()
+    for source in (os.environ if environ is None else environ, None):
+        values = source if source is not None else _dotenv(dotenv)
+        for key, value in values.items():
+            if key.lower() == wanted:
+                return value
+    return None
+
+
+def json_list(name: str, value: str | None) -> list[Any]:
+    """A variable holding a JSON list (``ASSESSOR_REFERENTIALS_DIRS``); empty when unset."""
+    if value is None:
+        return []
+    decoded = _json(name, value)
+    if not isinstance(decoded, list) or not all(isinstance(item, str) for item in decoded):
+        raise SettingsError(f'{name} : une liste JSON est attendue, par exemple ["/srv/referentiels"].')
+    return decoded
 
 
 def merged(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -77,6 +106,8 @@ def _annotation(model: type[BaseModel], path: list[str]) -> Any:
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:
+    from pydantic import BaseModel
+
     for candidate in _alternatives(annotation):
         if isinstance(candidate, type) and issubclass(candidate, BaseModel):
             return candidate
@@ -91,6 +122,8 @@ def _alternatives(annotation: Any) -> tuple[Any, ...]:
 
 def _is_complex(annotation: Any) -> bool:
     """A list, a mapping or a model: written in JSON in a variable."""
+    from pydantic import BaseModel
+
     for candidate in _alternatives(annotation):
         origin = get_origin(candidate) or candidate
         if isinstance(origin, type) and (
@@ -103,6 +136,10 @@ def _is_complex(annotation: Any) -> bool:
 def _decoded(name: str, value: str, annotation: Any) -> Any:
     if annotation is None or not _is_complex(annotation):
         return value
+    return _json(name, value)
+
+
+def _json(name: str, value: str) -> Any:
     try:
         return json.loads(value)
     except json.JSONDecodeError as exc:
@@ -158,4 +195,12 @@ def settings_problem(exc: Any, *, prefix: str) -> str:
     return "réglage invalide : " + " ; ".join(problems) + " (voir l'environnement ou le fichier .env)."
 
 
-__all__ = ["DELIMITER", "merged", "read_environment", "settings_problem"]
+__all__ = [
+    "DELIMITER",
+    "json_list",
+    "merged",
+    "process_environment",
+    "read_environment",
+    "settings_problem",
+    "variable",
+]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from enum import StrEnum
 from itertools import islice
 from typing import Any
 
@@ -20,14 +19,9 @@ from assessor.referential import (
     CriterionLevel,
     Referential,
 )
+from assessor.vocabulary import GridFormat
 
 COMMENT_COLUMN = "Commentaire du jury"
-
-
-class GridFormat(StrEnum):
-    JSON = "json"
-    CSV = "csv"
-    MD = "md"
 
 
 def _blocks(ref: Referential, block: str | None) -> list[Block]:

@@ -19,13 +19,13 @@ from pydantic import BaseModel, ValidationError
 
 from assessor import referential as model
 from assessor import safe_yaml
+from assessor.catalogue import referential_files, shipped_referentials_dir
 from assessor.errors import AssessorError, UnknownName
 from assessor.referential import Loc, Referential, semantic_errors, semantic_warnings
 
 if TYPE_CHECKING:
     from assessor.settings import Settings
 
-YAML_SUFFIXES = (".yaml", ".yml")
 MAX_REFERENTIAL_BYTES = 5_000_000
 """The largest référentiel shipped is about 60 kB; an RNCP title with every block and criterion stays far under."""
 
@@ -173,13 +173,6 @@ def load_referential(path: Path) -> Referential:
     return ref
 
 
-def shipped_referentials_dir() -> Path:
-    """The référentiels shipped with Assessor: the repository folder, or the copy inside a wheel."""
-    package = Path(__file__).resolve().parent
-    checkout = package.parent.parent / "referentials"
-    return checkout if checkout.is_dir() else package / "_data" / "referentials"
-
-
 class Library:
     """The référentiels available: extra folders from the settings first, then the shipped ones."""
 
@@ -192,13 +185,7 @@ class Library:
         return cls([*settings.referentials_dirs, shipped_referentials_dir()])
 
     def files(self) -> list[Path]:
-        return [
-            path
-            for folder in self.dirs
-            if folder.is_dir()
-            for path in sorted(folder.iterdir())
-            if path.suffix in YAML_SUFFIXES
-        ]
+        return referential_files(self.dirs)
 
     def load(self, path: Path) -> Referential:
         if path not in self._cache:

@@ -19,9 +19,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from ipaddress import ip_address
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from assessor.environment import process_environment
 from assessor.errors import AssessorError
 from assessor.settings import LLMSettings
 
@@ -124,10 +126,7 @@ def _key(provider: str, env: dict[str, str]) -> str:
 def environment(dotenv: str = ".env") -> dict[str, str]:
     """The process environment over the ``.env`` file of the working directory, if any:
     provider keys (``OPENAI_API_KEY``…) may be kept in ``.env`` like Assessor's own settings."""
-    from dotenv import dotenv_values
-
-    values = {k: v for k, v in dotenv_values(dotenv).items() if v is not None}
-    return {**values, **os.environ}
+    return process_environment(Path(dotenv))
 
 
 def make_chat_model(settings: LLMSettings, env: dict[str, str] | None = None) -> tuple[BaseChatModel, ModelSpec]:

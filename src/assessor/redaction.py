@@ -41,15 +41,16 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
-from pydantic import BaseModel, SecretStr
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 MASK = "[secret masqué]"
 MIN_SECRET_CHARS = 8
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound="BaseModel")
 J = TypeVar("J")
 
 _SECRET_VARIABLE = re.compile(r"(?:^|_)(?:API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD)$", re.I)
@@ -180,9 +181,9 @@ def known_secrets(env: Mapping[str, str] | None = None) -> frozenset[str]:
     """The secret values of ``env`` (default: the environment over ``.env``, as ``assessor.llm``
     reads it): provider keys, tokens, passwords, and the passwords of URLs."""
     if env is None:
-        from assessor.llm import environment
+        from assessor.environment import process_environment
 
-        env = environment()
+        env = process_environment()
     found: set[str] = set()
     for name, value in env.items():
         if _SECRET_VARIABLE.search(name):
@@ -193,6 +194,8 @@ def known_secrets(env: Mapping[str, str] | None = None) -> frozenset[str]:
 
 def secrets_of(obj: object) -> frozenset[str]:
     """The values of an object's ``SecretStr`` attributes: the key a chat model was built with."""
+    from pydantic import SecretStr
+
     values = getattr(obj, "__dict__", {}).values()
     return frozenset(v.get_secret_value() for v in values if isinstance(v, SecretStr))
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from assessor.defaults import MAX_PAGES
+from assessor.defaults import DATA_DIR, MAX_PAGES
 from assessor.environment import merged, read_environment
 from assessor.vocabulary import RETRIEVAL_MODE_LABELS, RetrievalMode
 
@@ -241,7 +241,7 @@ class Settings(BaseModel):
         super().__init__(**merged(read_environment(type(self), prefix="ASSESSOR_"), values))
 
     data_dir: Path = Field(
-        default=Path("assessor-data"),
+        default=DATA_DIR,
         description="Folder for indexes, the database and uploads (created on first use).",
     )
     referentials_dirs: list[Path] = Field(

@@ -25,4 +25,12 @@ RETRIEVAL_MODE_LABELS: dict[RetrievalMode, str] = {
 """How a person reads the mode (« Recherche lexical » was a slip)."""
 
 
-__all__ = ["RETRIEVAL_MODE_LABELS", "RetrievalMode"]
+class GridFormat(StrEnum):
+    """Formats of a référentiel's evaluation grid (``assessor referentials grid``)."""
+
+    JSON = "json"
+    CSV = "csv"
+    MD = "md"
+
+
+__all__ = ["RETRIEVAL_MODE_LABELS", "GridFormat", "RetrievalMode"]

@@ -57,6 +57,29 @@ def settings() -> Settings:
         raise SettingsError(settings_problem(exc, prefix="ASSESSOR_")) from exc
 
 
+def data_dir() -> Path:
+    """The data folder of this run, read without the settings models: for a check made before the
+    pipeline is imported (the full settings are still validated when the work starts)."""
+    if "data_dir" in overrides:
+        return Path(overrides["data_dir"])
+    from assessor.defaults import DATA_DIR
+    from assessor.environment import variable
+
+    value = variable("ASSESSOR_DATA_DIR")
+    return Path(value) if value is not None else DATA_DIR
+
+
+def referentials_dirs() -> list[Path]:
+    """The extra référentiel folders of this run (--referentials, then ASSESSOR_REFERENTIALS_DIRS), read
+    without the settings models."""
+    if "referentials_dirs" in overrides:
+        return [Path(p) for p in overrides["referentials_dirs"]]
+    from assessor.environment import json_list, variable
+
+    name = "ASSESSOR_REFERENTIALS_DIRS"
+    return [Path(p) for p in json_list(name, variable(name))]
+
+
 def use_referentials(folders: list[Path] | None) -> None:
     """Search these folders first for référentiels, for this run (``--referentials``)."""
     if not folders:
@@ -64,7 +87,7 @@ def use_referentials(folders: list[Path] | None) -> None:
     for folder in folders:
         if not folder.is_dir():
             fail(f"{folder} : dossier de référentiels introuvable (--referentials).")
-    overrides["referentials_dirs"] = list(dict.fromkeys([*folders, *settings().referentials_dirs]))
+    overrides["referentials_dirs"] = list(dict.fromkeys([*folders, *referentials_dirs()]))
 
 
 def library() -> Library:

@@ -13,6 +13,7 @@ from rich.table import Table
 from assessor.cli.common import (
     ReferentialsOption,
     console,
+    data_dir,
     fail,
     library,
     overrides,
@@ -216,7 +217,7 @@ def search(
         fail("donnez soit un texte à chercher, soit --criterion ID (pas les deux).", code=2)
     from assessor.datafolder import require_dossier
 
-    require_dossier(settings().data_dir, dossier)  # before the pipeline is imported: a refusal is instant
+    require_dossier(data_dir(), dossier)  # before the pipeline is imported: a refusal is instant
     from rich.panel import Panel
 
     store = _store()

@@ -20,21 +20,38 @@ from assessor.cli.common import (
     output_format,
     print_json,
     print_problems,
+    referentials_dirs,
     use_referentials,
     write_output,
 )
-from assessor.grid import GridFormat, referential_json, render_grid
-from assessor.library import Severity, check_file
-from assessor.referential import COMPETENCY_LEVEL_LABEL, MODALITY_KIND_LABELS, CriterionLevel, Referential
+from assessor.vocabulary import GridFormat
 from assessor.wording import counted
 
 if TYPE_CHECKING:
     from assessor.importer import Draft
+    from assessor.library import ReferentialError
+    from assessor.referential import Referential
 
 referentials_app = typer.Typer(
     help="Consulter, valider et exporter les référentiels (blocs, compétences, critères).",
     no_args_is_help=True,
 )
+
+
+def _listing(path: Path, item: Referential | ReferentialError) -> dict[str, Any]:
+    """How ``referentials list`` shows one file: its référentiel's counts, or why it is invalid."""
+    from assessor.referential import Referential
+
+    if isinstance(item, Referential):
+        return {
+            "id": item.id,
+            "title": item.title,
+            "version": item.version,
+            "source": item.source.file,
+            "file": str(path),
+            **item.counts(),
+        }
+    return {"id": None, "file": str(path), "errors": [str(p) for p in item.problems]}
 
 
 @referentials_app.command("list")
@@ -44,21 +61,13 @@ def list_referentials(
 ) -> None:
     """Liste les référentiels disponibles, avec leurs nombres de blocs, compétences et critères."""
     use_referentials(referentials)
-    entries: list[dict[str, Any]] = []
-    for path, item in library().all():
-        if isinstance(item, Referential):
-            entries.append(
-                {
-                    "id": item.id,
-                    "title": item.title,
-                    "version": item.version,
-                    "source": item.source.file,
-                    "file": str(path),
-                    **item.counts(),
-                }
-            )
-        else:
-            entries.append({"id": None, "file": str(path), "errors": [str(p) for p in item.problems]})
+    from assessor.catalogue import cached_listing, referential_files, remember_listing, shipped_referentials_dir
+
+    files = referential_files([*referentials_dirs(), shipped_referentials_dir()])
+    entries = cached_listing(files)  # each file as it was validated last, if none has changed since
+    if entries is None:
+        entries = [_listing(path, item) for path, item in library().all()]
+        remember_listing(files, entries)
     if as_json:
         print_json(entries)
         return
@@ -86,6 +95,8 @@ def list_referentials(
 
 
 def referential_tree(ref: Referential, block: str | None, *, provenance: bool = False) -> Tree:
+    from assessor.referential import COMPETENCY_LEVEL_LABEL, MODALITY_KIND_LABELS, CriterionLevel
+
     counts = ref.counts()
     draft = " [bold yellow]BROUILLON À RELIRE[/]" if ref.draft else ""
     root = Tree(
@@ -146,6 +157,8 @@ def show_referential(
     referentials: ReferentialsOption = None,
 ) -> None:
     """Affiche un référentiel en arbre : blocs, modalités, compétences, critères et leurs identifiants."""
+    from assessor.grid import referential_json
+
     use_referentials(referentials)
     ref = library().get(ref_id)
     if as_json:
@@ -166,6 +179,8 @@ def validate_referentials(
     """Vérifie des fichiers de référentiel : schéma, identifiants uniques, renvois entre compétences,
     modalités et critères, textes non vides. Chaque erreur indique le fichier, la ligne et l'endroit.
     Code de sortie 1 s'il y a au moins une erreur."""
+    from assessor.library import Severity, check_file
+
     files: list[Path] = []
     for path in paths or []:
         if path.is_dir():
@@ -274,6 +289,8 @@ def _import_all(sources: list[Path], folder: Path) -> None:
 
 
 def _report_draft(draft: Draft, output: Path) -> None:
+    from assessor.referential import CriterionLevel
+
     ref = draft.referential
     counts = ref.counts()
     competency_level = sum(1 for c in ref.criteria if c.level is CriterionLevel.COMPETENCY)
@@ -303,6 +320,8 @@ def export_grid(
 ) -> None:
     """Exporte la grille d'évaluation du jury : une ligne par critère, une colonne vide par verdict
     (json, csv séparé par « ; », ou md)."""
+    from assessor.grid import render_grid
+
     use_referentials(referentials)
     fmt = GridFormat(output_format(output, GridFormat) or fmt)  # -o grille.csv: the extension decides
     ref = library().get(ref_id)
@@ -319,6 +338,8 @@ def write_schema(
 
 
 def referential_schema() -> dict[str, Any]:
+    from assessor.referential import Referential
+
     schema = Referential.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "Référentiel Assessor"
@@ -327,6 +348,7 @@ def referential_schema() -> dict[str, Any]:
 
 def grid_table(ref: Referential, block: str) -> Table:
     """The jury's grid for the terminal: one row per criterion, one empty column per verdict."""
+
     b = ref.block(block)
     table = Table(title=f"Grille d'évaluation du jury — {b.code} {escape(b.title)}", show_lines=True)
     table.add_column("Critère", ratio=1)

@@ -9,6 +9,7 @@ session), looked up in the users file on every event, so a removed account stops
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import secrets
 import threading
@@ -24,10 +25,9 @@ from assessor.datafolder import DossierError
 from assessor.dossiers import DossierFile, DossierStore
 from assessor.errors import AssessorError
 from assessor.ingest.document import SetAside
-from assessor.ingest.errors import IngestError
 from assessor.ingest.sniff import sniff
-from assessor.library import Library, ReferentialError, ReferentialNotFound
-from assessor.llm import LLMError
+from assessor.library import Library
+from assessor.logs import log_bug
 from assessor.referential import Criterion, Referential
 from assessor.results import EVIDENCE_TO_EXAMINE, CriterionResult, Mode
 from assessor.review.auth import AuthError, UsersFile, normalize_username
@@ -37,7 +37,6 @@ from assessor.review.domain import (
     BlockVerdict,
     ConflictError,
     CriterionAction,
-    ReviewError,
     ReviewState,
     ReviewStatus,
     Role,
@@ -55,6 +54,8 @@ from assessor.webapp.setup import FirstAccount, mount
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: no telemetry
 import gradio as gr
 from starlette.middleware import Middleware
+
+log = logging.getLogger(__name__)
 
 MODES_BY_ROLE: dict[Role, list[Mode]] = {
     Role.JURY: [Mode.JURY],
@@ -536,16 +537,17 @@ def build(app: ReviewApp) -> gr.Blocks:
                     out = review_outputs(app.user(request), error.current, data.get("selected"))
                     out[msg] = out[sign_msg] = views.message(f"{error} L'état actuel de la revue est affiché.", "error")
                     return out
-                except (
-                    AppError,
-                    ReviewError,
-                    DossierError,
-                    IngestError,
-                    LLMError,
-                    ReferentialError,
-                    ReferentialNotFound,
-                ) as error:
+                except AssessorError as error:
+                    log.info("refused", extra={"code": error.code, "event_handler": fn.__name__})
                     text = views.message(str(error), "error")
+                    return {target: text} if target is not None else {msg: text, sign_msg: text}
+                except Exception as error:  # a bug: a trace id on screen, the traceback in the log
+                    trace_id = log_bug(error)
+                    text = views.message(
+                        f"Erreur inattendue ({type(error).__name__}) : c'est un défaut d'Assessor, rien de votre "
+                        f"fait. Numéro de suivi {trace_id}, à donner à l'administrateur.",
+                        "error",
+                    )
                     return {target: text} if target is not None else {msg: text, sign_msg: text}
 
             return wrapper
@@ -690,7 +692,7 @@ def build(app: ReviewApp) -> gr.Blocks:
                 _, state = current(request, data)
                 _, result = app.criterion(state, data.get("selected") or "")
                 url = app.page_image(state, result, int(data.get("cite") or 0))
-            except (AppError, ReviewError, DossierError):
+            except AssessorError:
                 return ""
             return views.page_image_html(url) if url else views.no_page_html(result, int(data.get("cite") or 0))
 
@@ -849,7 +851,7 @@ def build(app: ReviewApp) -> gr.Blocks:
         def on_audit(data: dict[str, Any], request: gr.Request) -> list[list[str]]:
             try:
                 _, state = current(request, data)
-            except (AppError, ReviewError):
+            except AssessorError:
                 return []
             return audit_rows(state.summary.id)
 
