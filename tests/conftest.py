@@ -20,6 +20,7 @@ os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="assessor-test-cache-")
 SLOW_MODULES = {
     "test_app_browser",
     "test_replicas",
+    "test_proxy",
     "test_batch_ray",
     "test_batch_openai",
     "test_smollm2_assessment",
