@@ -32,8 +32,7 @@ from assessor.pipeline import RateLimiter
 from assessor.results import Report
 from assessor.settings import LLMSettings, Settings
 from fakes import FunctionChatModel, Reply, answer, passages_in, quoting_first_passage
-from stub_llm import Reply as StubReply
-from stub_llm import StubLLMServer
+from stub_llm import Reply as StubReply, StubLLMServer
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_dossiers"

@@ -6,8 +6,7 @@ import dataclasses
 import re
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from assessor.chunking import Chunk
 from assessor.citations import (

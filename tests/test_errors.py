@@ -55,6 +55,13 @@ def test_every_failure_class_of_the_package_derives_from_the_one_root() -> None:
     assert not outside, "errors outside AssessorError: " + ", ".join(outside)
 
 
+def test_the_french_check_reads_the_message_of_every_error_of_the_root() -> None:
+    from test_french import USER_ERRORS
+
+    family = {name for name in _exception_classes() if name not in INTERNAL}
+    assert family <= USER_ERRORS, f"add to test_french.USER_ERRORS: {sorted(family - USER_ERRORS)}"
+
+
 def test_each_error_has_a_stable_code_of_its_own() -> None:
     import importlib
 

@@ -176,11 +176,22 @@ def test_label_catalogues_are_french() -> None:
                 continue
             texts = [text for item in value.values if item is not None for text in _strings(item)]
             found[f"{path.name}:{name}"] = [t for t in texts if english(t)]
-    assert {"results.py:FLAG_LABELS", "domain.py:AUDIT_ACTION_LABELS", "french.py:HELP_TEXTS"} <= set(found)
+    assert {"vocabulary.py:FLAG_LABELS", "vocabulary.py:AUDIT_ACTION_LABELS", "french.py:HELP_TEXTS"} <= set(found)
     assert {table: texts for table, texts in found.items() if texts} == {}
 
 
 USER_ERRORS = {
+    "AssessorError",
+    "SettingsError",
+    "UnknownName",
+    "RayUnavailable",
+    "RunLocked",
+    "ImportFailure",
+    "YamlLimitError",
+    "LocalModelError",
+    "ReferentialNotFound",
+    "ModelFailure",
+    "BatchRequestError",
     "AppError",
     "AuthError",
     "BatchError",
@@ -203,7 +214,8 @@ USER_ERRORS = {
     "RunError",
     "UsageError",
 }
-"""The errors whose message is shown to the user as it is (by ``cli.common``, the app, the batch)."""
+"""The errors whose message is shown to the user as it is (by ``cli.common``, the app, the batch): every
+``AssessorError`` (``tests/test_errors.py`` checks that none is missing), and click's ``UsageError``."""
 
 
 def test_messages_shown_to_users_are_french() -> None:

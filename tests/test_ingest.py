@@ -6,11 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
-from assessor.ingest import load_file
-from assessor.ingest import ocr as ocr_module
+from assessor.ingest import load_file, ocr as ocr_module
 from assessor.ingest.document import FileKind
 from assessor.ingest.normalize import normalize_text, strip_running_lines
 from assessor.settings import IngestSettings

@@ -7,8 +7,7 @@ import codecs
 from pathlib import Path
 
 import pytest
-from hypothesis import assume, given
-from hypothesis import strategies as st
+from hypothesis import assume, given, strategies as st
 from typer.testing import CliRunner
 
 from assessor.cli import app, common

@@ -26,8 +26,7 @@ from assessor.chunking import chunk_file
 from assessor.citations import verify_citations
 from assessor.cli import app, common
 from assessor.dossiers import DossierStore
-from assessor.ingest import NOTE_GARBLED, load_file
-from assessor.ingest import pdf as pdf_module
+from assessor.ingest import NOTE_GARBLED, load_file, pdf as pdf_module
 from assessor.ingest.furniture import page_list
 from assessor.ingest.layout import _clean_char, garbled
 from assessor.results import CriterionResult, Status

@@ -9,8 +9,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 from pydantic import SecretStr
 
 from assessor.redaction import MASK, Redactor, known_secrets, redact, redact_json, redact_model, secrets_of

@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from assessor import referential as model
-from assessor import safe_yaml
+from assessor import referential as model, safe_yaml
 from assessor.catalogue import referential_files, shipped_referentials_dir
 from assessor.errors import AssessorError, UnknownName
 from assessor.referential import Loc, Referential, semantic_errors, semantic_warnings

@@ -43,7 +43,7 @@ class JsonFormatter(logging.Formatter):
         return redact(json.dumps(entry, ensure_ascii=False, default=str))
 
 
-class _StandardError(logging.StreamHandler):  # type: ignore[type-arg]
+class _LiveStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to the standard error of the moment (a test runner swaps it), not of the set-up."""
 
     @property
@@ -62,7 +62,7 @@ def configure(verbose: bool = False, *, stream: IO[str] | None = None) -> None:
     logger = logging.getLogger(ROOT)
     for old in [h for h in logger.handlers if getattr(h, "_assessor", False)]:
         logger.removeHandler(old)
-    handler: logging.Handler = logging.StreamHandler(stream) if stream is not None else _StandardError()
+    handler: logging.Handler = logging.StreamHandler(stream) if stream is not None else _LiveStderrHandler()
     handler.setFormatter(JsonFormatter())
     handler._assessor = True  # type: ignore[attr-defined]
     logger.addHandler(handler)

@@ -18,7 +18,6 @@ to another set, block or référentiel never changes an existing id.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Any
 
@@ -33,6 +32,14 @@ from pydantic import (
 )
 
 from assessor.errors import UnknownName
+from assessor.vocabulary import (
+    COMPETENCY_LEVEL_LABEL as COMPETENCY_LEVEL_LABEL,
+    MODALITY_KIND_LABELS as MODALITY_KIND_LABELS,
+    NON_VERDICT_LABELS as NON_VERDICT_LABELS,
+    CriterionLevel as CriterionLevel,
+    ModalityKind as ModalityKind,
+    NonVerdict as NonVerdict,
+)
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 """Non-empty text; surrounding whitespace is stripped."""
@@ -51,36 +58,6 @@ Slug = Annotated[
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class ModalityKind(StrEnum):
-    """How a competency is assessed. Only ``written`` productions can be read by Assessor."""
-
-    WRITTEN = "written"
-    ORAL = "oral"
-    ROLE_PLAY = "role_play"
-    MIXED = "mixed"
-
-
-MODALITY_KIND_LABELS: dict[ModalityKind, str] = {
-    ModalityKind.WRITTEN: "écrit",
-    ModalityKind.ORAL: "oral",
-    ModalityKind.ROLE_PLAY: "mise en situation / jeu de rôle",
-    ModalityKind.MIXED: "mixte (écrit et oral)",
-}
-
-
-class NonVerdict(StrEnum):
-    """Outcomes that are not verdicts: the tool abstains and says why."""
-
-    INSUFFICIENT_EVIDENCE = "preuves_insuffisantes"
-    NOT_ASSESSABLE_IN_WRITING = "non_evaluable_ecrit"
-
-
-NON_VERDICT_LABELS: dict[NonVerdict, str] = {
-    NonVerdict.INSUFFICIENT_EVIDENCE: "Preuves insuffisantes",
-    NonVerdict.NOT_ASSESSABLE_IN_WRITING: "Non évaluable sur pièces écrites",
-}
 
 
 class ScaleLevel(_Model):
@@ -131,17 +108,6 @@ class Scale(_Model):
         labels = {level.code: level.label for level in self.levels}
         labels.update({str(nv): label for nv, label in NON_VERDICT_LABELS.items()})
         return labels
-
-
-class CriterionLevel(StrEnum):
-    """What a jury decides on: a printed criterion, or a whole competency when none is printed."""
-
-    CRITERION = "criterion"
-    COMPETENCY = "competency"
-
-
-COMPETENCY_LEVEL_LABEL = "évalué au niveau de la compétence"
-"""Shown beside a criterion that is a competency (no evaluation criterion printed for it)."""
 
 
 class Provenance(_Model):

@@ -10,89 +10,21 @@ one verified citation; every citation says whether it was verified.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from assessor.vocabulary import (
+    EVIDENCE_ONLY_LABEL as EVIDENCE_ONLY_LABEL,
+    EVIDENCE_TO_EXAMINE as EVIDENCE_TO_EXAMINE,
+    FLAG_LABELS as FLAG_LABELS,
+    FLAG_SHORT_LABELS as FLAG_SHORT_LABELS,
+    MODE_LABELS as MODE_LABELS,
+    STATUS_LABELS as STATUS_LABELS,
+    Flag as Flag,
+    Mode as Mode,
+    Status as Status,
+)
 from assessor.wording import counted
-
-EVIDENCE_TO_EXAMINE = "a_examiner"
-"""The evidence-only outcome: passages were found, a person must read them. Not a verdict."""
-
-
-class Mode(StrEnum):
-    """Who the pre-assessment is for."""
-
-    JURY = "jury"  # neutral pre-assessment for the jury's eyes
-    TRAINER = "trainer"  # formative feedback: what is missing and how to improve it
-    CANDIDATE = "candidate"  # self-check: coverage and advice, without grades
-
-
-MODE_LABELS: dict[Mode, str] = {
-    Mode.JURY: "pré-lecture pour le jury",
-    Mode.TRAINER: "retour formatif du formateur",
-    Mode.CANDIDATE: "auto-vérification du candidat",
-}
-"""Each mode as people read it, in every screen and document (the codes stay in JSON)."""
-
-
-class Flag(StrEnum):
-    """Something a reviewer must see about a criterion's result."""
-
-    EVIDENCE_ONLY = "sans_ia"  # produced by the evidence-only assessor: not an AI judgement
-    UNVERIFIED_CITATION = "citation_non_verifiee"
-    POSITIVE_WITHOUT_EVIDENCE = "verdict_positif_sans_preuve"
-    NOT_ASSESSABLE_IN_WRITING = "non_evaluable_ecrit"
-    SUSPECTED_INJECTION = "injection_suspectee"
-    OCR_PAGE = "page_ocr"
-    MODEL_ERROR = "erreur_modele"
-    WEAK_SIGNAL = "signal_faible"  # evidence-only: too little of the criterion's terms to tell
-    OFF_REFERENTIAL = "dossier_hors_referentiel"  # the dossier does not address the chosen blocks
-
-
-FLAG_LABELS: dict[Flag, str] = {
-    Flag.EVIDENCE_ONLY: "Repérage automatique des passages, sans jugement d'IA",
-    Flag.UNVERIFIED_CITATION: "Citation non retrouvée dans le dossier",
-    Flag.POSITIVE_WITHOUT_EVIDENCE: (
-        "Verdict positif proposé sans citation vérifiée : ramené à « preuves insuffisantes »"
-    ),
-    Flag.NOT_ASSESSABLE_IN_WRITING: "Modalité orale ou mise en situation : non évaluable sur pièces écrites",
-    Flag.SUSPECTED_INJECTION: "Le dossier contient un texte qui tente de donner des consignes à l'outil",
-    Flag.OCR_PAGE: "Passage lu par OCR sur une page scannée : vérifier la lecture",
-    Flag.MODEL_ERROR: "Le modèle n'a pas produit de réponse exploitable",
-    Flag.OFF_REFERENTIAL: "Le dossier ne semble pas traiter le référentiel choisi",
-    Flag.WEAK_SIGNAL: "Signal faible : passages à lire avant de conclure, le repérage ne peut pas trancher",
-}
-"""What each alert means, for people: the codes stay in JSON, every screen and document shows these."""
-
-EVIDENCE_ONLY_LABEL = "repérage sans IA"
-"""The evidence-only assessor, as people see it (its code is ``evidence-only``)."""
-
-FLAG_SHORT_LABELS: dict[Flag, str] = {
-    Flag.EVIDENCE_ONLY: "sans IA",
-    Flag.UNVERIFIED_CITATION: "citation non vérifiée",
-    Flag.POSITIVE_WITHOUT_EVIDENCE: "verdict positif sans preuve",
-    Flag.NOT_ASSESSABLE_IN_WRITING: "non évaluable à l’écrit",
-    Flag.SUSPECTED_INJECTION: "injection suspectée",
-    Flag.OCR_PAGE: "page lue par OCR",
-    Flag.MODEL_ERROR: "erreur du modèle",
-    Flag.WEAK_SIGNAL: "signal faible",
-    Flag.OFF_REFERENTIAL: "dossier hors référentiel",
-}
-"""The same alerts in a few words, for table cells (the grids, the command line's summary)."""
-
-
-class Status(StrEnum):
-    PROPOSED = "proposed"  # a proposal, to be accepted or overridden by the jury
-    NEEDS_REVIEW = "needs_review"  # something failed or is doubtful: a person must look first
-    NOT_ASSESSED = "not_assessed"  # no proposal (oral modality, no evidence to show)
-
-
-STATUS_LABELS: dict[Status, str] = {
-    Status.PROPOSED: "proposition",
-    Status.NEEDS_REVIEW: "à revoir",
-    Status.NOT_ASSESSED: "non évalué",
-}
 
 
 def percent(value: float) -> str:

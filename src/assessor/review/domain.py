@@ -10,13 +10,24 @@ Decision codes are ASCII (they go into CSV and JSON); labels are French (``*_LAB
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from assessor.errors import AssessorError
 from assessor.results import Report
+from assessor.vocabulary import (
+    AUDIT_ACTION_LABELS as AUDIT_ACTION_LABELS,
+    BLOCK_VERDICT_LABELS as BLOCK_VERDICT_LABELS,
+    CRITERION_ACTION_AUDIT as CRITERION_ACTION_AUDIT,
+    CRITERION_ACTION_LABELS as CRITERION_ACTION_LABELS,
+    REVIEW_STATUS_LABELS as REVIEW_STATUS_LABELS,
+    ROLE_LABELS as ROLE_LABELS,
+    BlockVerdict as BlockVerdict,
+    CriterionAction as CriterionAction,
+    ReviewStatus as ReviewStatus,
+    Role as Role,
+)
 
 CSV_COLUMNS: tuple[str, ...] = (
     "review_id",
@@ -55,21 +66,6 @@ CSV_COLUMNS: tuple[str, ...] = (
 """The review grid's CSV export header, in order (``review.exports`` writes it, ``evaluation`` imports it)."""
 
 
-class Role(StrEnum):
-    JURY = "jury"  # sees and signs the reviews they created or are assigned to
-    TRAINER = "trainer"  # sees the formative (trainer-mode) reviews of their candidates
-    CANDIDATE = "candidate"  # sees only their own self-check (candidate-mode) drafts
-    ADMIN = "admin"  # sees everything, manages nothing more (accounts live in the users file)
-
-
-ROLE_LABELS: dict[Role, str] = {
-    Role.JURY: "membre du jury",
-    Role.TRAINER: "formateur",
-    Role.CANDIDATE: "candidat",
-    Role.ADMIN: "administrateur",
-}
-
-
 class User(BaseModel):
     """An account from the users file (``assessor.review.auth``); the password hash never leaves it."""
 
@@ -79,47 +75,6 @@ class User(BaseModel):
     display_name: str
     role: Role
     candidates: list[str] = Field(default_factory=list, description="For a trainer: usernames of their candidates.")
-
-
-class ReviewStatus(StrEnum):
-    IN_REVIEW = "en_cours"  # open: decisions may change
-    SIGNED = "signee"  # final and read-only; a change needs a new revision
-    SUPERSEDED = "remplacee"  # a signed review that a newer revision replaces (still read-only)
-
-
-REVIEW_STATUS_LABELS: dict[ReviewStatus, str] = {
-    ReviewStatus.IN_REVIEW: "en cours",
-    ReviewStatus.SIGNED: "signée",
-    ReviewStatus.SUPERSEDED: "remplacée par une révision",
-}
-
-
-class CriterionAction(StrEnum):
-    ACCEPTED = "accepte"  # the jury took the machine's proposal as its decision
-    OVERRIDDEN = "modifie"  # the jury set another outcome, with a reason
-
-
-CRITERION_ACTION_LABELS: dict[CriterionAction | None, str] = {
-    CriterionAction.ACCEPTED: "proposition acceptée",
-    CriterionAction.OVERRIDDEN: "décision modifiée par le jury",
-    None: "sans décision du jury",
-}
-
-CRITERION_ACTION_AUDIT: dict[CriterionAction, str] = {
-    CriterionAction.ACCEPTED: "criterion_accepted",
-    CriterionAction.OVERRIDDEN: "criterion_overridden",
-}
-
-
-class BlockVerdict(StrEnum):
-    VALIDATED = "valide"
-    NOT_VALIDATED = "non_valide"
-
-
-BLOCK_VERDICT_LABELS: dict[BlockVerdict, str] = {
-    BlockVerdict.VALIDATED: "validé",
-    BlockVerdict.NOT_VALIDATED: "non validé",
-}
 
 
 class CriterionDecision(BaseModel):
@@ -228,26 +183,6 @@ class AuditAnchor(BaseModel):
     entry_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
     review_entries: int = Field(ge=1)
     key_id: str = ""
-
-
-AUDIT_ACTION_LABELS: dict[str, str] = {
-    "review_created": "revue créée",
-    "revision_created": "révision créée",
-    "review_superseded": "revue remplacée par une révision",
-    "proposal": "proposition de la machine",
-    "criterion_accepted": "proposition acceptée",
-    "criterion_overridden": "décision modifiée",
-    "criterion_commented": "commentaire",
-    "block_remaining_accepted": "propositions restantes du bloc acceptées",
-    "block_decided": "décision sur le bloc",
-    "review_signed": "revue signée",
-    "export": "export de la grille",
-    "login": "connexion",
-    "login_failed": "échec de connexion",
-    "first_admin_created": "premier administrateur créé par le lien à usage unique",
-    "schema_migrated": "migration de la base",
-}
-"""French names of the audit actions, for people (the codes stay in the log)."""
 
 
 class ReviewError(AssessorError):
