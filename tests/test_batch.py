@@ -557,3 +557,16 @@ def test_the_ray_engine_without_ray_says_how_to_install_it(tmp_path: Path, monke
         run_batch(manifest, tmp_path / "run", Settings(data_dir=tmp_path / "d"), BatchOptions(engine="ray"))
     with pytest.raises(BatchError, match="moteur « fusée » inconnu"):
         run_batch(manifest, tmp_path / "run2", Settings(data_dir=tmp_path / "d"), BatchOptions(engine="fusée"))
+
+
+def test_a_run_started_by_a_newer_assessor_is_not_resumed(tmp_path: Path, settings: Settings) -> None:
+    manifest = load_manifest(sample_manifest(tmp_path), LIBRARY)
+    run = tmp_path / "run"
+    options = BatchOptions(llm=LLMSettings(concurrency=2))
+    run_batch(manifest, run, settings, options)  # evidence-only: a complete run of format 1
+    connection = sqlite3.connect(run / "run.sqlite")
+    connection.execute("UPDATE meta SET value = '2' WHERE key = 'format'")
+    connection.commit()
+    connection.close()
+    with pytest.raises(BatchError, match=r"version plus récente d'Assessor \(format de lancement 2"):
+        run_batch(manifest, run, settings, options)

@@ -182,6 +182,8 @@ def test_label_catalogues_are_french() -> None:
 
 USER_ERRORS = {
     "AssessorError",
+    "ContractError",
+    "NewerContract",
     "SettingsError",
     "UnknownName",
     "RayUnavailable",

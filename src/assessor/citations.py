@@ -811,6 +811,7 @@ def verify_citations(cited: list[tuple[str, str]], passages: dict[str, Chunk]) -
                 chunk_id=chunk_id,
                 file=chunk.file,
                 page=chunk.page_start,
+                page_end=chunk.page_end,
                 locator=chunk.locator,
                 quote=quote,
                 verified=check.ok,

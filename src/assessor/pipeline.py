@@ -38,6 +38,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 
 from assessor import evidence_only
 from assessor.assessment import assess_with_model
+from assessor.atomic import write_atomic
 from assessor.chunking import Chunk
 from assessor.dossiers import DossierStore
 from assessor.injection import injections_of, suspected_injections
@@ -48,6 +49,7 @@ from assessor.pseudonymise import Pseudonymiser
 from assessor.redaction import redact_model, secrets_of
 from assessor.referential import Criterion, Referential
 from assessor.results import (
+    ContractError,
     CriterionResult,
     DossierFileRef,
     DossierFlag,
@@ -58,6 +60,8 @@ from assessor.results import (
     Report,
     Status,
     Usage,
+    dump_criterion_result,
+    read_criterion_result,
 )
 from assessor.retrieval import Passage, Retriever
 from assessor.settings import BASELINE, LLMSettings
@@ -127,16 +131,21 @@ class ResultCache:
         self.secrets = tuple(secrets)
 
     def get(self, key: str) -> CriterionResult | None:
+        """The kept result (migrated from an older contract if need be), or None: a result kept by a
+        newer Assessor, or damaged, is not used (the criterion is assessed again, and kept anew)."""
         path = self.folder / f"{key}.json"
         if not path.exists():
             return None
-        return CriterionResult.model_validate_json(path.read_text(encoding="utf-8")).model_copy(update={"cached": True})
+        try:
+            result = read_criterion_result(path.read_bytes())
+        except ContractError as exc:
+            log.warning("cached result not used", extra={"reason": str(exc)[:200]})
+            return None
+        return result.model_copy(update={"cached": True})
 
     def put(self, key: str, result: CriterionResult) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / f".{key}.tmp"
-        tmp.write_text(redact_model(result, self.secrets).model_dump_json(), encoding="utf-8")
-        tmp.replace(self.folder / f"{key}.json")
+        write_atomic(self.folder / f"{key}.json", dump_criterion_result(redact_model(result, self.secrets)))
 
 
 def assess_dossier(

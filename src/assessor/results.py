@@ -1,5 +1,14 @@
 """What an assessment produces, per criterion and per dossier: the contract of every report.
 
+The contract is versioned (``SCHEMA_VERSION``, written in every report and cached result). Read a
+report or a result with ``read_report`` / ``read_criterion_result``, never with pydantic directly:
+an older one is brought up to date by the explicit migrations below (``MIGRATIONS``), one version at
+a time; a newer one, written by a later Assessor, is refused with a message that says so
+(``ContractError``), instead of failing on an unknown field or, worse, being half read.
+
+History: 1, reports before versioning (no ``schema_version``); 2, ``schema_version`` written, and
+each citation gives the page range of its passage (``page_end``).
+
 Outcome codes: the référentiel's verdict levels (by default ``acquis``,
 ``partiellement_acquis``, ``non_acquis``), the two non-verdicts (``preuves_insuffisantes``,
 ``non_evaluable_ecrit``), and ``a_examiner``, the evidence-only assessor's "evidence to
@@ -9,10 +18,14 @@ one verified citation; every citation says whether it was verified.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from assessor.errors import AssessorError
 from assessor.vocabulary import (
     EVIDENCE_ONLY_LABEL as EVIDENCE_ONLY_LABEL,
     EVIDENCE_TO_EXAMINE as EVIDENCE_TO_EXAMINE,
@@ -25,6 +38,21 @@ from assessor.vocabulary import (
     Status as Status,
 )
 from assessor.wording import counted
+
+SCHEMA_VERSION = 2
+"""The version of the report contract this code writes (and the newest it reads)."""
+
+
+class ContractError(AssessorError):
+    """A report or a result that cannot be read: newer than this code, or not a report at all."""
+
+    code = "contrat-illisible"
+
+
+class NewerContract(ContractError):
+    """Written by a later Assessor, in a version of the contract this code does not know."""
+
+    code = "contrat-plus-recent"
 
 
 def percent(value: float) -> str:
@@ -40,6 +68,10 @@ class Citation(BaseModel):
     chunk_id: str
     file: str
     page: int | None = Field(description="Page (section for a DOCX) where the passage starts.")
+    page_end: int | None = Field(
+        default=None,
+        description="Last page of the passage holding the quote (equal to page when it lies on one page).",
+    )
     locator: str
     quote: str
     verified: bool
@@ -178,6 +210,9 @@ class Report(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    schema_version: int = Field(
+        default=SCHEMA_VERSION, description="Version of this contract (see assessor.results: read_report)."
+    )
     dossier: DossierRef
     referential: ReferentialRef
     mode: Mode
@@ -200,3 +235,85 @@ class Report(BaseModel):
     def model_label(self) -> str:
         """Who made the proposals, for people: the model's name, or the evidence-only reading."""
         return EVIDENCE_ONLY_LABEL if self.evidence_only else self.model
+
+
+# -- reading: versions and migrations -------------------------------------------------------------
+
+
+def _citations_v1_to_v2(result: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 citations had no page range: the passage's first page is the best known end."""
+    citations = [{**c, "page_end": c.get("page_end", c.get("page"))} for c in result.get("citations", [])]
+    return {**result, "citations": citations}
+
+
+CRITERION_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _citations_v1_to_v2}
+"""How a criterion result of version N becomes one of version N + 1."""
+
+
+def _report_v1_to_v2(report: dict[str, Any]) -> dict[str, Any]:
+    return {**report, "criteria": [_citations_v1_to_v2(c) for c in report.get("criteria", [])]}
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _report_v1_to_v2}
+"""How a report of version N becomes one of version N + 1 (each step also sets the version)."""
+
+
+def _decoded(data: str | bytes | dict[str, Any], what: str) -> dict[str, Any]:
+    if isinstance(data, dict):
+        return data
+    try:
+        decoded = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ContractError(f"{what} illisible : ce n'est pas du JSON ({exc}).") from exc
+    if not isinstance(decoded, dict):
+        raise ContractError(f"{what} illisible : un objet JSON est attendu.")
+    return decoded
+
+
+def _migrated(
+    data: dict[str, Any], steps: dict[int, Callable[[dict[str, Any]], dict[str, Any]]], what: str
+) -> dict[str, Any]:
+    version = data.get("schema_version", 1)
+    if not isinstance(version, int) or version < 1:
+        raise ContractError(f"{what} illisible : version de format « {version} » inconnue.")
+    if version > SCHEMA_VERSION:
+        raise NewerContract(
+            f"{what} au format {version}, plus récent que celui de cet Assessor (format {SCHEMA_VERSION}) : "
+            "il a été écrit par une version plus récente ; mettez Assessor à jour pour le lire."
+        )
+    while version < SCHEMA_VERSION:
+        data = {**steps[version](data), "schema_version": version + 1}
+        version += 1
+    return data
+
+
+def read_report(data: str | bytes | dict[str, Any]) -> Report:
+    """A report from its JSON (text, bytes or decoded), migrated from an older version if need be;
+    ``ContractError`` for a newer version or for what is not a report."""
+    migrated = _migrated(_decoded(data, "rapport"), MIGRATIONS, "rapport")
+    try:
+        return Report.model_validate(migrated)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ContractError(f"rapport illisible : {where} : {first['msg']} ({exc.error_count()} problème(s)).") from exc
+
+
+def read_criterion_result(data: str | bytes | dict[str, Any]) -> CriterionResult:
+    """A criterion result (as the result cache keeps it: ``{"schema_version", "result"}``, or a bare
+    version 1 result), migrated like a report's criteria."""
+    decoded = _decoded(data, "résultat")
+    wrapped = "result" in decoded and isinstance(decoded["result"], dict)
+    body = decoded["result"] if wrapped else decoded
+    version = decoded.get("schema_version", 1) if wrapped else 1
+    migrated = _migrated({**body, "schema_version": version}, CRITERION_MIGRATIONS, "résultat")
+    migrated.pop("schema_version")
+    try:
+        return CriterionResult.model_validate(migrated)
+    except ValidationError as exc:
+        raise ContractError(f"résultat illisible : {exc.error_count()} problème(s).") from exc
+
+
+def dump_criterion_result(result: CriterionResult) -> str:
+    """A criterion result as the result cache keeps it, with the contract's version."""
+    return json.dumps({"schema_version": SCHEMA_VERSION, "result": result.model_dump(mode="json")}, ensure_ascii=False)

@@ -139,7 +139,7 @@ def _connect(address: str | None) -> tuple[Any, bool]:
 def run_ray(run: BatchRun, address: str | None, injected_model: tuple[BaseChatModel, ModelSpec] | None) -> None:
     """Assess every pending dossier of ``run`` as Ray tasks; results are recorded by this process."""
     from assessor.batch.runner import Outcome
-    from assessor.results import Report
+    from assessor.results import read_report
 
     ray, started_here = _connect(address)
     try:
@@ -186,7 +186,7 @@ def run_ray(run: BatchRun, address: str | None, injected_model: tuple[BaseChatMo
                     try:
                         answer = ray.get(ref)
                         if answer["report"] is not None:
-                            outcome.report = Report.model_validate_json(answer["report"])
+                            outcome.report = read_report(answer["report"])
                         outcome.error = answer["error"]
                     except ray.exceptions.RayError as exc:  # the worker died more times than Ray retries
                         outcome.error = f"tâche Ray perdue après {TASK_RETRIES} reprises : {type(exc).__name__}"

@@ -20,7 +20,17 @@ from langchain_core.language_models.chat_models import BaseChatModel
 
 from assessor import __version__
 from assessor.batch.manifest import Manifest, ManifestEntry
-from assessor.batch.runstore import DATABASE, LOCK, RESULTS, RUN_JSON, DossierRow, RunLocked, RunStore, now
+from assessor.batch.runstore import (
+    DATABASE,
+    FORMAT as RUN_FORMAT,
+    LOCK,
+    RESULTS,
+    RUN_JSON,
+    DossierRow,
+    RunLocked,
+    RunStore,
+    now,
+)
 from assessor.datafolder import DossierError
 from assessor.dossiers import DossierStore
 from assessor.errors import AssessorError
@@ -449,6 +459,12 @@ def run_batch(
         ) from exc
     with store:
         if resumed:
+            written = store.meta("format") or 1
+            if written > RUN_FORMAT:
+                raise BatchError(
+                    f"{run_dir} a été commencé par une version plus récente d'Assessor (format de lancement "
+                    f"{written}, celui-ci lit jusqu'au format {RUN_FORMAT}) : mettez Assessor à jour pour le reprendre."
+                )
             changed = settings_differences(store.meta("settings"), wanted)
             if changed:
                 raise BatchError(

@@ -108,18 +108,15 @@ def import_report(
     ] = None,
 ) -> None:
     """Crée une revue à partir d'un rapport de pré-lecture ; affiche son identifiant en dernière ligne."""
-    from pydantic import ValidationError
-
-    from assessor.results import Report
+    from assessor.results import ContractError, NewerContract, read_report
 
     try:
-        report = Report.model_validate_json(report_file.read_bytes())
-    except OSError as exc:
-        fail(f"{report_file} : {exc.strerror or exc}")
-    except ValidationError as exc:
+        report = read_report(report_file.read_bytes())
+    except NewerContract as exc:
+        fail(f"{report_file} : {exc}")
+    except ContractError as exc:
         fail(
-            f"{report_file} n'est pas un rapport JSON d'Assessor ({exc.error_count()} erreurs, la première au champ "
-            f"« {'.'.join(str(p) for p in exc.errors()[0]['loc']) or 'racine'} ») : produisez-le avec "
+            f"{report_file} n'est pas un rapport JSON d'Assessor ({exc}) : produisez-le avec "
             "« assessor assess … -o rapport.json »."
         )
     store = _store()

@@ -21,11 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from assessor.errors import AssessorError
 from assessor.evaluation.datasets import Dataset, DossierLabels
-from assessor.results import Report
+from assessor.results import ContractError, Report, read_report
 
 
 class RunError(AssessorError):
@@ -76,11 +74,9 @@ class Run:
 
 def _report(data: Any, where: str) -> Report:
     try:
-        return Report.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        place = ".".join(str(p) for p in first["loc"])
-        raise RunError(f"{where} : rapport invalide ({place} : {first['msg']}).") from exc
+        return read_report(data)
+    except ContractError as exc:
+        raise RunError(f"{where} : {exc}") from exc
 
 
 def _load_json(path: Path, where: str | None = None) -> Any:

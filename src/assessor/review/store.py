@@ -37,7 +37,7 @@ from pydantic import BaseModel
 from sqlalchemy.pool import StaticPool
 
 from assessor.redaction import redact, redact_model
-from assessor.results import EVIDENCE_TO_EXAMINE, MODE_LABELS, CriterionResult, Mode, Report, Status
+from assessor.results import EVIDENCE_TO_EXAMINE, MODE_LABELS, CriterionResult, Mode, Report, Status, read_report
 from assessor.review import audit
 from assessor.review.audit import AuditKey, AuditWriter
 from assessor.review.domain import (
@@ -215,6 +215,22 @@ def head_revision() -> str:
     if head is None:  # pragma: no cover - the package always ships its initial revision
         raise RuntimeError("no migration found in the package")
     return head
+
+
+def _refuse_unknown_revision(connection: sa.Connection) -> None:
+    """A database migrated by a newer Assessor (a revision this code does not ship) is refused, not
+    half-read: older ones are migrated by Alembic, one revision at a time."""
+    from alembic.runtime.migration import MigrationContext
+
+    current = MigrationContext.configure(connection).get_current_revision()
+    if current is None:
+        return
+    scripts = ScriptDirectory.from_config(alembic_config())
+    if current not in {revision.revision for revision in scripts.walk_revisions()}:
+        raise ReviewError(
+            f"La base de revue a été migrée par une version plus récente d'Assessor (révision {current}, "
+            f"celle-ci s'arrête à {head_revision()}) : mettez Assessor à jour avant de l'ouvrir."
+        )
 
 
 def _hidden(url: sa.URL) -> str:
@@ -403,6 +419,7 @@ class ReviewStore:
             with connection.begin():
                 if self._postgres:
                     connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                _refuse_unknown_revision(connection)
                 command.upgrade(alembic_config(connection, self.audit_key), "head")
 
     @contextmanager
@@ -444,7 +461,7 @@ class ReviewStore:
         return ReviewState(
             summary=_summary(row, signature, superseded > 0),
             version=row.version,
-            report=Report.model_validate_json(row.report),
+            report=read_report(row.report),
             decisions={cid: audit.decision(d) for cid, d in _latest(decisions, "criterion_id").items()},
             block_decisions={code: audit.block_decision(b) for code, b in _latest(blocks, "block").items()},
         )
