@@ -17,8 +17,9 @@ answer as it arrives, again in what the cache writes, and in the report returned
 
 A batch run (``assessor.batch``) assesses many dossiers at once: it passes one ``executor``
 and one ``limiter`` to every call, so that the bound on concurrent model calls and the rate
-limit hold across dossiers. ``current_criterion`` names the criterion a worker thread is
-assessing, for chat models that need it (the OpenAI Batch API's requests are named by it).
+limit hold across dossiers. The model is reached through one seam, ``ModelCalls``: live calls
+(``LiveCalls``), or the OpenAI Batch API's, which name each request by its criterion
+(``batch.openai_batch.ReplayCalls``).
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
-from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from langchain_core.language_models.chat_models import BaseChatModel
 
@@ -40,14 +42,14 @@ from assessor import evidence_only
 from assessor.assessment import assess_with_model
 from assessor.atomic import write_atomic
 from assessor.chunking import Chunk
-from assessor.dossiers import DossierStore
+from assessor.dossiers import Dossier, DossierStore
 from assessor.injection import injections_of, suspected_injections
 from assessor.llm import ModelSpec, make_chat_model
 from assessor.logs import pseudonym
 from assessor.prompts import PromptLibrary
 from assessor.pseudonymise import Pseudonymiser
 from assessor.redaction import redact_model, secrets_of
-from assessor.referential import Criterion, Referential
+from assessor.referential import Block, Criterion, Referential
 from assessor.results import (
     ContractError,
     CriterionResult,
@@ -56,6 +58,7 @@ from assessor.results import (
     DossierRef,
     Flag,
     Mode,
+    ReferentialFit,
     ReferentialRef,
     Report,
     Status,
@@ -68,9 +71,6 @@ from assessor.settings import BASELINE, LLMSettings
 
 CriterionProgress = Callable[[int, int, str], None]
 """progress(done, total, criterion_id), called after each criterion."""
-
-current_criterion: ContextVar[str | None] = ContextVar("assessor_current_criterion", default=None)
-"""The id of the criterion being assessed in this thread (None outside an assessment)."""
 
 EVIDENCE_ONLY_NOTICE = (
     "Pré-lecture automatique par repérage de passages, sans modèle de langage : aucun critère n'est jugé. "
@@ -148,6 +148,55 @@ class ResultCache:
         write_atomic(self.folder / f"{key}.json", dump_criterion_result(redact_model(result, self.secrets)))
 
 
+class ModelCalls(Protocol):
+    """The model-call seam of ``assess_dossier``: which chat model answers a criterion, and whether
+    the criterion's result is final (cached, reported).
+
+    ``LiveCalls`` answers every call at once. The OpenAI Batch API's calls
+    (``batch.openai_batch.ReplayCalls``) answer from a batch's outputs and record the calls still
+    to send; the criteria waiting for an answer are not final, and the dossier stays pending.
+    """
+
+    @property
+    def spec(self) -> ModelSpec: ...
+
+    def model_for(self, criterion_id: str) -> BaseChatModel: ...
+
+    def final(self, criterion_id: str) -> bool: ...
+
+    def secrets(self) -> frozenset[str]: ...
+
+
+@dataclass(frozen=True)
+class LiveCalls:
+    """One chat model answers every criterion, now."""
+
+    chat: BaseChatModel
+    spec: ModelSpec
+
+    def model_for(self, criterion_id: str) -> BaseChatModel:
+        return self.chat
+
+    def final(self, criterion_id: str) -> bool:
+        return True
+
+    def secrets(self) -> frozenset[str]:
+        return secrets_of(self.chat)
+
+
+@dataclass
+class Evidence:
+    """Steps 1 and 2: the dossier, the chosen criteria, and what one retrieval per criterion gives."""
+
+    dossier: Dossier
+    blocks: list[Block]
+    criteria: list[Criterion]
+    flags: list[DossierFlag]  # text that tries to instruct the tool
+    fallbacks: dict[str, CriterionResult]  # the evidence-only result of each criterion
+    passages: dict[str, list[Chunk]]  # the model's evidence, within the budget
+    fit: ReferentialFit | None
+
+
 def assess_dossier(
     store: DossierStore,
     dossier_id: str,
@@ -156,7 +205,7 @@ def assess_dossier(
     blocks: Sequence[str] = (),
     mode: Mode = Mode.JURY,
     llm: LLMSettings | None = None,
-    chat_model: tuple[BaseChatModel, ModelSpec] | None = None,
+    chat_model: tuple[BaseChatModel, ModelSpec] | ModelCalls | None = None,
     prompts: PromptLibrary | None = None,
     progress: CriterionProgress | None = None,
     executor: Executor | None = None,
@@ -165,186 +214,274 @@ def assess_dossier(
 ) -> Report:
     """Pre-assess every criterion of the chosen blocks (all blocks when none is given).
 
-    ``chat_model`` injects a model (tests, batch runs); otherwise ``llm.model`` names one, and
-    ``baseline`` (the default) means the evidence-only assessor alone. ``executor`` runs the
-    criteria instead of a pool of ``llm.concurrency`` threads of this call's own, and
-    ``limiter`` replaces this call's own rate limiter: a batch shares both between dossiers.
-    ``cache`` replaces the result cache of the data folder.
+    ``chat_model`` injects a model (tests) or the model-call seam (``ModelCalls``: batch runs);
+    otherwise ``llm.model`` names one, and ``baseline`` (the default) means the evidence-only
+    assessor alone. ``executor`` runs the criteria instead of a pool of ``llm.concurrency``
+    threads of this call's own, and ``limiter`` replaces this call's own rate limiter: a batch
+    shares both between dossiers. ``cache`` replaces the result cache of the data folder.
     """
     started = time.perf_counter()
     llm = llm or LLMSettings()
+    calls = _model_calls(chat_model, llm)
+    prompts = prompts or (PromptLibrary() if calls else None)
+    evidence = gather_evidence(store, dossier_id, referential, blocks, mode=mode, llm=llm)
+    ready = time.perf_counter()
+    injected: list[DossierFlag] = []
+    if calls is None:
+        results = _evidence_only(evidence, progress)
+    else:
+        assert prompts is not None
+        results, injected = _assess_with(
+            calls,
+            evidence,
+            referential,
+            mode=mode,
+            llm=llm,
+            prompts=prompts,
+            progress=progress,
+            executor=executor,
+            limiter=limiter or RateLimiter(llm.requests_per_minute),
+            cache=cache or ResultCache(store.settings.data_dir / "cache" / "assessments", sorted(calls.secrets())),
+        )
+    criteria, flags = _flagged(evidence, results, injected, with_model=calls is not None)
+    report = _report(
+        evidence,
+        referential,
+        criteria,
+        flags,
+        mode=mode,
+        llm=llm,
+        calls=calls,
+        prompts=prompts,
+        timings=(started, ready, time.perf_counter()),
+    )
+    log.info(
+        "assessment done",
+        extra={
+            "dossier": pseudonym(evidence.dossier.id),
+            "referential": referential.id,
+            "criteria": len(criteria),
+            "model": report.model,
+            "model_calls": report.usage.model_calls,
+            "cached": sum(r.cached for r in criteria),
+            "failed": sum(Flag.MODEL_ERROR in r.flags for r in criteria),
+            "seconds": report.timings["total_s"],
+        },
+    )
+    # Also masks results cached before masking existed, and anything a chat model passed through.
+    return redact_model(report, calls.secrets() if calls else ())
+
+
+def _model_calls(
+    chat_model: tuple[BaseChatModel, ModelSpec] | ModelCalls | None, llm: LLMSettings
+) -> ModelCalls | None:
+    """The model-call seam for this run: the one given, the model given, the model named, or none."""
+    if isinstance(chat_model, tuple):
+        return LiveCalls(*chat_model)
+    if chat_model is not None:
+        return chat_model
+    if llm.model == BASELINE:
+        return None
+    return LiveCalls(*make_chat_model(llm))
+
+
+def gather_evidence(
+    store: DossierStore,
+    dossier_id: str,
+    referential: Referential,
+    blocks: Sequence[str],
+    *,
+    mode: Mode,
+    llm: LLMSettings,
+) -> Evidence:
+    """Load the dossier, retrieve each criterion's passages once, and read them with the evidence-only
+    assessor: its result is the embedded default and every model result's fallback and baseline."""
     dossier = store.get(dossier_id)
     retriever = store.retriever(dossier_id)
     chosen = [referential.block(code) for code in blocks] if blocks else list(referential.blocks)
     criteria = [c for block in chosen for c in referential.criteria_of(block.code)]
-    model = chat_model
-    if model is None and llm.model != BASELINE:
-        model = make_chat_model(llm)
-    prompts = prompts or (PromptLibrary() if model else None)
-    flags = suspected_injections(retriever.chunks)
     found = {c.id: _retrieve(c, retriever, referential, llm) for c in criteria}  # once per criterion
     settings = store.settings.evidence_only
     fallbacks = {c.id: evidence_only.assess(c, found[c.id], mode=mode, settings=settings) for c in criteria}
-    evidence = {
-        cid: budgeted([p.chunk for p in passages], llm.evidence_budget_chars) for cid, passages in found.items()
-    }
-    fit = evidence_only.referential_fit(fallbacks, criteria, settings)  # from the results: no second scoring
-    ready = time.perf_counter()
+    return Evidence(
+        dossier=dossier,
+        blocks=chosen,
+        criteria=criteria,
+        flags=suspected_injections(retriever.chunks),
+        fallbacks=fallbacks,
+        passages={
+            cid: budgeted([p.chunk for p in passages], llm.evidence_budget_chars) for cid, passages in found.items()
+        },
+        fit=evidence_only.referential_fit(fallbacks, criteria, settings),  # from the results: no second scoring
+    )
+
+
+def _evidence_only(evidence: Evidence, progress: CriterionProgress | None) -> dict[str, CriterionResult]:
+    for done, criterion in enumerate(evidence.criteria, start=1):
+        if progress:
+            progress(done, len(evidence.criteria), criterion.id)
+    return dict(evidence.fallbacks)
+
+
+def _assess_with(
+    calls: ModelCalls,
+    evidence: Evidence,
+    referential: Referential,
+    *,
+    mode: Mode,
+    llm: LLMSettings,
+    prompts: PromptLibrary,
+    progress: CriterionProgress | None,
+    executor: Executor | None,
+    limiter: RateLimiter,
+    cache: ResultCache,
+) -> tuple[dict[str, CriterionResult], list[DossierFlag]]:
+    """Step 3: each criterion that can be read in writing and has passages goes to the model
+    (concurrently, rate-limited, answers verified, results cached); the others keep their
+    evidence-only result. Returns the results and the injections the model's answers revealed."""
+    secrets = sorted(calls.secrets())
     results: dict[str, CriterionResult] = {}
-    done = 0
+    reported: list[DossierFlag] = []
     lock = threading.Lock()
+    pseudonymiser = Pseudonymiser() if llm.pseudonymise and calls.spec.remote else None
+    passages = evidence.passages
+    if pseudonymiser:  # before the threads: the pseudonymiser's mapping grows as it reads
+        passages = {
+            cid: [c.model_copy(update={"text": pseudonymiser.pseudonymise(c.text)}) for c in chunks]
+            for cid, chunks in passages.items()
+        }
 
     def finish(criterion: Criterion, result: CriterionResult) -> None:
-        nonlocal done
         with lock:
             results[criterion.id] = result
-            done += 1
             if progress:
-                progress(done, len(criteria), criterion.id)
+                progress(len(results), len(evidence.criteria), criterion.id)
 
-    if model is None:
-        for criterion in criteria:
-            finish(criterion, fallbacks[criterion.id])
+    def assess_one(criterion: Criterion) -> None:
+        fallback = evidence.fallbacks[criterion.id]
+        chunks = passages[criterion.id]
+        if (not criterion.written_assessable and not llm.assess_oral) or not chunks:
+            finish(criterion, fallback)  # never sent: oral, or nothing to cite (« preuves insuffisantes »)
+            return
+        key = _cache_key(
+            prompts.version,
+            calls.spec.id,
+            llm.temperature,
+            llm.max_output_tokens,
+            llm.max_attempts,
+            mode,
+            criterion.id,
+            criterion.text,
+            [(c.id, c.text) for c in chunks],
+            pseudonymiser is not None,
+        )
+        cached = cache.get(key)
+        if cached is not None:
+            finish(criterion, cached)
+            return
+        limiter.wait()
+        result, injected = assess_with_model(
+            criterion,
+            chunks,
+            model=calls.model_for(criterion.id),
+            model_id=calls.spec.id,
+            prompts=prompts,
+            scale_levels=referential.scale.levels,
+            referential_title=referential.title,
+            mode=mode,
+            fallback=fallback,
+            max_attempts=llm.max_attempts,
+            secrets=secrets,
+            prices=(llm.price_input_per_mtok, llm.price_output_per_mtok),
+            provider=calls.spec.provider,
+        )
+        if pseudonymiser:
+            result = _restored(result, pseudonymiser)
+            injected = [f.model_copy(update={"excerpt": pseudonymiser.restore(f.excerpt)}) for f in injected]
+        with lock:
+            reported.extend(injected)
+        if Flag.MODEL_ERROR not in result.flags and calls.final(criterion.id):
+            cache.put(key, result)
+        finish(criterion, result)
+
+    if executor is not None:
+        list(executor.map(assess_one, evidence.criteria))
     else:
-        chat, spec = model
-        assert prompts is not None
-        secrets = sorted(secrets_of(chat))
-        cache = cache or ResultCache(store.settings.data_dir / "cache" / "assessments", secrets)
-        limiter = limiter or RateLimiter(llm.requests_per_minute)
-        reported: list[DossierFlag] = []
-        pseudonymiser = Pseudonymiser() if llm.pseudonymise and spec.remote else None
-        if pseudonymiser:  # before the threads: the pseudonymiser's mapping grows as it reads
-            evidence = {
-                cid: [c.model_copy(update={"text": pseudonymiser.pseudonymise(c.text)}) for c in chunks]
-                for cid, chunks in evidence.items()
-            }
+        with ThreadPoolExecutor(max_workers=llm.concurrency, thread_name_prefix="assessor-llm") as pool:
+            list(pool.map(assess_one, evidence.criteria))
+    return results, reported
 
-        def one(criterion: Criterion) -> None:
-            token = current_criterion.set(criterion.id)
-            try:
-                assess_one(criterion)
-            finally:
-                current_criterion.reset(token)
 
-        def assess_one(criterion: Criterion) -> None:
-            fallback = fallbacks[criterion.id]
-            if not criterion.written_assessable and not llm.assess_oral:
-                finish(criterion, fallback)  # never sent to a model: not assessable in writing
-                return
-            passages = evidence[criterion.id]
-            if not passages:
-                finish(criterion, fallback)  # nothing to cite: no model call, « preuves insuffisantes »
-                return
-            key = _cache_key(
-                prompts.version,
-                spec.id,
-                llm.temperature,
-                llm.max_output_tokens,
-                llm.max_attempts,
-                mode,
-                criterion.id,
-                criterion.text,
-                [(c.id, c.text) for c in passages],
-                pseudonymiser is not None,
-            )
-            cached = cache.get(key)
-            if cached is not None:
-                finish(criterion, cached)
-                return
-            limiter.wait()
-            result, injected = assess_with_model(
-                criterion,
-                passages,
-                model=chat,
-                model_id=spec.id,
-                prompts=prompts,
-                scale_levels=referential.scale.levels,
-                referential_title=referential.title,
-                mode=mode,
-                fallback=fallback,
-                max_attempts=llm.max_attempts,
-                secrets=secrets,
-                prices=(llm.price_input_per_mtok, llm.price_output_per_mtok),
-                provider=spec.provider,
-            )
-            if pseudonymiser:
-                result = _restored(result, pseudonymiser)
-                injected = [f.model_copy(update={"excerpt": pseudonymiser.restore(f.excerpt)}) for f in injected]
-            with lock:
-                reported.extend(injected)
-            if Flag.MODEL_ERROR not in result.flags:
-                cache.put(key, result)
-            finish(criterion, result)
-
-        if executor is not None:
-            list(executor.map(one, criteria))
-        else:
-            with ThreadPoolExecutor(max_workers=llm.concurrency, thread_name_prefix="assessor-llm") as pool:
-                list(pool.map(one, criteria))
-        known = {(f.file, f.page, f.excerpt) for f in flags}
-        flags += [f for f in reported if (f.file, f.page, f.excerpt) not in known]
+def _flagged(
+    evidence: Evidence, results: dict[str, CriterionResult], injected: list[DossierFlag], *, with_model: bool
+) -> tuple[list[CriterionResult], list[DossierFlag]]:
+    """The results in the référentiel's order: a criterion whose passages hold an injection is marked
+    for review, and each model result carries the evidence-only baseline beside it."""
+    flags = list(evidence.flags)
+    known = {(f.file, f.page, f.excerpt) for f in flags}
+    flags += [f for f in injected if (f.file, f.page, f.excerpt) not in known]
     ordered = []
-    for criterion in criteria:
+    for criterion in evidence.criteria:
         result = results[criterion.id]
         if injections_of(result, flags) and Flag.SUSPECTED_INJECTION not in result.flags:
             result = result.model_copy(
                 update={"flags": [*result.flags, Flag.SUSPECTED_INJECTION], "status": Status.NEEDS_REVIEW}
             )
-        if model is not None:  # every model proposal sits next to the evidence-only baseline
-            result = result.model_copy(update={"baseline_outcome": fallbacks[criterion.id].outcome})
+        if with_model:  # every model proposal sits next to the evidence-only baseline
+            result = result.model_copy(update={"baseline_outcome": evidence.fallbacks[criterion.id].outcome})
         ordered.append(result)
-    finished = time.perf_counter()
-    model_id = model[1].id if model else evidence_only.MODEL_NAME
-    usage = Usage(
-        input_tokens=sum(r.input_tokens for r in ordered),
-        output_tokens=sum(r.output_tokens for r in ordered),
-        cost_eur=round(sum(r.cost_eur for r in ordered), 6),
-        model_calls=sum(r.attempts for r in ordered if not r.cached),
-    )
-    report = Report(
+    return ordered, flags
+
+
+def _report(
+    evidence: Evidence,
+    referential: Referential,
+    criteria: list[CriterionResult],
+    flags: list[DossierFlag],
+    *,
+    mode: Mode,
+    llm: LLMSettings,
+    calls: ModelCalls | None,
+    prompts: PromptLibrary | None,
+    timings: tuple[float, float, float],
+) -> Report:
+    """Step 4: the report, with usage, cost and timings."""
+    started, ready, finished = timings
+    model_id = calls.spec.id if calls else evidence_only.MODEL_NAME
+    return Report(
         dossier=DossierRef(
-            id=dossier.id,
-            files=[DossierFileRef(name=f.name, sha256=f.sha256, pages=f.pages) for f in dossier.files],
+            id=evidence.dossier.id,
+            files=[DossierFileRef(name=f.name, sha256=f.sha256, pages=f.pages) for f in evidence.dossier.files],
         ),
         referential=ReferentialRef(
             id=referential.id,
             version=referential.version,
             title=referential.title,
-            blocks=[b.code for b in chosen],
+            blocks=[b.code for b in evidence.blocks],
         ),
         mode=mode,
         model=model_id,
-        evidence_only=model is None,
-        pseudonymised=bool(model and llm.pseudonymise and model[1].remote),
+        evidence_only=calls is None,
+        pseudonymised=bool(calls and llm.pseudonymise and calls.spec.remote),
         prompt_version=prompts.version if prompts else None,
         created_at=datetime.now(UTC),
         outcome_labels=_labels(referential, mode),
-        criteria=ordered,
+        criteria=criteria,
         flags=flags,
-        fit=fit,
-        usage=usage,
+        fit=evidence.fit,
+        usage=Usage(
+            input_tokens=sum(r.input_tokens for r in criteria),
+            output_tokens=sum(r.output_tokens for r in criteria),
+            cost_eur=round(sum(r.cost_eur for r in criteria), 6),
+            model_calls=sum(r.attempts for r in criteria if not r.cached),
+        ),
         timings={
             "retrieval_s": round(ready - started, 3),
             "assessment_s": round(finished - ready, 3),
             "total_s": round(finished - started, 3),
         },
-        notice=EVIDENCE_ONLY_NOTICE if model is None else MODEL_NOTICE.format(model=model_id),
+        notice=EVIDENCE_ONLY_NOTICE if calls is None else MODEL_NOTICE.format(model=model_id),
     )
-    log.info(
-        "assessment done",
-        extra={
-            "dossier": pseudonym(dossier.id),
-            "referential": referential.id,
-            "criteria": len(ordered),
-            "model": model_id,
-            "model_calls": usage.model_calls,
-            "cached": sum(r.cached for r in ordered),
-            "failed": sum(Flag.MODEL_ERROR in r.flags for r in ordered),
-            "seconds": report.timings["total_s"],
-        },
-    )
-    # Also masks results cached before masking existed, and anything a chat model passed through.
-    return redact_model(report, secrets_of(model[0]) if model else ())
 
 
 CANDIDATE_LABELS = {

@@ -1,12 +1,13 @@
 """The OpenAI Batch API path (``--openai-batch``): the same assessment, at half the price, within 24 h.
 
 The live path is reused whole, through a chat model that answers from the batches' outputs
-(``ReplayChatModel``): each pending dossier is assessed as usual; a call whose answer is
-known is answered at once, one whose answer is not yet known is recorded as a request and
-fails (``DeferredCall``), and the dossier stays pending. The recorded requests are sent as one
-batch (a *round*); once its output is downloaded, the dossiers are assessed again. So the
-requests are exactly the live path's (same prompts, same JSON mode), and every answer is
-parsed, validated and verified by ``assessment.assess_with_model``. An answer that fails
+(``ReplayCalls``, the pipeline's model-call seam, gives each criterion a ``ReplayChatModel`` that
+knows it by name): each pending dossier is assessed as usual; a call whose answer is known is
+answered at once, one whose answer is not yet known is recorded as a request and ends its
+attempt (``DeferredCall``); that criterion is then not final, and the dossier stays pending.
+The recorded requests are sent as one batch (a *round*); once its output is downloaded, the
+dossiers are assessed again. So the requests are exactly the live path's (same prompts, same
+JSON mode), and every answer is parsed, validated and verified by ``assessment.assess_with_model``. An answer that fails
 validation or verification gets the live path's retry message, sent in the next round: at
 most ``max_attempts`` rounds, after which the criterion is marked for review with its failed
 citations shown, as on the live path. Results are cached as on the live path.
@@ -34,21 +35,19 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
-from pydantic import ConfigDict, PrivateAttr
+from pydantic import ConfigDict
 
 from assessor.assessment import ModelFailure
 from assessor.batch.runner import BatchError, BatchRun, ChatModel, Outcome, _pool, describe, unanswered_error
 from assessor.batch.runstore import DossierRow
 from assessor.llm import LLMError, ModelSpec, environment, parse_spec
-from assessor.pipeline import RateLimiter, ResultCache, current_criterion
-from assessor.results import CriterionResult
+from assessor.pipeline import RateLimiter
 from assessor.settings import LLMSettings
 
 ENDPOINT = "/v1/chat/completions"
@@ -166,24 +165,16 @@ def _ai_message(completion: Mapping[str, Any]) -> AIMessage:
 
 
 class ReplayChatModel(BaseChatModel):
-    """Answers from the Batch API's outputs; records the calls it cannot answer yet (one dossier)."""
+    """Answers one criterion's calls from the Batch API's outputs; records those it cannot answer yet."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    book: ResponseBook
-    template: dict[str, Any]
-    dossier_key: str
-    _pending: list[PendingRequest] = PrivateAttr(default_factory=list)
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    calls: ReplayCalls
+    criterion_id: str
 
     @property
     def _llm_type(self) -> str:
         return "openai-batch-replay"
-
-    @property
-    def pending(self) -> list[PendingRequest]:
-        with self._lock:
-            return list(self._pending)
 
     def _generate(
         self,
@@ -193,40 +184,52 @@ class ReplayChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         body = {
-            **self.template,
+            **self.calls.template,
             "messages": [{"role": _role(m), "content": _content(m)} for m in messages],
             **({"response_format": kwargs["response_format"]} if "response_format" in kwargs else {}),
         }
         text = json.dumps(body, sort_keys=True, ensure_ascii=False)
         digest = hashlib.sha256(text.encode()).hexdigest()
-        found = self.book.answers.get(digest)
+        found = self.calls.book.answers.get(digest)
         if found is None:
-            criterion = current_criterion.get() or "critere"
-            with self._lock:
-                self._pending.append(
-                    PendingRequest(f"{self.dossier_key}::{criterion}", self.dossier_key, criterion, digest, text)
-                )
-            raise DeferredCall()
+            self.calls.record(self.criterion_id, digest, text)
+            raise DeferredCall()  # this attempt ends here; the criterion is not final (ReplayCalls.final)
         ok, payload = found
         if not ok:
             raise BatchRequestError(payload)
         return ChatResult(generations=[ChatGeneration(message=_ai_message(json.loads(payload)))])
 
 
-class _ReplayCache(ResultCache):
-    """The result cache, except for a criterion whose answer is awaited: its result is not final.
+class ReplayCalls:
+    """The model-call seam (``pipeline.ModelCalls``) of one dossier on the Batch API: each criterion gets
+    a ``ReplayChatModel`` that knows it by name; a criterion with a call still to send is not final,
+    so its result is neither cached nor reported (the dossier stays pending)."""
 
-    (Its last call failed for want of an answer, so the pipeline would keep the earlier
-    attempt's result, and cache it.)"""
+    def __init__(self, book: ResponseBook, template: dict[str, Any], dossier_key: str, spec: ModelSpec) -> None:
+        self.book, self.template, self.dossier_key, self.spec = book, template, dossier_key, spec
+        self._pending: list[PendingRequest] = []
+        self._lock = threading.Lock()
 
-    def __init__(self, folder: Path, replay: ReplayChatModel) -> None:
-        super().__init__(folder)
-        self.replay = replay
+    def model_for(self, criterion_id: str) -> BaseChatModel:
+        return ReplayChatModel(calls=self, criterion_id=criterion_id)
 
-    def put(self, key: str, result: CriterionResult) -> None:
-        if current_criterion.get() in {r.criterion_id for r in self.replay.pending}:
-            return
-        super().put(key, result)
+    def final(self, criterion_id: str) -> bool:
+        with self._lock:
+            return all(r.criterion_id != criterion_id for r in self._pending)
+
+    def secrets(self) -> frozenset[str]:
+        return frozenset()  # no call leaves this machine from here
+
+    def record(self, criterion_id: str, digest: str, body: str) -> None:
+        with self._lock:
+            self._pending.append(
+                PendingRequest(f"{self.dossier_key}::{criterion_id}", self.dossier_key, criterion_id, digest, body)
+            )
+
+    @property
+    def pending(self) -> list[PendingRequest]:
+        with self._lock:
+            return list(self._pending)
 
 
 def run_openai_batch(run: BatchRun, model: ChatModel, client: Any = None) -> None:
@@ -274,19 +277,12 @@ def _replay(run: BatchRun, spec: ModelSpec, template: dict[str, Any], llm: LLMSe
 
         def work(row: DossierRow) -> None:
             run.store.start(row.dossier_key)
-            replay = ReplayChatModel(book=book, template=template, dossier_key=row.dossier_key)
+            replay = ReplayCalls(book, template, row.dossier_key, spec)
             started = time.perf_counter()
             outcome = Outcome()
             try:
-                cache = _ReplayCache(run.settings.data_dir / "cache" / "assessments", replay)
                 report = run.assess(
-                    row,
-                    model=(replay, spec),
-                    llm=llm,
-                    executor=executor,
-                    limiter=unlimited,
-                    live_progress=False,
-                    cache=cache,
+                    row, model=replay, llm=llm, executor=executor, limiter=unlimited, live_progress=False
                 )
                 if replay.pending:
                     outcome.deferred = True

@@ -37,7 +37,7 @@ from assessor.errors import AssessorError
 from assessor.ingest import IngestError
 from assessor.library import Library
 from assessor.llm import ModelSpec, make_chat_model
-from assessor.pipeline import RateLimiter, ResultCache, assess_dossier
+from assessor.pipeline import ModelCalls, RateLimiter, assess_dossier
 from assessor.prompts import PromptLibrary
 from assessor.redaction import redact, redact_json
 from assessor.referential import Referential
@@ -288,12 +288,11 @@ class BatchRun:
         self,
         row: DossierRow,
         *,
-        model: ChatModel | None,
+        model: ChatModel | ModelCalls | None,
         llm: LLMSettings,
         executor: ThreadPoolExecutor | None,
         limiter: RateLimiter | None,
         live_progress: bool,
-        cache: ResultCache | None = None,
     ) -> Report:
         counted = 0
 
@@ -316,7 +315,6 @@ class BatchRun:
                 progress=progress if live_progress else None,
                 executor=executor,
                 limiter=limiter,
-                cache=cache,
             )
         finally:
             if live_progress:  # a dossier that stopped half-way still moves the bar to its end
