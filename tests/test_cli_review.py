@@ -161,3 +161,26 @@ def test_refusals_are_french_with_exit_code_1(data: Path, tmp_path: Path) -> Non
     log = connection.execute("SELECT actor, action FROM audit_log").fetchall()
     connection.close()
     assert ("inconnu:jmartin", "login_failed") in log and ("jmartin", "login") in log  # like the app's logins
+
+
+def test_a_batch_run_is_imported_as_one_review_per_dossier_once(
+    data: Path, tmp_path: Path, reports: dict[str, Report]
+) -> None:
+    run_dir = tmp_path / "lancement"
+    run_dir.mkdir()
+    lines = [
+        {"dossier_key": "d1", "candidate_id": "Candidat 001", "report": json.loads(reports["model"].model_dump_json())},
+        {"dossier_key": "d2", "candidate_id": None, "report": json.loads(reports["evidence"].model_dump_json())},
+    ]
+    (run_dir / "results.jsonl").write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
+    first = run(data, "import-run", str(run_dir), "--as", "jmartin", "--jury", "pdurand")
+    assert first.exit_code == 0, first.output
+    assert "2 revues créées, 0 déjà importée sur 2 dossiers évalués" in err(first)
+    created = dict(line.split("\t") for line in first.stdout.strip().splitlines())
+    assert sorted(created.values()) == ["Candidat 001", "d2"]
+    for review_id in created:  # the jury member named sees them
+        assert run(data, "show", review_id, "--as", "pdurand").exit_code == 0
+    again = run(data, "import-run", str(run_dir), "--as", "jmartin")
+    assert again.exit_code == 0 and "0 revue créée, 2 déjà importées" in err(again)
+    missing = run(data, "import-run", str(tmp_path / "absent"), "--as", "jmartin")
+    assert missing.exit_code == 1 and "introuvable" in err(missing)

@@ -21,6 +21,7 @@ from assessor.cli.common import console, err_console, fail, output_format, setti
 from assessor.cli.french import ask_password, confirm
 from assessor.review.domain import BLOCK_VERDICT_LABELS, BlockVerdict
 from assessor.timefmt import local_time
+from assessor.wording import counted
 
 if TYPE_CHECKING:
     from assessor.review.domain import ReviewState, User
@@ -132,6 +133,43 @@ def import_report(
         f"Revue créée : {len(report.criteria)} propositions de la machine, blocs {', '.join(state.summary.blocks)}."
     )
     typer.echo(state.summary.id)
+
+
+@review_app.command("import-run")
+def import_run(
+    run: Annotated[
+        Path,
+        typer.Argument(metavar="LANCEMENT", help="Dossier d'un lancement « assessor batch » (ou son results.jsonl)."),
+    ],
+    as_user: AsUser,
+    jury: Annotated[
+        list[str] | None, typer.Option("--jury", help="Autre membre du jury qui verra les revues (option répétable).")
+    ] = None,
+) -> None:
+    """Crée une revue par dossier évalué d'un lancement en lot ; un dossier déjà importé (même candidat,
+    référentiel, blocs et modèle) est laissé tel quel : relancer la commande n'ajoute que les nouveaux."""
+    from assessor.evaluation.runs import load_run
+
+    records = load_run(run).records
+    store = _store()
+    user = _login(store, as_user)
+    existing = {(r.candidate, r.referential_id, tuple(r.blocks), r.model) for r in store.list_reviews(user)}
+    created = skipped = 0
+    for record in records:
+        report = record.report
+        candidate = record.candidate_id or record.dossier_key
+        key = (candidate, report.referential.id, tuple(report.referential.blocks), report.model)
+        if key in existing:
+            skipped += 1
+            continue
+        state = store.create_review(report, user=user, candidate=candidate, assigned_jury=jury or ())
+        existing.add(key)
+        created += 1
+        typer.echo(f"{state.summary.id}\t{candidate}")
+    err_console.print(
+        f"{counted(created, 'revue créée', 'revues créées')}, {counted(skipped, 'déjà importée', 'déjà importées')} "
+        f"sur {counted(len(records), 'dossier évalué', 'dossiers évalués')} du lancement."
+    )
 
 
 @review_app.command("list")
