@@ -25,7 +25,6 @@ import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +36,10 @@ from pydantic import BaseModel
 from sqlalchemy.pool import StaticPool
 
 from assessor.redaction import redact, redact_model
-from assessor.results import EVIDENCE_TO_EXAMINE, MODE_LABELS, CriterionResult, Mode, Report, Status, read_report
+from assessor.results import EVIDENCE_TO_EXAMINE, CriterionResult, Mode, Report, Status, read_report
 from assessor.review import audit
 from assessor.review.audit import AuditKey, AuditWriter
 from assessor.review.domain import (
-    ROLE_LABELS,
     AuditAnchor,
     AuditEntry,
     BlockDecision,
@@ -51,14 +49,21 @@ from assessor.review.domain import (
     CriterionDecision,
     InvalidDecision,
     NotFound,
-    PermissionDenied,
-    ReadOnlyReview,
     ReviewError,
     ReviewState,
     ReviewStatus,
     ReviewSummary,
     Role,
     User,
+)
+from assessor.review.permissions import (
+    SUPERSEDED_READ_ONLY,
+    Capability,
+    can_see,
+    may_sign,
+    require,
+    require_may_create,
+    require_open,
 )
 from assessor.review.schema import audit_log, block_decisions, criterion_decisions, metadata, reviews, signatures
 from assessor.review.sessions import SharedSessions
@@ -69,80 +74,6 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 MIGRATION_LOCK_KEY = 0x61737365  # PostgreSQL advisory lock held while migrating ("asse")
 
 __all__ = ["AuditKey", "ReviewStore", "metadata"]
-
-# -- permissions -----------------------------------------------------------------------------
-
-
-class Capability(StrEnum):
-    """What a change needs, beyond seeing the review."""
-
-    DECIDE = "decide"  # accept or override a criterion's proposal
-    COMMENT = "comment"
-    BLOCK = "block"
-    SIGN = "sign"
-    REVISE = "revise"
-
-
-CAPABILITIES: dict[Role, frozenset[Capability]] = {
-    Role.JURY: frozenset(Capability),
-    Role.TRAINER: frozenset({Capability.DECIDE, Capability.COMMENT}),
-    Role.CANDIDATE: frozenset({Capability.COMMENT}),
-    Role.ADMIN: frozenset(),
-}
-
-CREATABLE_MODE: dict[Role, Mode] = {Role.JURY: Mode.JURY, Role.TRAINER: Mode.TRAINER, Role.CANDIDATE: Mode.CANDIDATE}
-
-_REFUSALS: dict[Capability, str] = {
-    Capability.DECIDE: "Seuls le jury et le formateur peuvent décider d'un critère.",
-    Capability.COMMENT: "Vous ne pouvez pas commenter cette revue.",
-    Capability.BLOCK: "Seul un membre du jury peut statuer sur un bloc.",
-    Capability.SIGN: "Seul un membre du jury peut signer une revue.",
-    Capability.REVISE: "Seul un membre du jury peut créer une nouvelle révision.",
-}
-
-NO_ACCESS = "Vous n'avez pas accès à cette revue."
-ADMIN_READ_ONLY = "Un administrateur consulte les revues mais ne les crée ni ne les modifie."
-CANDIDATE_NOTES_ONLY = "Un candidat peut seulement ajouter ses notes aux critères."
-SIGNED_READ_ONLY = "Cette revue est signée : créez une nouvelle révision pour la modifier."
-SUPERSEDED_READ_ONLY = "Cette revue a été remplacée par une révision plus récente : modifiez cette dernière."
-
-
-def can_see(user: User, summary: ReviewSummary) -> bool:
-    """Who sees a review: the one rule behind ``get``, ``list_reviews`` and every change."""
-    if user.role is Role.ADMIN:
-        return True
-    if user.role is Role.JURY:
-        return summary.created_by == user.username or user.username in summary.assigned_jury
-    if user.role is Role.TRAINER:
-        return summary.mode == Mode.TRAINER and (
-            summary.created_by == user.username or summary.candidate_username in user.candidates
-        )
-    return summary.mode == Mode.CANDIDATE and summary.candidate_username == user.username
-
-
-def can(user: User, summary: ReviewSummary, capability: Capability) -> bool:
-    """Whether the user may make this kind of change (the review's status aside)."""
-    return can_see(user, summary) and capability in CAPABILITIES[user.role]
-
-
-def _require(user: User, summary: ReviewSummary, capability: Capability | None) -> None:
-    if not can_see(user, summary):
-        raise PermissionDenied(NO_ACCESS)
-    if capability is None or capability in CAPABILITIES[user.role]:
-        return
-    if user.role is Role.ADMIN:
-        raise PermissionDenied(ADMIN_READ_ONLY)
-    if user.role is Role.CANDIDATE:
-        raise PermissionDenied(CANDIDATE_NOTES_ONLY)
-    raise PermissionDenied(_REFUSALS[capability])
-
-
-def _require_open(summary: ReviewSummary) -> None:
-    if summary.status is ReviewStatus.SIGNED:
-        raise ReadOnlyReview(SIGNED_READ_ONLY)
-    if summary.status is ReviewStatus.SUPERSEDED:
-        raise ReadOnlyReview(SUPERSEDED_READ_ONLY)
-
 
 # -- helpers ---------------------------------------------------------------------------------
 
@@ -482,15 +413,15 @@ class ReviewStore:
         the whole transaction back, version included.
         """
         state = self._load(connection, review_id)
-        _require(user, state.summary, capability)
-        _require_open(state.summary)
+        require(user, state.summary, capability)
+        require_open(state.summary)
         self._bump(connection, state, expected_version, now)
         return state
 
     def get(self, review_id: str, user: User) -> ReviewState:
         with self._reading() as connection:
             state = self._load(connection, review_id)
-        _require(user, state.summary, None)
+        require(user, state.summary, None)
         return state
 
     def list_reviews(self, user: User) -> list[ReviewSummary]:
@@ -518,7 +449,7 @@ class ReviewStore:
         candidate_username: str | None = None,
         assigned_jury: Sequence[str] = (),
     ) -> ReviewState:
-        _require_may_create(user, report)
+        require_may_create(user, report)
         _bounded(candidate, MAX_NAME_CHARS, "Le nom du candidat")
         if len(assigned_jury) > MAX_ASSIGNED_JURY:
             raise InvalidDecision(f"Trop de membres du jury assignés : {MAX_ASSIGNED_JURY} au plus.")
@@ -845,7 +776,7 @@ class ReviewStore:
                     f"d'audit ({problems[0].rstrip('.')}). Faites vérifier la base : assessor review verify."
                 )
             state = self._open_change(connection, review_id, user, Capability.SIGN, expected_version, now)
-            if state.report.mode is not Mode.JURY:
+            if not may_sign(user, state.summary):
                 raise InvalidDecision("Seule une revue en mode jury se signe.")
             missing = [block for block in state.report.referential.blocks if block not in state.block_decisions]
             if missing:
@@ -881,7 +812,7 @@ class ReviewStore:
         _bounded(reason, MAX_TEXT_CHARS, "Le motif de la révision")
         with self._writing() as connection:
             old = self._load(connection, review_id)
-            _require(user, old.summary, Capability.REVISE)
+            require(user, old.summary, Capability.REVISE)
             if old.summary.status is ReviewStatus.IN_REVIEW:
                 raise InvalidDecision("Cette revue n'est pas signée : modifiez-la directement.")
             if old.summary.status is ReviewStatus.SUPERSEDED:
@@ -1019,22 +950,11 @@ class ReviewStore:
         """The audit anchor an export of this review carries (see ``AuditAnchor``)."""
         with self._reading() as connection:
             state = self._load(connection, review_id)
-            _require(user, state.summary, None)
+            require(user, state.summary, None)
             return audit.anchor(connection, review_id, self.audit_key)
 
 
 # -- validation helpers ----------------------------------------------------------------------
-
-
-def _require_may_create(user: User, report: Report) -> None:
-    mode = CREATABLE_MODE.get(user.role)
-    if mode is None:
-        raise PermissionDenied(ADMIN_READ_ONLY)
-    if report.mode is not mode:
-        raise PermissionDenied(
-            f"En tant que {ROLE_LABELS[user.role]}, vous ne pouvez créer que des revues en mode « "
-            f"{MODE_LABELS[mode]} » (ce rapport : « {MODE_LABELS[report.mode]} »)."
-        )
 
 
 def _clean_jury(assigned_jury: Sequence[str], report: Report) -> list[str]:

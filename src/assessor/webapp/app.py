@@ -43,6 +43,7 @@ from assessor.review.domain import (
     User,
 )
 from assessor.review.exports import ExportFormat, export_filename, export_review
+from assessor.review.permissions import may_decide, may_sign, runnable_modes
 from assessor.review.store import MAX_ASSIGNED_JURY, MAX_NAME_CHARS, ReviewStore, acceptance_refusal
 from assessor.settings import BASELINE, Settings
 from assessor.timefmt import local_time
@@ -57,12 +58,6 @@ from starlette.middleware import Middleware
 
 log = logging.getLogger(__name__)
 
-MODES_BY_ROLE: dict[Role, list[Mode]] = {
-    Role.JURY: [Mode.JURY],
-    Role.TRAINER: [Mode.TRAINER],
-    Role.CANDIDATE: [Mode.CANDIDATE],
-    Role.ADMIN: [],
-}
 MODE_CHOICES = {
     Mode.JURY: "Pré-lecture pour le jury (neutre)",
     Mode.TRAINER: "Retour formatif du formateur",
@@ -221,7 +216,7 @@ class ReviewApp:
         assigned: str,
         progress: Callable[[int, int, str], None],
     ) -> ReviewState:
-        allowed = MODES_BY_ROLE[user.role]
+        allowed = runnable_modes(user.role)
         if not allowed:
             raise AppError("Votre rôle ne permet pas de lancer une pré-lecture.")
         chosen_mode = Mode(mode) if mode else allowed[0]
@@ -454,8 +449,8 @@ def build(app: ReviewApp) -> gr.Blocks:
             ref = app.referential(state.summary.referential_id)
             selected = selected or views.next_attention(state, None) or state.report.criteria[0].criterion_id
             labels = state.report.outcome_labels
-            can_decide = not state.read_only and user.role in (Role.JURY, Role.TRAINER)
-            can_sign = user.role is Role.JURY and state.summary.mode == Mode.JURY.value
+            can_decide = may_decide(user, state)
+            can_sign = may_sign(user, state.summary)
             out: dict[Any, Any] = {
                 session: {"review": state.summary.id, "version": state.version, "selected": selected, "cite": 0},
                 header: views.header_html(state, ref, app.files_read(state.report.dossier.id)),
@@ -557,7 +552,7 @@ def build(app: ReviewApp) -> gr.Blocks:
         @functools.partial(guarded, target=who)  # an account removed since login: a message, not « Error »
         def on_load(request: gr.Request) -> dict[Any, Any]:
             user = app.user(request)
-            modes = MODES_BY_ROLE[user.role]
+            modes = runnable_modes(user.role)
             logout = f'<a href="{root}/logout">Se déconnecter</a>'
             return {
                 who: f"<div style='text-align:right'>{views.esc(user.display_name)} · "

@@ -33,15 +33,9 @@ from starlette.routing import Route
 
 from assessor.review.auth import UsersFile
 from assessor.review.domain import ReviewError, Role, User
+from assessor.review.permissions import UPLOAD_TYPES as UPLOAD_TYPES
 from assessor.review.store import ReviewStore
 
-UPLOAD_TYPES: dict[Role, tuple[str, ...]] = {
-    Role.JURY: (".pdf", ".docx", ".txt", ".md"),
-    Role.TRAINER: (".pdf", ".docx", ".txt", ".md"),
-    Role.CANDIDATE: (".pdf", ".docx"),  # a candidate hands in documents, not transcriptions
-    Role.ADMIN: (),  # an administrator runs no pre-reading
-}
-"""What each role may upload: only what ingestion reads, and what that role has a use for."""
 UPLOAD_LABELS = {".pdf": "PDF", ".docx": "DOCX", ".txt": "TXT", ".md": "MD"}
 ROUTE = "/assessor/fichiers"
 MAX_AGE_S = 24 * 3600
