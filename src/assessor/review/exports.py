@@ -723,76 +723,110 @@ def _esc(text: str) -> str:
     return escape(clean_text(text)).replace("\n", "<br/>")
 
 
-def _pdf(view: _View) -> bytes:
-    from reportlab.lib import colors  # type: ignore[import-untyped]
-    from reportlab.lib.enums import TA_CENTER  # type: ignore[import-untyped]
-    from reportlab.lib.pagesizes import A4, landscape  # type: ignore[import-untyped]
-    from reportlab.lib.styles import ParagraphStyle  # type: ignore[import-untyped]
-    from reportlab.lib.units import mm  # type: ignore[import-untyped]
-    from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
-    from reportlab.platypus import (  # type: ignore[import-untyped]
-        CondPageBreak,
-        KeepTogether,
-        Paragraph,
-        SimpleDocTemplate,
-        Spacer,
-        Table,
-        TableStyle,
-    )
+class _PdfKit:
+    """The PDF's page, fonts, colours and paragraph styles, and its two building blocks."""
 
-    regular, bold, italic = pdf_fonts()
-    summary = view.state.summary
-    page_w, page_h = landscape(A4)
-    margin = 12 * mm
-    width = page_w - 2 * margin
-    red = colors.HexColor("#b42318")
-    ink = colors.HexColor("#1d2733")
-    machine_bg = colors.HexColor("#eef2f7")
-    jury_bg = colors.HexColor("#fff8e1")
-    grid = colors.HexColor("#aab4c0")
+    def __init__(self) -> None:
+        from reportlab.lib import colors  # type: ignore[import-untyped]
+        from reportlab.lib.enums import TA_CENTER  # type: ignore[import-untyped]
+        from reportlab.lib.pagesizes import A4, landscape  # type: ignore[import-untyped]
+        from reportlab.lib.units import mm  # type: ignore[import-untyped]
 
-    def style(name: str, **kw: Any) -> Any:
-        base: dict[str, Any] = {"fontName": regular, "fontSize": 8, "leading": 10, "textColor": ink}
-        base.update(kw)
-        return ParagraphStyle(name, **base)
+        self.colors, self.mm = colors, mm
+        self.regular, self.bold, self.italic = pdf_fonts()
+        self.page_w, self.page_h = landscape(A4)
+        self.margin = 12 * mm
+        self.width = self.page_w - 2 * self.margin
+        self.red = colors.HexColor("#b42318")
+        self.ink = colors.HexColor("#1d2733")
+        self.machine_bg = colors.HexColor("#eef2f7")
+        self.jury_bg = colors.HexColor("#fff8e1")
+        self.grid = colors.HexColor("#aab4c0")
+        style = self._style
+        self.title = style("title", fontName=self.bold, fontSize=16, leading=20, spaceAfter=2)
+        self.subtitle = style("subtitle", fontSize=11, leading=14, spaceAfter=6)
+        self.h1 = style("h1", fontName=self.bold, fontSize=12, leading=15, spaceBefore=8, spaceAfter=4, keepWithNext=1)
+        self.block = style("block", fontName=self.bold, fontSize=12, leading=15, spaceBefore=8, spaceAfter=4)
+        self.count = style("count", fontName=self.bold, fontSize=11, leading=14, alignment=TA_CENTER)
+        self.body = style("body", fontSize=9, leading=11.5, spaceAfter=4)
+        self.cell = style("cell")
+        self.small = style("small", fontSize=7, leading=8.5, textColor=colors.HexColor("#4a5563"))
+        self.head = style("head", fontName=self.bold, textColor=colors.white)
+        self.group = style("group", fontName=self.italic)
+        self.banner = style(
+            "banner", fontName=self.bold, fontSize=12, leading=15, textColor=self.red, alignment=TA_CENTER
+        )
 
-    s_title = style("title", fontName=bold, fontSize=16, leading=20, spaceAfter=2)
-    s_subtitle = style("subtitle", fontSize=11, leading=14, spaceAfter=6)
-    s_h1 = style("h1", fontName=bold, fontSize=12, leading=15, spaceBefore=8, spaceAfter=4, keepWithNext=1)
-    s_block = style("block", fontName=bold, fontSize=12, leading=15, spaceBefore=8, spaceAfter=4)
-    s_count = style("count", fontName=bold, fontSize=11, leading=14, alignment=TA_CENTER)
-    s_body = style("body", fontSize=9, leading=11.5, spaceAfter=4)
-    s_cell = style("cell")
-    s_small = style("small", fontSize=7, leading=8.5, textColor=colors.HexColor("#4a5563"))
-    s_head = style("head", fontName=bold, textColor=colors.white)
-    s_group = style("group", fontName=italic)
-    s_banner = style("banner", fontName=bold, fontSize=12, leading=15, textColor=red, alignment=TA_CENTER)
+    def _style(self, name: str, **kw: Any) -> Any:
+        from reportlab.lib.styles import ParagraphStyle  # type: ignore[import-untyped]
 
-    def p(text: str, st: Any = s_cell) -> Any:
-        return Paragraph(text, st)
+        return ParagraphStyle(
+            name, **{"fontName": self.regular, "fontSize": 8, "leading": 10, "textColor": self.ink, **kw}
+        )
 
-    def table(data: list[list[Any]], style: list[tuple[Any, ...]], **kw: Any) -> Any:
+    def p(self, text: str, style: Any = None) -> Any:
+        from reportlab.platypus import Paragraph  # type: ignore[import-untyped]
+
+        return Paragraph(text, style or self.cell)
+
+    def table(self, data: list[list[Any]], style: list[tuple[Any, ...]], **kw: Any) -> Any:
+        from reportlab.platypus import Table, TableStyle
+
         # The font for empty cells too: otherwise reportlab sets Helvetica and embeds it.
-        return Table(data, style=TableStyle([("FONTNAME", (0, 0), (-1, -1), regular), *style]), **kw)
+        return Table(data, style=TableStyle([("FONTNAME", (0, 0), (-1, -1), self.regular), *style]), **kw)
 
+
+def _pdf(view: _View) -> bytes:
+    """The review's grid as a landscape A4 PDF: banner, header, notice and counts, one table per
+    block with its decision, the signature and the audit anchor; page marks on every page."""
+    from reportlab.platypus import SimpleDocTemplate
+
+    kit = _PdfKit()
+    summary = view.state.summary
+    story = [*_pdf_opening(kit, view), *_pdf_summary(kit, view)]
+    for block in view.blocks:
+        story += _pdf_block(kit, block)
+    story.append(_pdf_signature(kit, view))
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=(kit.page_w, kit.page_h),
+        leftMargin=kit.margin,
+        rightMargin=kit.margin,
+        topMargin=15 * kit.mm,
+        bottomMargin=12 * kit.mm,
+        title=clean_text(f"Grille d’évaluation du jury — {summary.candidate}"),
+        author="Assessor (proposition) et jury (décision)",
+        subject=clean_text(f"{view.certification} — revue {summary.id}, révision {summary.revision}"),
+        creator="Assessor",
+        lang="fr-FR",
+        invariant=1,
+        initialFontName=kit.regular,
+    )
+    on_page = _pdf_page_marks(kit, view)
+    doc.build(story, onFirstPage=on_page, onLaterPages=on_page, canvasmaker=_numbered_canvas(kit))
+    return buffer.getvalue()
+
+
+def _pdf_opening(kit: _PdfKit, view: _View) -> list[Any]:
+    """The unsigned or superseded banner, the title, and the header's label/value pairs on two columns."""
+    p, width = kit.p, kit.width
     story: list[Any] = []
     if not view.signed:
         story.append(
-            table(
-                [[p(UNSIGNED_MARK, s_banner)]],
+            kit.table(
+                [[p(UNSIGNED_MARK, kit.banner)]],
                 colWidths=[width],
-                style=[("BOX", (0, 0), (-1, -1), 1.5, red), ("TOPPADDING", (0, 0), (-1, -1), 4)],
+                style=[("BOX", (0, 0), (-1, -1), 1.5, kit.red), ("TOPPADDING", (0, 0), (-1, -1), 4)],
                 spaceAfter=6,
             )
         )
     elif view.superseded:
-        story.append(p(_esc(SUPERSEDED_MARK), s_banner))
+        story.append(p(_esc(SUPERSEDED_MARK), kit.banner))
     story += [
-        p("Grille d’évaluation du jury", s_title),
-        p(f"{_esc(view.certification)} — candidat : {_esc(summary.candidate)}", s_subtitle),
+        p("Grille d’évaluation du jury", kit.title),
+        p(f"{_esc(view.certification)} — candidat : {_esc(view.state.summary.candidate)}", kit.subtitle),
     ]
-
-    # Header: label/value pairs on two columns.
     fields = _header_fields(view)
     half = (len(fields) + 1) // 2
     left, right = fields[:half], fields[half:]
@@ -802,31 +836,35 @@ def _pdf(view: _View) -> bytes:
         row += [p(f"<b>{_esc(right[i][0])}</b>"), p(_esc(right[i][1]))] if i < len(right) else ["", ""]
         rows.append(row)
     story.append(
-        table(
+        kit.table(
             rows,
             colWidths=[0.13 * width, 0.37 * width, 0.13 * width, 0.37 * width],
             style=[
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("LINEBELOW", (0, 0), (-1, -1), 0.25, grid),
+                ("LINEBELOW", (0, 0), (-1, -1), 0.25, kit.grid),
                 ("TOPPADDING", (0, 0), (-1, -1), 2),
                 ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
             ],
             spaceAfter=6,
         )
     )
+    return story
 
-    story.append(p("Transparence et contrôle humain", s_h1))
-    story += [p(_esc(text), s_body) for text in _notice(view)]
-    story.append(p("Synthèse", s_h1))
+
+def _pdf_summary(kit: _PdfKit, view: _View) -> list[Any]:
+    """What the machine did and what the jury decides, the counts, and the alerts on the dossier."""
+    p = kit.p
+    story = [p("Transparence et contrôle humain", kit.h1), *(p(_esc(text), kit.body) for text in _notice(view))]
+    story.append(p("Synthèse", kit.h1))
     counts = _counts_cells(view)
     story.append(
-        table(
-            [[p(f"<b>{_esc(label)}</b>") for label, _ in counts], [p(_esc(value), s_count) for _, value in counts]],
-            colWidths=[width / len(counts)] * len(counts),
+        kit.table(
+            [[p(f"<b>{_esc(label)}</b>") for label, _ in counts], [p(_esc(value), kit.count) for _, value in counts]],
+            colWidths=[kit.width / len(counts)] * len(counts),
             hAlign="LEFT",
             style=[
-                ("GRID", (0, 0), (-1, -1), 0.4, grid),
-                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e6ebf1")),
+                ("GRID", (0, 0), (-1, -1), 0.4, kit.grid),
+                ("BACKGROUND", (0, 0), (-1, 0), kit.colors.HexColor("#e6ebf1")),
                 ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
             ],
             spaceAfter=4,
@@ -834,98 +872,105 @@ def _pdf(view: _View) -> bytes:
     )
     alerts = _dossier_alerts(view)
     if alerts:
-        story.append(p("Alertes de la machine sur le dossier", s_h1))
-        story += [p("• " + _esc(alert), s_body) for alert in alerts]
+        story.append(p("Alertes de la machine sur le dossier", kit.h1))
+        story += [p("• " + _esc(alert), kit.body) for alert in alerts]
+    return story
 
-    # Criterion tables: the machine's columns shaded blue-grey, the jury's pale yellow.
-    col = [0.29, 0.18, 0.15, 0.26, 0.12]
-    col_widths = [c * width for c in col]
-    for block in view.blocks:
-        title = f"Bloc {block.code}" + (f" — {block.title}" if block.title else "")
-        story.append(CondPageBreak(45 * mm))  # a heading and a few rows, or a new page
-        story.append(p(_esc(title), s_block))
-        data: list[list[Any]] = [
-            [
-                p("Critère du référentiel", s_head),
-                p("Proposition de la machine (aide, sans valeur de décision)", s_head),
-                p("Décision du jury", s_head),
-                "",
-                "",
-            ],
-            [
-                "",
-                "",
-                p("Décision", s_head),
-                p("Motif et commentaire", s_head),
-                p("Par, le", s_head),
-            ],
-        ]
-        commands: list[tuple[Any, ...]] = [
-            ("SPAN", (0, 0), (0, 1)),
-            ("SPAN", (1, 0), (1, 1)),
-            ("SPAN", (2, 0), (4, 0)),
-            ("BACKGROUND", (0, 0), (1, 1), colors.HexColor("#3b4a5c")),
-            ("BACKGROUND", (2, 0), (4, 1), colors.HexColor("#7a5b00")),
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("GRID", (0, 0), (-1, -1), 0.4, grid),
-            ("TOPPADDING", (0, 0), (-1, -1), 2.5),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
-            ("LEFTPADDING", (0, 0), (-1, -1), 3.5),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 3.5),
-        ]
-        group: str | None = None
-        for line in block.lines:
-            if line.group and line.group != group:
-                r = len(data)
-                data.append([p(_esc(line.group), s_group), "", "", "", ""])
-                commands += [
-                    ("SPAN", (0, r), (-1, r)),
-                    ("BACKGROUND", (0, r), (-1, r), colors.HexColor("#dde3ea")),
-                ]
-                row = _pdf_row(line, p, s_small)
-                height = max(cell.wrap(w - 7, 10**6)[1] for cell, w in zip(row, col_widths, strict=True))
-                if height < 250:  # keep the group heading with its first criterion, unless that one is huge
-                    commands.append(("NOSPLIT", (0, r), (-1, r + 1)))
-            group = line.group
+
+_PDF_COLUMNS = (0.29, 0.18, 0.15, 0.26, 0.12)
+"""Criterion, machine's proposal, jury's decision, reason and comment, by and when (fractions of the width)."""
+
+
+def _pdf_block(kit: _PdfKit, block: _Block) -> list[Any]:
+    """A block's heading, its criteria table (the machine's columns shaded blue-grey, the jury's pale
+    yellow, each criteria group as a row of its own) and the block's decision."""
+    from reportlab.platypus import CondPageBreak, Spacer
+
+    p, colors = kit.p, kit.colors
+    col_widths = [c * kit.width for c in _PDF_COLUMNS]
+    title = f"Bloc {block.code}" + (f" — {block.title}" if block.title else "")
+    data: list[list[Any]] = [
+        [
+            p("Critère du référentiel", kit.head),
+            p("Proposition de la machine (aide, sans valeur de décision)", kit.head),
+            p("Décision du jury", kit.head),
+            "",
+            "",
+        ],
+        ["", "", p("Décision", kit.head), p("Motif et commentaire", kit.head), p("Par, le", kit.head)],
+    ]
+    commands: list[tuple[Any, ...]] = [
+        ("SPAN", (0, 0), (0, 1)),
+        ("SPAN", (1, 0), (1, 1)),
+        ("SPAN", (2, 0), (4, 0)),
+        ("BACKGROUND", (0, 0), (1, 1), colors.HexColor("#3b4a5c")),
+        ("BACKGROUND", (2, 0), (4, 1), colors.HexColor("#7a5b00")),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("GRID", (0, 0), (-1, -1), 0.4, kit.grid),
+        ("TOPPADDING", (0, 0), (-1, -1), 2.5),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+        ("LEFTPADDING", (0, 0), (-1, -1), 3.5),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 3.5),
+    ]
+    group: str | None = None
+    for line in block.lines:
+        if line.group and line.group != group:
             r = len(data)
-            data.append(_pdf_row(line, p, s_small))
-            commands += [
-                ("BACKGROUND", (1, r), (1, r), machine_bg),
-                ("BACKGROUND", (2, r), (4, r), jury_bg),
-            ]
-        if not block.lines:
-            r = len(data)
-            data.append([p("Aucun critère pour ce bloc.", s_group), "", "", "", ""])
-            commands.append(("SPAN", (0, r), (-1, r)))
-        story.append(table(data, colWidths=col_widths, repeatRows=2, splitInRow=1, style=commands))
-        story.append(Spacer(1, 4))
-        story.append(
-            table(
-                [[p(_block_decision_markup(block), s_body)]],
-                colWidths=[width],
-                style=[
-                    ("BOX", (0, 0), (-1, -1), 0.8, ink if block.decision else red),
-                    ("BACKGROUND", (0, 0), (-1, -1), jury_bg),
-                ],
-                spaceAfter=4,
-            )
-        )
+            data.append([p(_esc(line.group), kit.group), "", "", "", ""])
+            commands += [("SPAN", (0, r), (-1, r)), ("BACKGROUND", (0, r), (-1, r), colors.HexColor("#dde3ea"))]
+            row = _pdf_row(line, p, kit.small)
+            height = max(cell.wrap(w - 7, 10**6)[1] for cell, w in zip(row, col_widths, strict=True))
+            if height < 250:  # keep the group heading with its first criterion, unless that one is huge
+                commands.append(("NOSPLIT", (0, r), (-1, r + 1)))
+        group = line.group
+        r = len(data)
+        data.append(_pdf_row(line, p, kit.small))
+        commands += [("BACKGROUND", (1, r), (1, r), kit.machine_bg), ("BACKGROUND", (2, r), (4, r), kit.jury_bg)]
+    if not block.lines:
+        r = len(data)
+        data.append([p("Aucun critère pour ce bloc.", kit.group), "", "", "", ""])
+        commands.append(("SPAN", (0, r), (-1, r)))
+    decision = kit.table(
+        [[p(_block_decision_markup(block), kit.body)]],
+        colWidths=[kit.width],
+        style=[
+            ("BOX", (0, 0), (-1, -1), 0.8, kit.ink if block.decision else kit.red),
+            ("BACKGROUND", (0, 0), (-1, -1), kit.jury_bg),
+        ],
+        spaceAfter=4,
+    )
+    return [
+        CondPageBreak(45 * kit.mm),  # a heading and a few rows, or a new page
+        p(_esc(title), kit.block),
+        kit.table(data, colWidths=col_widths, repeatRows=2, splitInRow=1, style=commands),
+        Spacer(1, 4),
+        decision,
+    ]
 
-    signature = [p("Signature", s_h1), p(_esc(_signature_text(view)), s_body)]
-    if view.signed:
-        signature.append(p(_esc(SIGNATURE_CLOSES), s_body))
-    else:
-        signature.append(p(_esc(UNSIGNED_MARK), s_banner))
-    signature += [p(_esc(text), s_small) for text in _anchor_paragraphs(view)]
-    story.append(KeepTogether(signature))
 
+def _pdf_signature(kit: _PdfKit, view: _View) -> Any:
+    """Who signed and when (or the unsigned mark), and the audit anchor, kept on one page."""
+    from reportlab.platypus import KeepTogether
+
+    p = kit.p
+    signature = [p("Signature", kit.h1), p(_esc(_signature_text(view)), kit.body)]
+    signature.append(p(_esc(SIGNATURE_CLOSES), kit.body) if view.signed else p(_esc(UNSIGNED_MARK), kit.banner))
+    signature += [p(_esc(text), kit.small) for text in _anchor_paragraphs(view)]
+    return KeepTogether(signature)
+
+
+def _pdf_page_marks(kit: _PdfKit, view: _View) -> Callable[[Any, Any], None]:
+    """What every page carries: the running title and status, the review's reference, and on an
+    unsigned grid a faint diagonal « NON SIGNÉ » under the content."""
+    summary = view.state.summary
     header_title = f"Grille du jury — {view.certification} — {summary.candidate} — révision {summary.revision}"
+    mm, margin, width, page_w, page_h = kit.mm, kit.margin, kit.width, kit.page_w, kit.page_h
 
     def on_page(canvas: Any, doc: Any) -> None:
         canvas.saveState()
-        if not view.signed:  # a faint diagonal mark under the content
-            canvas.setFillColor(colors.Color(0.71, 0.14, 0.09, alpha=0.07))
-            canvas.setFont(bold, 64)
+        if not view.signed:
+            canvas.setFillColor(kit.colors.Color(0.71, 0.14, 0.09, alpha=0.07))
+            canvas.setFont(kit.bold, 64)
             canvas.translate(page_w / 2, page_h / 2)
             canvas.rotate(24)
             canvas.drawCentredString(0, -20, "NON SIGNÉ")
@@ -935,24 +980,29 @@ def _pdf(view: _View) -> bytes:
         mark = UNSIGNED_MARK if not view.signed else ("RÉVISION REMPLACÉE" if view.superseded else "")
         mark_w = 0.0
         if mark:
-            canvas.setFont(bold, 9)
-            canvas.setFillColor(red)
+            canvas.setFont(kit.bold, 9)
+            canvas.setFillColor(kit.red)
             canvas.drawRightString(page_w - margin, y, mark)
-            mark_w = canvas.stringWidth(mark, bold, 9) + 8 * mm
-        canvas.setFont(regular, 8)
-        canvas.setFillColor(ink)
-        canvas.drawString(margin, y, _fit(clean_text(header_title), width - mark_w, canvas, regular, 8))
-        canvas.setStrokeColor(grid)
+            mark_w = canvas.stringWidth(mark, kit.bold, 9) + 8 * mm
+        canvas.setFont(kit.regular, 8)
+        canvas.setFillColor(kit.ink)
+        canvas.drawString(margin, y, _fit(clean_text(header_title), width - mark_w, canvas, kit.regular, 8))
+        canvas.setStrokeColor(kit.grid)
         canvas.setLineWidth(0.5)
         canvas.line(margin, y - 2.5 * mm, page_w - margin, y - 2.5 * mm)
         footer = f"Revue {summary.id} — révision {summary.revision} — {_status_label(view)}"
-        canvas.setFont(regular, 7)
-        canvas.drawString(margin, 6 * mm, _fit(clean_text(footer), width - 40 * mm, canvas, regular, 7))
+        canvas.setFont(kit.regular, 7)
+        canvas.drawString(margin, 6 * mm, _fit(clean_text(footer), width - 40 * mm, canvas, kit.regular, 7))
         canvas.restoreState()
 
-    class NumberedCanvas(Canvas):  # type: ignore[misc]
-        """Holds pages back until the end to write « page N / M » on each."""
+    return on_page
 
+
+def _numbered_canvas(kit: _PdfKit) -> type:
+    """A canvas that holds pages back until the end, to write « page N / M » on each."""
+    from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
+
+    class NumberedCanvas(Canvas):  # type: ignore[misc]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._pages: list[dict[str, Any]] = []
@@ -965,30 +1015,13 @@ def _pdf(view: _View) -> bytes:
             total = len(self._pages)
             for state in self._pages:
                 self.__dict__.update(state)
-                self.setFont(regular, 7)
-                self.setFillColor(ink)
-                self.drawRightString(page_w - margin, 6 * mm, f"page {self._pageNumber} / {total}")
+                self.setFont(kit.regular, 7)
+                self.setFillColor(kit.ink)
+                self.drawRightString(kit.page_w - kit.margin, 6 * kit.mm, f"page {self._pageNumber} / {total}")
                 super().showPage()
             super().save()
 
-    buffer = io.BytesIO()
-    doc = SimpleDocTemplate(
-        buffer,
-        pagesize=(page_w, page_h),
-        leftMargin=margin,
-        rightMargin=margin,
-        topMargin=15 * mm,
-        bottomMargin=12 * mm,
-        title=clean_text(f"Grille d’évaluation du jury — {summary.candidate}"),
-        author="Assessor (proposition) et jury (décision)",
-        subject=clean_text(f"{view.certification} — revue {summary.id}, révision {summary.revision}"),
-        creator="Assessor",
-        lang="fr-FR",
-        invariant=1,
-        initialFontName=regular,
-    )
-    doc.build(story, onFirstPage=on_page, onLaterPages=on_page, canvasmaker=NumberedCanvas)
-    return buffer.getvalue()
+    return NumberedCanvas
 
 
 def _fit(text: str, max_width: float, canvas: Any, font: str, size: float) -> str:
