@@ -1065,28 +1065,52 @@ def _pdf_row(line: _Line, p: Callable[..., Any], s_small: Any) -> list[Any]:
 # --- DOCX -------------------------------------------------------------------------------------
 
 
+def _docx_red() -> Any:
+    """The red of the unsigned mark (python-docx is imported on demand)."""
+    from docx.shared import RGBColor
+
+    return RGBColor(0xB4, 0x23, 0x18)
+
+
+_DOCX_WIDTH_CM = 29.7 - 2 * 1.4
+"""The text width of the landscape A4 page, between its 1.4 cm margins."""
+
+
 def _docx(view: _View) -> bytes:
+    """The review's grid as a Word document, in the PDF's order: page set-up and running marks, the
+    opening, the summary, one table per block with its decision, the signature and the anchor."""
     from docx import Document
+
+    document = Document()
+    _docx_page(document, view)
+    _docx_opening(document, view)
+    _docx_summary(document, view)
+    for block in view.blocks:
+        _docx_block(document, block)
+    _docx_signature(document, view)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def _docx_page(document: Any, view: _View) -> None:
+    """Landscape A4, the document's properties, and every page's header and footer (title,
+    unsigned mark, page N / M)."""
     from docx.enum.section import WD_ORIENT
-    from docx.enum.table import WD_TABLE_ALIGNMENT
     from docx.oxml import OxmlElement
     from docx.oxml.ns import qn
-    from docx.shared import Cm, Pt, RGBColor
+    from docx.shared import Cm, Pt
 
     summary = view.state.summary
-    red = RGBColor(0xB4, 0x23, 0x18)
-    document = Document()
     normal = document.styles["Normal"]
     normal.font.name = "Calibri"
     normal.font.size = Pt(9)
-
     section = document.sections[0]
     section.orientation = WD_ORIENT.LANDSCAPE
     section.page_width, section.page_height = Cm(29.7), Cm(21.0)
     for side in ("left_margin", "right_margin"):
         setattr(section, side, Cm(1.4))
     section.top_margin, section.bottom_margin = Cm(1.6), Cm(1.4)
-    width_cm = 29.7 - 2 * 1.4
 
     properties = document.core_properties
     properties.title = clean_text(f"Grille d’évaluation du jury — {summary.candidate}")[:255]  # Word's limit
@@ -1096,7 +1120,6 @@ def _docx(view: _View) -> bytes:
     properties.created = summary.created_at
     properties.modified = summary.signed_at or summary.updated_at
 
-    # Header and footer of every page: title, unsigned mark, page N / M.
     header = section.header.paragraphs[0]
     header.add_run(
         clean_text(f"Grille du jury — {view.certification} — {summary.candidate} — révision {summary.revision}")
@@ -1105,7 +1128,7 @@ def _docx(view: _View) -> bytes:
     mark = UNSIGNED_MARK if not view.signed else ("RÉVISION REMPLACÉE" if view.superseded else "")
     if mark:
         run = section.header.add_paragraph().add_run(mark)
-        run.bold, run.font.color.rgb, run.font.size = True, red, Pt(10)
+        run.bold, run.font.color.rgb, run.font.size = True, _docx_red(), Pt(10)
     footer = section.footer.paragraphs[0]
     footer.add_run(clean_text(f"Revue {summary.id} — révision {summary.revision} — {_status_label(view)} — page "))
     docx_field(footer, "PAGE", OxmlElement, qn)
@@ -1114,48 +1137,30 @@ def _docx(view: _View) -> bytes:
     for run in footer.runs:
         run.font.size = Pt(7)
 
-    def shade(cell: Any, fill: str) -> None:
-        properties = cell._tc.get_or_add_tcPr()
-        for old in properties.findall(qn("w:shd")):  # a merged cell comes back once per grid column
-            properties.remove(old)
-        shading = OxmlElement("w:shd")
-        shading.set(qn("w:val"), "clear")
-        shading.set(qn("w:color"), "auto")
-        shading.set(qn("w:fill"), fill)
-        properties.append(shading)
 
-    def write(cell: Any, parts: Iterable[tuple[str, str]], size: float = 8.5) -> None:
-        """Cell text from (style, text) parts: style is '', 'b', 'i' or 'small'; '\n' starts a line."""
-        paragraph = cell.paragraphs[0]
-        paragraph.paragraph_format.space_after = Pt(0)
-        for kind, text in parts:
-            run = paragraph.add_run(clean_text(text))
-            run.bold = True if kind == "b" else None
-            run.italic = True if kind == "i" else None
-            run.font.size = Pt(7.5 if kind == "small" else size)
-
-    def banner(text: str) -> None:
-        paragraph = document.add_paragraph()
-        run = paragraph.add_run(text)
-        run.bold, run.font.color.rgb, run.font.size = True, red, Pt(14)
+def _docx_opening(document: Any, view: _View) -> None:
+    """The unsigned or superseded banner, the title, and the header's label/value pairs on two columns."""
+    from docx.shared import Cm
 
     if not view.signed:
-        banner(UNSIGNED_MARK)
+        _docx_banner(document, UNSIGNED_MARK)
     elif view.superseded:
-        banner(SUPERSEDED_MARK)
+        _docx_banner(document, SUPERSEDED_MARK)
     document.add_heading("Grille d’évaluation du jury", 0)
-    document.add_paragraph(clean_text(f"{view.certification} — candidat : {summary.candidate}"))
-
+    document.add_paragraph(clean_text(f"{view.certification} — candidat : {view.state.summary.candidate}"))
     fields = _header_fields(view)
     half = (len(fields) + 1) // 2
     info = document.add_table(rows=half, cols=4)
     info.style = "Table Grid"
     for i, (label, value) in enumerate(fields):
         row, col = (i, 0) if i < half else (i - half, 2)
-        write(info.cell(row, col), [("b", label)])
-        write(info.cell(row, col + 1), [("", value)])
-    _widths(info, [0.13, 0.37, 0.13, 0.37], width_cm, Cm)
+        _docx_write(info.cell(row, col), [("b", label)])
+        _docx_write(info.cell(row, col + 1), [("", value)])
+    _widths(info, [0.13, 0.37, 0.13, 0.37], _DOCX_WIDTH_CM, Cm)
 
+
+def _docx_summary(document: Any, view: _View) -> None:
+    """What the machine did and what the jury decides, the counts, and the alerts on the dossier."""
     document.add_heading("Transparence et contrôle humain", 1)
     for text in _notice(view):
         document.add_paragraph(clean_text(text))
@@ -1167,84 +1172,136 @@ def _docx(view: _View) -> bytes:
         for alert in alerts:
             document.add_paragraph(clean_text(alert), style="List Bullet")
 
-    for block in view.blocks:
-        document.add_heading(clean_text(f"Bloc {block.code}" + (f" — {block.title}" if block.title else "")), 1)
-        table = document.add_table(rows=2, cols=5)
-        table.style = "Table Grid"
-        table.alignment = WD_TABLE_ALIGNMENT.CENTER
-        top, sub = table.rows[0].cells, table.rows[1].cells
-        write(top[0], [("b", "Critère du référentiel")])
-        write(top[1], [("b", "Proposition de la machine (aide, sans valeur de décision)")])
-        write(top[2], [("b", "Décision du jury")])
-        write(sub[2], [("b", "Décision")])
-        write(sub[3], [("b", "Motif et commentaire")])
-        write(sub[4], [("b", "Par, le")])
-        top[0].merge(sub[0])
-        top[1].merge(sub[1])
-        top[2].merge(top[4])
-        for row in table.rows:
-            _repeat_header(row, OxmlElement, qn)
-            for cell in row.cells:
-                shade(cell, "D5DCE5")
-                _keep_with_next(cell)  # never a header alone at the foot of a page
-        group: str | None = None
-        for line in block.lines:
-            if line.group and line.group != group:
-                cells = table.add_row().cells
-                merged = cells[0].merge(cells[4])
-                write(merged, [("i", line.group)])
-                shade(merged, "E8ECF1")
-                _keep_with_next(merged)  # a group heading stays with its first criterion
-            group = line.group
-            row = table.add_row()
-            _cant_split(row, OxmlElement, qn)
-            cells = row.cells
-            write(cells[0], [("small", line.criterion_id + "\n"), ("", line.criterion)])
-            if line.result is None:
-                write(cells[1], [("i", "aucune proposition")])
-            else:
-                machine = [
-                    ("b", line.machine_outcome_label),
-                    ("", f"\nStatut : {line.machine_status_label}"),
-                    ("", f"\nCitations vérifiées : {line.verified} / {line.total}"),
-                ]
-                if line.flags:
-                    machine.append(("", "\nAlertes : " + " ; ".join(line.flag_labels)))
-                write(cells[1], machine)
-            shade(cells[1], "EEF2F7")
-            decision = [("i", line.action_label)]
-            if line.jury_outcome:
-                decision.append(("b", "\n" + line.jury_outcome_label))
-            write(cells[2], decision)
-            notes: list[tuple[str, str]] = []
-            if line.reason:
-                notes += [("b", "Motif : "), ("", line.reason)]
-            if line.comment:
-                notes += [("b", ("\n" if notes else "") + "Commentaire : "), ("", line.comment)]
-            write(cells[3], notes)
-            who = "\n".join(x for x in (line.decided_by, local_time(line.decided_at)) if x)
-            write(cells[4], [("small", who)])
-            for cell in cells[2:]:
-                shade(cell, "FFF8E1")
-        _widths(table, [0.29, 0.18, 0.15, 0.26, 0.12], width_cm, Cm)
-        paragraph = document.add_paragraph()
-        paragraph.paragraph_format.space_before = Pt(4)
-        run = paragraph.add_run(clean_text(_block_decision_text(block)))
-        run.bold = block.decision is None
+
+def _docx_block(document: Any, block: _Block) -> None:
+    """A block's heading, its criteria table (two header rows repeated on each page, a row per
+    criteria group, the machine's column shaded blue-grey, the jury's pale yellow) and its decision."""
+    from docx.enum.table import WD_TABLE_ALIGNMENT
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+    from docx.shared import Cm, Pt
+
+    document.add_heading(clean_text(f"Bloc {block.code}" + (f" — {block.title}" if block.title else "")), 1)
+    table = document.add_table(rows=2, cols=5)
+    table.style = "Table Grid"
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    top, sub = table.rows[0].cells, table.rows[1].cells
+    _docx_write(top[0], [("b", "Critère du référentiel")])
+    _docx_write(top[1], [("b", "Proposition de la machine (aide, sans valeur de décision)")])
+    _docx_write(top[2], [("b", "Décision du jury")])
+    _docx_write(sub[2], [("b", "Décision")])
+    _docx_write(sub[3], [("b", "Motif et commentaire")])
+    _docx_write(sub[4], [("b", "Par, le")])
+    top[0].merge(sub[0])
+    top[1].merge(sub[1])
+    top[2].merge(top[4])
+    for row in table.rows:
+        _repeat_header(row, OxmlElement, qn)
+        for cell in row.cells:
+            _docx_shade(cell, "D5DCE5")
+            _keep_with_next(cell)  # never a header alone at the foot of a page
+    group: str | None = None
+    for line in block.lines:
+        if line.group and line.group != group:
+            cells = table.add_row().cells
+            merged = cells[0].merge(cells[4])
+            _docx_write(merged, [("i", line.group)])
+            _docx_shade(merged, "E8ECF1")
+            _keep_with_next(merged)  # a group heading stays with its first criterion
+        group = line.group
+        _docx_line(table, line)
+    _widths(table, list(_PDF_COLUMNS), _DOCX_WIDTH_CM, Cm)
+    paragraph = document.add_paragraph()
+    paragraph.paragraph_format.space_before = Pt(4)
+    run = paragraph.add_run(clean_text(_block_decision_text(block)))
+    run.bold = block.decision is None
+
+
+def _docx_line(table: Any, line: _Line) -> None:
+    """One criterion's row: the criterion, the machine's proposal, the jury's decision, its reason
+    and comment, who decided and when."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    row = table.add_row()
+    _cant_split(row, OxmlElement, qn)
+    cells = row.cells
+    _docx_write(cells[0], [("small", line.criterion_id + "\n"), ("", line.criterion)])
+    if line.result is None:
+        _docx_write(cells[1], [("i", "aucune proposition")])
+    else:
+        machine = [
+            ("b", line.machine_outcome_label),
+            ("", f"\nStatut : {line.machine_status_label}"),
+            ("", f"\nCitations vérifiées : {line.verified} / {line.total}"),
+        ]
+        if line.flags:
+            machine.append(("", "\nAlertes : " + " ; ".join(line.flag_labels)))
+        _docx_write(cells[1], machine)
+    _docx_shade(cells[1], "EEF2F7")
+    decision = [("i", line.action_label)]
+    if line.jury_outcome:
+        decision.append(("b", "\n" + line.jury_outcome_label))
+    _docx_write(cells[2], decision)
+    notes: list[tuple[str, str]] = []
+    if line.reason:
+        notes += [("b", "Motif : "), ("", line.reason)]
+    if line.comment:
+        notes += [("b", ("\n" if notes else "") + "Commentaire : "), ("", line.comment)]
+    _docx_write(cells[3], notes)
+    who = "\n".join(x for x in (line.decided_by, local_time(line.decided_at)) if x)
+    _docx_write(cells[4], [("small", who)])
+    for cell in cells[2:]:
+        _docx_shade(cell, "FFF8E1")
+
+
+def _docx_signature(document: Any, view: _View) -> None:
+    """Who signed and when (or the unsigned mark), and the audit anchor."""
+    from docx.shared import Pt
 
     document.add_heading("Signature", 1)
     document.add_paragraph(clean_text(_signature_text(view)))
     if view.signed:
         document.add_paragraph(SIGNATURE_CLOSES)
     else:
-        banner(UNSIGNED_MARK)
+        _docx_banner(document, UNSIGNED_MARK)
     for text in _anchor_paragraphs(view):
         run = document.add_paragraph().add_run(clean_text(text))
         run.font.size = Pt(7.5)
 
-    buffer = io.BytesIO()
-    document.save(buffer)
-    return buffer.getvalue()
+
+def _docx_banner(document: Any, text: str) -> None:
+    from docx.shared import Pt
+
+    run = document.add_paragraph().add_run(text)
+    run.bold, run.font.color.rgb, run.font.size = True, _docx_red(), Pt(14)
+
+
+def _docx_shade(cell: Any, fill: str) -> None:
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    properties = cell._tc.get_or_add_tcPr()
+    for old in properties.findall(qn("w:shd")):  # a merged cell comes back once per grid column
+        properties.remove(old)
+    shading = OxmlElement("w:shd")
+    shading.set(qn("w:val"), "clear")
+    shading.set(qn("w:color"), "auto")
+    shading.set(qn("w:fill"), fill)
+    properties.append(shading)
+
+
+def _docx_write(cell: Any, parts: Iterable[tuple[str, str]], size: float = 8.5) -> None:
+    """Cell text from (style, text) parts: style is '', 'b', 'i' or 'small'; '\\n' starts a line."""
+    from docx.shared import Pt
+
+    paragraph = cell.paragraphs[0]
+    paragraph.paragraph_format.space_after = Pt(0)
+    for kind, text in parts:
+        run = paragraph.add_run(clean_text(text))
+        run.bold = True if kind == "b" else None
+        run.italic = True if kind == "i" else None
+        run.font.size = Pt(7.5 if kind == "small" else size)
 
 
 def _widths(table: Any, fractions: list[float], width_cm: float, cm: Callable[[float], Any]) -> None:
