@@ -25,6 +25,7 @@ import json
 import re
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -39,6 +40,7 @@ from assessor.prompts import PromptLibrary
 from assessor.redaction import Redactor, redactor
 from assessor.referential import Criterion, CriterionLevel, ScaleLevel
 from assessor.results import (
+    Citation,
     CriterionResult,
     DossierFlag,
     Flag,
@@ -258,25 +260,83 @@ def assess_with_model(
     ``secrets`` are masked in everything kept of the model's answers, with the environment's
     (``assessor.redaction``). Returns the result and the injections the model reported.
     """
-    scrub = redactor(secrets)
-    allowed = [lv.code for lv in scale_levels] + ["preuves_insuffisantes", "non_evaluable_ecrit"]
-    positive = {lv.code for lv in scale_levels if lv.positive}
-    chunks: dict[str, Chunk] = {c.id: c for c in passages}
+    rules = _Rules(scale_levels, {c.id: c for c in passages})
     messages: list[BaseMessage] = [
         SystemMessage(content) if role == "system" else HumanMessage(content)
         for role, content in prompts.criterion_messages(criterion, passages, scale_levels, mode, referential_title)
     ]
     hint = structured_output_hint(provider, prompts.answer_schema(scale_levels), [c.id for c in passages])
-    attempts: list[ModelAttempt] = []
+    exchange = _converse(model, messages, hint, prompts, rules, redactor(secrets), max_attempts)
+    common = _usage(exchange.attempts, model_id, prompts.version, prices, passages)
+    if exchange.answer is None or exchange.answer.outcome not in rules.allowed:
+        reason = exchange.summary or UNUSABLE
+        return fallback.model_copy(
+            update={
+                **common,
+                "rationale": f"{reason[:1].upper()}{reason[1:]}. {fallback.rationale}",
+                "flags": [*fallback.flags, Flag.MODEL_ERROR],
+                "status": Status.NEEDS_REVIEW,
+            }
+        ), []
+    return _proposal(criterion, exchange, rules, common)
+
+
+class _Rules:
+    """What an answer about one criterion must respect: the scale's outcomes (and the two
+    non-verdicts), a positive outcome only with a verified quote, quotes from these passages."""
+
+    def __init__(self, scale_levels: Sequence[ScaleLevel], chunks: dict[str, Chunk]) -> None:
+        self.allowed = [lv.code for lv in scale_levels] + ["preuves_insuffisantes", "non_evaluable_ecrit"]
+        self.positive = {lv.code for lv in scale_levels if lv.positive}
+        self.chunks = chunks
+
+    def check(self, answer: ModelAnswer) -> tuple[list[Citation], list[str], str | None]:
+        """The answer's citations verified, what to tell the model if it must try again, and why the
+        answer is unusable (for people), if it is."""
+        errors: list[str] = []
+        summary = None
+        if answer.outcome not in self.allowed:
+            errors.append(
+                f"le résultat « {answer.outcome} » n'est pas autorisé ; valeurs possibles : {', '.join(self.allowed)}"
+            )
+            summary = f"{UNUSABLE} : résultat « {_shortened(answer.outcome)} » non prévu"
+        citations = verify_citations([(c.chunk_id, c.quote) for c in answer.citations], self.chunks)
+        errors += errors_for_retry(citations)
+        if answer.outcome in self.positive and not any(c.verified for c in citations):
+            errors.append("un résultat positif exige au moins une citation exacte d'un passage fourni")
+        return citations, errors, summary
+
+
+@dataclass
+class _Exchange:
+    """What the conversation about one criterion left: every attempt, the last parsed answer and its
+    verified citations, and why the last attempt is unusable (for people), if it is."""
+
+    attempts: list[ModelAttempt] = field(default_factory=list)
     answer: ModelAnswer | None = None
-    citations = []
-    summary: str | None = None  # why the last attempt is unusable, for people
+    citations: list[Citation] = field(default_factory=list)
+    summary: str | None = None
+
+
+def _converse(
+    model: BaseChatModel,
+    messages: list[BaseMessage],
+    hint: Any,
+    prompts: PromptLibrary,
+    rules: _Rules,
+    scrub: Redactor,
+    max_attempts: int,
+) -> _Exchange:
+    """Call, check, parse, verify; on a fixable problem, tell the model and call again (at most
+    ``max_attempts`` calls). A call that brings no answer, or a refusal, ends the conversation."""
+    exchange = _Exchange()
     for _ in range(max_attempts):
         try:
             reply, seconds = _call(model, messages, scrub, hint)
         except ModelFailure as exc:
-            summary = exc.summary
-            attempts.append(ModelAttempt(raw_output="", errors=[summary, *([exc.detail] if exc.detail else [])]))
+            exchange.summary = exc.summary
+            errors = [exc.summary, *([exc.detail] if exc.detail else [])]
+            exchange.attempts.append(ModelAttempt(raw_output="", errors=errors))
             break
         raw = scrub.text(_text(reply))
         usage: Mapping[str, Any] = reply.usage_metadata or {}
@@ -286,57 +346,61 @@ def assess_with_model(
             output_tokens=int(usage.get("output_tokens", 0)),
             seconds=round(seconds, 3),
         )
-        attempts.append(attempt)
+        exchange.attempts.append(attempt)
         problem = _refusal_or_truncation(reply)
         if problem:
-            summary, detail = problem
+            exchange.summary, detail = problem
             attempt.errors.append(scrub.text(detail))
-            if summary != TRUNCATED:
+            if exchange.summary != TRUNCATED:
                 break  # a refusal is not fixed by asking again; a truncated answer may be shorter next time
             messages += [AIMessage(raw), HumanMessage(prompts.retry_message([detail + " : soyez plus concis"]))]
             continue
-        answer, errors, summary = _parse(raw)
+        answer, errors, exchange.summary = _parse(raw)
+        exchange.answer = answer  # the last answer counts, even an unreadable one (then None)
         if answer is not None:
-            answer = scrub.model(answer)  # masked again once parsed: a key may hide behind JSON escapes
-            if answer.outcome not in allowed:
-                errors.append(
-                    f"le résultat « {answer.outcome} » n'est pas autorisé ; valeurs possibles : {', '.join(allowed)}"
-                )
-                summary = f"{UNUSABLE} : résultat « {_shortened(answer.outcome)} » non prévu"
-            citations = verify_citations([(c.chunk_id, c.quote) for c in answer.citations], chunks)
-            errors += errors_for_retry(citations)
-            if answer.outcome in positive and not any(c.verified for c in citations):
-                errors.append("un résultat positif exige au moins une citation exacte d'un passage fourni")
+            answer = exchange.answer = scrub.model(answer)  # masked again once parsed: JSON escapes may hide a key
+            exchange.citations, found, unusable = rules.check(answer)
+            errors += found
+            exchange.summary = unusable or exchange.summary
         errors = [scrub.text(e) for e in errors]
         attempt.errors.extend(errors)
         if not errors:
             break
         messages += [AIMessage(raw), HumanMessage(prompts.retry_message(errors))]
+    return exchange
+
+
+def _usage(
+    attempts: list[ModelAttempt],
+    model_id: str,
+    prompt_version: str,
+    prices: tuple[float, float],
+    passages: Sequence[Chunk],
+) -> dict[str, Any]:
+    """What every result of this criterion records, usable answer or not: the calls, tokens and cost."""
     tokens_in = sum(a.input_tokens for a in attempts)
     tokens_out = sum(a.output_tokens for a in attempts)
-    cost = (tokens_in * prices[0] + tokens_out * prices[1]) / 1_000_000
-    common = {
+    return {
         "model": model_id,
-        "prompt_version": prompts.version,
+        "prompt_version": prompt_version,
         "attempts": len(attempts),
         "attempt_log": attempts,
         "input_tokens": tokens_in,
         "output_tokens": tokens_out,
-        "cost_eur": round(cost, 6),
+        "cost_eur": round((tokens_in * prices[0] + tokens_out * prices[1]) / 1_000_000, 6),
         "evidence_ids": [c.id for c in passages],
     }
-    if answer is None or answer.outcome not in allowed:
-        reason = summary or UNUSABLE
-        return fallback.model_copy(
-            update={
-                **common,
-                "rationale": f"{reason[:1].upper()}{reason[1:]}. {fallback.rationale}",
-                "flags": [*fallback.flags, Flag.MODEL_ERROR],
-                "status": Status.NEEDS_REVIEW,
-            }
-        ), []
+
+
+def _proposal(
+    criterion: Criterion, exchange: _Exchange, rules: _Rules, common: dict[str, Any]
+) -> tuple[CriterionResult, list[DossierFlag]]:
+    """The model's usable answer as a proposal: flagged where a person must look, a positive outcome
+    without a verified quote brought down to « preuves insuffisantes », and the injections it reported."""
+    answer, citations, attempts = exchange.answer, exchange.citations, exchange.attempts
+    assert answer is not None
     flags: list[Flag] = []
-    if summary is not None and attempts[-1].raw_output == "":
+    if exchange.summary is not None and attempts[-1].raw_output == "":
         # A retry failed to reach the model: the earlier answer is shown, flagged, and never cached,
         # so that running again asks the model again.
         flags.append(Flag.MODEL_ERROR)
@@ -344,7 +408,7 @@ def assess_with_model(
     rationale = answer.rationale
     if any(not c.verified for c in citations):
         flags.append(Flag.UNVERIFIED_CITATION)
-    if outcome in positive and not any(c.verified for c in citations):
+    if outcome in rules.positive and not any(c.verified for c in citations):
         flags.append(Flag.POSITIVE_WITHOUT_EVIDENCE)
         rationale = (
             f"Le modèle proposait « {outcome} » sans citation vérifiée : ramené à « preuves "
@@ -353,6 +417,7 @@ def assess_with_model(
         outcome = "preuves_insuffisantes"
     if any(c.ocr and c.verified for c in citations):
         flags.append(Flag.OCR_PAGE)
+    chunks = rules.chunks
     reported = [
         DossierFlag(
             flag=Flag.SUSPECTED_INJECTION,
