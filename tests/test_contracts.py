@@ -81,6 +81,8 @@ def test_what_is_not_a_report_is_a_contract_error_not_a_crash() -> None:
     for text in ("pas du json", "[1, 2]", '{"schema_version": "deux"}', '{"schema_version": 2, "bonjour": 1}'):
         with pytest.raises(ContractError):
             read_report(text)
+    with pytest.raises(ContractError, match=r"rapport invalide : dossier : champ obligatoire absent \(\d+ problème"):
+        read_report('{"schema_version": 2, "bonjour": 1}')
 
 
 def test_the_result_cache_keeps_the_version_and_reads_older_results(report: Report, tmp_path: Path) -> None:

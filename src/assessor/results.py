@@ -287,6 +287,34 @@ def _migrated(
     return data
 
 
+_PROBLEMS = {
+    "missing": "champ obligatoire absent",
+    "extra_forbidden": "champ inconnu",
+    "dict_type": "un objet est attendu",
+    "model_type": "un objet est attendu",
+    "list_type": "une liste est attendue",
+    "string_type": "un texte est attendu",
+    "int_type": "un nombre entier est attendu",
+    "int_parsing": "un nombre entier est attendu",
+    "float_type": "un nombre est attendu",
+    "float_parsing": "un nombre est attendu",
+    "bool_type": "vrai ou faux est attendu",
+    "bool_parsing": "vrai ou faux est attendu",
+    "datetime_type": "une date est attendue",
+    "datetime_parsing": "une date est attendue",
+    "datetime_from_date_parsing": "une date est attendue",
+    "enum": "valeur inconnue",
+    "literal_error": "valeur inconnue",
+}
+
+
+def _problem(exc: ValidationError) -> str:
+    """The first problem, in French: where (« criteria.0.citations »), what, and how many in all."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "racine"
+    return f"{where} : {_PROBLEMS.get(first['type'], first['msg'])} ({exc.error_count()} problème(s))."
+
+
 def read_report(data: str | bytes | dict[str, Any]) -> Report:
     """A report from its JSON (text, bytes or decoded), migrated from an older version if need be;
     ``ContractError`` for a newer version or for what is not a report."""
@@ -294,9 +322,7 @@ def read_report(data: str | bytes | dict[str, Any]) -> Report:
     try:
         return Report.model_validate(migrated)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ContractError(f"rapport illisible : {where} : {first['msg']} ({exc.error_count()} problème(s)).") from exc
+        raise ContractError(f"rapport invalide : {_problem(exc)}") from exc
 
 
 def read_criterion_result(data: str | bytes | dict[str, Any]) -> CriterionResult:
@@ -311,7 +337,7 @@ def read_criterion_result(data: str | bytes | dict[str, Any]) -> CriterionResult
     try:
         return CriterionResult.model_validate(migrated)
     except ValidationError as exc:
-        raise ContractError(f"résultat illisible : {exc.error_count()} problème(s).") from exc
+        raise ContractError(f"résultat invalide : {_problem(exc)}") from exc
 
 
 def dump_criterion_result(result: CriterionResult) -> str:

@@ -293,6 +293,31 @@ def import_review_grid(path: Path, *, dossier_key: str | None = None, allow_unsi
     One labelled dossier per review. A row without a jury action was not decided: it is left
     out and counted. A review that is not signed is refused unless ``allow_unsigned``.
     """
+    reviews = _grid_reviews(path)
+    if dossier_key and len(reviews) > 1:
+        raise DatasetError(
+            f"{path} : l'export contient {len(reviews)} revues ; --dossier-key ne vaut que pour une seule revue."
+        )
+    result = GridImport(entries=[])
+    for review_id, rows in reviews.items():
+        entry = _review_labels(path, review_id, rows, result, dossier_key=dossier_key, allow_unsigned=allow_unsigned)
+        if entry is not None:
+            result.entries.append(entry)
+    if not result.entries:
+        raise DatasetError(
+            f"{path} : aucune décision du jury dans cet export ({result.undecided} ligne(s) sans décision)."
+        )
+    keys = [e.dossier for e in result.entries]
+    doubled = sorted({k for k in keys if keys.count(k) > 1})
+    if doubled:
+        raise DatasetError(
+            f"{path} : plusieurs revues pour le même candidat ({', '.join(doubled)}) ; exportez-les séparément."
+        )
+    return result
+
+
+def _grid_reviews(path: Path) -> dict[str, list[dict[str, str]]]:
+    """The export's rows (cells stripped, blank rows skipped), by review, after checking it is one."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError as exc:
@@ -328,83 +353,91 @@ def import_review_grid(path: Path, *, dossier_key: str | None = None, allow_unsi
         reviews.setdefault(cleaned["review_id"], []).append(cleaned)
     if not reviews:
         raise DatasetError(f"{path} : aucune ligne de décision.")
-    if dossier_key and len(reviews) > 1:
+    return reviews
+
+
+def _review_labels(
+    path: Path,
+    review_id: str,
+    rows: list[dict[str, str]],
+    result: GridImport,
+    *,
+    dossier_key: str | None,
+    allow_unsigned: bool,
+) -> DossierLabels | None:
+    """One review's decided criteria as a labelled dossier (None when it has none: a warning says so);
+    an unsigned review is refused unless ``allow_unsigned``."""
+    first = rows[0]
+    status = _plain(first.get("review_status", ""))
+    who = first.get("candidate") or review_id
+    if status != SIGNED and not allow_unsigned:
         raise DatasetError(
-            f"{path} : l'export contient {len(reviews)} revues ; --dossier-key ne vaut que pour une seule revue."
+            f"{path} : la revue {review_id} ({who}) n'est pas signée (statut : {_status_words(status)}). "
+            "Seule une revue signée fait foi ; faites-la signer, ou relancez avec --allow-unsigned."
         )
-    result = GridImport(entries=[])
-    for review_id, rows in reviews.items():
-        first = rows[0]
-        status = _plain(first.get("review_status", ""))
-        who = first.get("candidate") or review_id
-        if status != SIGNED and not allow_unsigned:
-            raise DatasetError(
-                f"{path} : la revue {review_id} ({who}) n'est pas signée (statut : {_status_words(status)}). "
-                "Seule une revue signée fait foi ; faites-la signer, ou relancez avec --allow-unsigned."
-            )
-        if status != SIGNED:
-            result.warnings.append(f"revue {review_id} ({who}) non signée (statut : {_status_words(status)}).")
-        criteria: list[CriterionLabel] = []
-        seen: set[str] = set()
-        for row in rows:
-            criterion_id = row["criterion_id"]
-            if criterion_id in seen:
-                raise DatasetError(f"{path} : la revue {review_id} contient deux fois le critère {criterion_id}.")
-            seen.add(criterion_id)
-            action = _plain(row.get("jury_action", ""))
-            if not action:
-                result.undecided += 1
-                continue
-            if action not in (ACCEPTED, OVERRIDDEN):
-                raise DatasetError(
-                    f"{path} : action du jury inconnue « {row['jury_action']} » pour {criterion_id} "
-                    f"(attendu : {ACCEPTED} ou {OVERRIDDEN})."
-                )
-            outcome = row.get("jury_outcome") or (row.get("machine_outcome", "") if action == ACCEPTED else "")
-            if not outcome:
-                result.warnings.append(f"{criterion_id} : décision sans résultat, ignorée.")
-                continue
-            try:
-                criteria.append(
-                    CriterionLabel(
-                        criterion_id=criterion_id, outcome=outcome, comment=row.get("jury_comment", ""), action=action
-                    )
-                )
-            except ValidationError as exc:
-                raise DatasetError(
-                    f"{path} : résultat du jury invalide « {outcome} » pour {criterion_id} "
-                    f"({_validation_message(exc)})."
-                ) from exc
-        if not criteria:
-            result.warnings.append(f"revue {review_id} ({who}) : aucun critère décidé, revue ignorée.")
+    if status != SIGNED:
+        result.warnings.append(f"revue {review_id} ({who}) non signée (statut : {_status_words(status)}).")
+    criteria = _criterion_labels(path, review_id, rows, result)
+    if not criteria:
+        result.warnings.append(f"revue {review_id} ({who}) : aucun critère décidé, revue ignorée.")
+        return None
+    blocks = sorted({r.get("block", "") for r in rows if r.get("block")})
+    return DossierLabels(
+        dossier=dossier_key or first.get("candidate") or review_id,
+        candidate_id=first.get("candidate") or None,
+        referential=first.get("referential_id") or None,
+        referential_version=first.get("referential_version") or None,
+        block=blocks[0] if len(blocks) == 1 else None,
+        criteria=criteria,
+        source=_grid_source(review_id, first, status),
+    )
+
+
+def _criterion_labels(
+    path: Path, review_id: str, rows: list[dict[str, str]], result: GridImport
+) -> list[CriterionLabel]:
+    """The jury's outcome of each decided criterion (an accepted proposal takes the machine's
+    outcome); undecided rows are counted, a criterion given twice is refused."""
+    criteria: list[CriterionLabel] = []
+    seen: set[str] = set()
+    for row in rows:
+        criterion_id = row["criterion_id"]
+        if criterion_id in seen:
+            raise DatasetError(f"{path} : la revue {review_id} contient deux fois le critère {criterion_id}.")
+        seen.add(criterion_id)
+        action = _plain(row.get("jury_action", ""))
+        if not action:
+            result.undecided += 1
             continue
-        blocks = sorted({r.get("block", "") for r in rows if r.get("block")})
-        signer = first.get("signed_by_name") or first.get("signed_by") or ""
-        source = f"revue {review_id}" + (f", révision {first['revision']}" if first.get("revision") else "")
-        source += f", signée par {signer}" if status == SIGNED and signer else f", statut {_status_words(status)}"
-        if first.get("signed_at") and status == SIGNED:
-            source += f" le {first['signed_at']}"
-        if first.get("machine_model"):
-            source += f" ; proposition de {first['machine_model']}"
-        result.entries.append(
-            DossierLabels(
-                dossier=dossier_key or first.get("candidate") or review_id,
-                candidate_id=first.get("candidate") or None,
-                referential=first.get("referential_id") or None,
-                referential_version=first.get("referential_version") or None,
-                block=blocks[0] if len(blocks) == 1 else None,
-                criteria=criteria,
-                source=source,
+        if action not in (ACCEPTED, OVERRIDDEN):
+            raise DatasetError(
+                f"{path} : action du jury inconnue « {row['jury_action']} » pour {criterion_id} "
+                f"(attendu : {ACCEPTED} ou {OVERRIDDEN})."
             )
-        )
-    if not result.entries:
-        raise DatasetError(
-            f"{path} : aucune décision du jury dans cet export ({result.undecided} ligne(s) sans décision)."
-        )
-    keys = [e.dossier for e in result.entries]
-    doubled = sorted({k for k in keys if keys.count(k) > 1})
-    if doubled:
-        raise DatasetError(
-            f"{path} : plusieurs revues pour le même candidat ({', '.join(doubled)}) ; exportez-les séparément."
-        )
-    return result
+        outcome = row.get("jury_outcome") or (row.get("machine_outcome", "") if action == ACCEPTED else "")
+        if not outcome:
+            result.warnings.append(f"{criterion_id} : décision sans résultat, ignorée.")
+            continue
+        try:
+            criteria.append(
+                CriterionLabel(
+                    criterion_id=criterion_id, outcome=outcome, comment=row.get("jury_comment", ""), action=action
+                )
+            )
+        except ValidationError as exc:
+            raise DatasetError(
+                f"{path} : résultat du jury invalide « {outcome} » pour {criterion_id} ({_validation_message(exc)})."
+            ) from exc
+    return criteria
+
+
+def _grid_source(review_id: str, first: dict[str, str], status: str) -> str:
+    """Where the labels come from, in words: the review, its revision, who signed and when, the model."""
+    source = f"revue {review_id}" + (f", révision {first['revision']}" if first.get("revision") else "")
+    signer = first.get("signed_by_name") or first.get("signed_by") or ""
+    source += f", signée par {signer}" if status == SIGNED and signer else f", statut {_status_words(status)}"
+    if first.get("signed_at") and status == SIGNED:
+        source += f" le {first['signed_at']}"
+    if first.get("machine_model"):
+        source += f" ; proposition de {first['machine_model']}"
+    return source
