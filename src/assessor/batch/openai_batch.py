@@ -49,6 +49,7 @@ from assessor.batch.runstore import DossierRow
 from assessor.llm import LLMError, ModelSpec, environment, parse_spec
 from assessor.pipeline import RateLimiter
 from assessor.settings import LLMSettings
+from assessor.wording import counted
 
 ENDPOINT = "/v1/chat/completions"
 TERMINAL = ("completed", "failed", "expired", "cancelled")
@@ -261,7 +262,7 @@ def run_openai_batch(run: BatchRun, model: ChatModel, client: Any = None) -> Non
         number = run.store.create_round(
             [(r.custom_id, r.dossier_key, r.criterion_id, r.digest, r.body) for r in requests]
         )
-        run.status(f"lot n° {number} : {len(requests)} requête(s) préparée(s)")
+        run.status(f"lot n° {number} : {counted(len(requests), 'requête préparée', 'requêtes préparées')}")
 
 
 def _replay(run: BatchRun, spec: ModelSpec, template: dict[str, Any], llm: LLMSettings) -> list[PendingRequest]:
@@ -272,7 +273,7 @@ def _replay(run: BatchRun, spec: ModelSpec, template: dict[str, Any], llm: LLMSe
     lock = threading.Lock()
     unlimited = RateLimiter(None)  # no call leaves this machine here
     if rows:
-        run.status(f"{len(rows)} dossier(s) à évaluer à partir des réponses reçues")
+        run.status(f"{counted(len(rows), 'dossier')} à évaluer à partir des réponses reçues")
     with _pool(llm.concurrency, "assessor-batch-replay") as executor:
 
         def work(row: DossierRow) -> None:
@@ -340,7 +341,7 @@ def _drive(run: BatchRun, client: Any, current: dict[str, Any]) -> None:
             for c, _, _, body in requests
         ]
         data = ("\n".join(lines) + "\n").encode()
-        run.status(f"lot n° {number} : envoi de {len(requests)} requête(s)")
+        run.status(f"lot n° {number} : envoi de {counted(len(requests), 'requête')}")
         uploaded = client.files.create(file=(f"assessor-{run_id}-{number}.jsonl", data), purpose="batch")
         run.store.update_batch(number, input_file_id=uploaded.id, status="uploaded")
         current["input_file_id"] = uploaded.id

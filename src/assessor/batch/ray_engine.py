@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from assessor.errors import AssessorError
 from assessor.settings import BASELINE, LLMSettings, Settings
+from assessor.wording import counted
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -159,7 +160,7 @@ def run_ray(run: BatchRun, address: str | None, injected_model: tuple[BaseChatMo
         remote = ray.remote(max_retries=TASK_RETRIES, retry_exceptions=False, num_cpus=task_cpus)(assess_one)
         pending = list(run.store.dossiers("pending"))
         in_flight: dict[Any, tuple[Any, float]] = {}
-        run.status(f"Ray : {len(pending)} dossier(s) à évaluer, {slots} à la fois.")
+        run.status(f"Ray : {counted(len(pending), 'dossier')} à évaluer, {slots} à la fois.")
         try:
             while pending or in_flight:
                 while pending and len(in_flight) < slots and not run.stop.is_set():

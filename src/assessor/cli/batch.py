@@ -14,6 +14,7 @@ from rich.markup import escape
 
 from assessor.cli.common import console, err_console, fail, new_progress, settings
 from assessor.results import Mode
+from assessor.wording import counted
 
 
 class Engine(StrEnum):
@@ -213,8 +214,8 @@ def batch(
     _print_summary(summary)
     if summary.failed:
         fail(
-            f"{len(summary.failed)} dossier(s) en échec (raisons ci-dessus) : corrigez la cause si besoin, puis "
-            "relancez la même commande avec --retry-failed pour les évaluer de nouveau."
+            f"{counted(len(summary.failed), 'dossier')} en échec (raisons ci-dessus) : corrigez la cause si "
+            "besoin, puis relancez la même commande avec --retry-failed pour les évaluer de nouveau."
         )
 
 

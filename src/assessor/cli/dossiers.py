@@ -98,7 +98,8 @@ def print_ingest_report(report: IngestReport) -> None:
     console.print(table)
     if report.replaced:
         console.print(f"Remplacés par leur nouvelle version : {escape(', '.join(report.replaced))}")
-    console.print(f"Total : {len(report.dossier.files)} fichier(s), {report.dossier.chunk_count} passages indexés.")
+    files, chunks = len(report.dossier.files), report.dossier.chunk_count
+    console.print(f"Total : {counted(files, 'fichier')}, {counted(chunks, 'passage indexé', 'passages indexés')}.")
 
 
 def _dossier_summary(d: Dossier) -> dict[str, Any]:
@@ -159,7 +160,7 @@ def delete_dossier(
     if not yes:
         if not sys.stdin.isatty():
             fail("confirmation impossible sans terminal : ajoutez --yes pour supprimer.")
-        if not confirm(f"Supprimer le dossier {d.id} ({len(d.files)} fichier(s)) ?"):
+        if not confirm(f"Supprimer le dossier {d.id} ({counted(len(d.files), 'fichier')}) ?"):
             fail("rien n'a été supprimé.")
     removed = store.delete(dossier_id)
     console.print(f"Dossier {dossier_id} supprimé ({removed} passages retirés de l'index).")

@@ -206,7 +206,7 @@ def validate_referentials(
                 f"{c['competencies']} compétences, {c['criteria']} critères"
             )
         else:
-            console.print(f"[red]✗[/] {escape(str(path))} : {errors} erreur(s)")
+            console.print(f"[red]✗[/] {escape(str(path))} : {counted(errors, 'erreur')}")
     if n_errors:
         raise typer.Exit(1)
 

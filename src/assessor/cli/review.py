@@ -374,7 +374,7 @@ def verify(
         problems += store.differences_from_export(json.loads(against.read_text(encoding="utf-8")))
     entries = len(store.audit_log())
     if problems:
-        err_console.print(f"[bold red]Journal d'audit : {len(problems)} rupture(s)[/]")
+        err_console.print(f"[bold red]Journal d'audit : {counted(len(problems), 'rupture')}[/]")
         for problem in problems:
             err_console.print(f"  - {escape(problem)}", soft_wrap=True)
         raise typer.Exit(1)
