@@ -160,3 +160,19 @@ def test_the_list_of_referentials_comes_from_the_cache_until_a_file_changes(tmp_
     # A removed file leaves the list too.
     shutil.rmtree(folder)
     assert "grands-comptes-bis" not in probe("referentials", "list", "--json", env=env)[1]
+
+
+LEAVES = [
+    "errors", "vocabulary", "settings", "environment", "defaults", "datafolder",
+    "catalogue", "logs", "timefmt", "atomic", "wording", "safe_yaml",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("leaf", LEAVES)
+def test_a_leaf_module_imports_no_other_part_of_the_package(leaf: str) -> None:
+    """docs/architecture.md: the leaves (settings, errors, vocabulary…) can be imported by any command
+    at start-up, because they bring nothing of the pipeline with them."""
+    probe = f"import sys, json; import assessor.{leaf}; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    parts = {name for name in json.loads(done.stdout) if name.startswith("assessor.")}
+    assert parts <= {f"assessor.{name}" for name in LEAVES}, parts
