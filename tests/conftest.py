@@ -46,6 +46,9 @@ SLOW_MODULES = {
 }
 
 SLOW_TESTS = {
+    "test_errors::test_every_failure_class_of_the_package_derives_from_the_one_root",  # imports every module
+    "test_errors::test_each_error_has_a_stable_code_of_its_own",
+    "test_importer::test_a_large_export_is_streamed_one_fiche_at_a_time",
     "test_secrets::test_a_key_echoed_by_the_model_is_written_nowhere",
     "test_batch::test_the_bound_on_model_calls_holds_across_dossiers",
     "test_evidence_only::test_the_default_thresholds_are_those_fitted_on_every_labelled_dossier",

@@ -6,6 +6,7 @@ quotes the first passage it is given (so verified citations and model attempts e
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -47,6 +48,22 @@ def model_report(data_dir: Path, *, mode: Mode = Mode.JURY) -> Report:
     spec = ModelSpec("fake", "quoting", remote=False)
     model = FunctionChatModel(script=quoting_first_passage("acquis"))
     return assess_dossier(_store(data_dir), "omni", referential(), blocks=["B1"], mode=mode, chat_model=(model, spec))
+
+
+_SHARED: dict[tuple[str, Mode], Report] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_report(kind: str = "evidence", mode: Mode = Mode.JURY) -> Report:
+    """``evidence_report`` or ``model_report`` (``kind``), built once per test process for the modules
+    that need only the report, not the dossier in their own data folder (ingesting and assessing
+    takes seconds); each call returns a deep copy."""
+    with _SHARED_LOCK:
+        if (kind, mode) not in _SHARED:
+            folder = Path(tempfile.mkdtemp(prefix="assessor-shared-reports-"))
+            build = model_report if kind == "model" else evidence_report
+            _SHARED[(kind, mode)] = build(folder, mode=mode)
+        return _SHARED[(kind, mode)].model_copy(deep=True)
 
 
 def race(

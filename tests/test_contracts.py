@@ -27,12 +27,12 @@ from assessor.results import (
 )
 from assessor.review.domain import ReviewError
 from assessor.review.store import ReviewStore
-from reviewdata import model_report
+from reviewdata import shared_report
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
-    return model_report(tmp_path_factory.mktemp("contracts"))
+    return shared_report("model")
 
 
 def as_version_1(report: Report) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from assessor.review.domain import (
     ReviewSummary,
 )
 from assessor.review.exports import CSV_COLUMNS, ExportFormat, export_filename, export_review, read_anchor
-from reviewdata import evidence_report, model_report, referential
+from reviewdata import referential, shared_report
 
 REASON = "<script>alert(1)</script> & « guillemets »"
 COMMENT = "Voir l’œuvre citée p. 3 : <b>gras</b> ?"
@@ -49,8 +49,7 @@ T1 = datetime(2026, 3, 5, 14, 5, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
-    data = tmp_path_factory.mktemp("exports-data")
-    return {"evidence": evidence_report(data), "model": model_report(data)}
+    return {"evidence": shared_report("evidence"), "model": shared_report("model")}
 
 
 @pytest.fixture(scope="module")

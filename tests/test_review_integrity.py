@@ -35,15 +35,14 @@ from assessor.review.domain import (
 from assessor.review.exports import ExportFormat, export_review, read_anchor
 from assessor.review.store import ReviewStore, alembic_config
 from assessor.settings import Settings
-from reviewdata import decide_block_criteria, evidence_report, model_report, referential
+from reviewdata import decide_block_criteria, referential, shared_report
 
 JURY = User(username="jury1", display_name="Dupont Marie", role=Role.JURY)
 
 
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
-    folder = tmp_path_factory.mktemp("integrity-data")
-    return {"evidence": evidence_report(folder), "model": model_report(folder)}
+    return {"evidence": shared_report("evidence"), "model": shared_report("model")}
 
 
 @pytest.fixture

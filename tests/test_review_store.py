@@ -30,7 +30,7 @@ from assessor.review.domain import (
     User,
 )
 from assessor.review.store import ReviewStore, alembic_config, head_revision
-from reviewdata import decide_block_criteria, evidence_report, model_report, race
+from reviewdata import decide_block_criteria, race, shared_report
 
 JURY = User(username="jury1", display_name="Dupont Marie", role=Role.JURY)
 JURY2 = User(username="jury2", display_name="Durand Luc", role=Role.JURY)
@@ -45,12 +45,11 @@ ADMIN = User(username="admin", display_name="Admin", role=Role.ADMIN)
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
     """Built once: evidence-only in the three modes, and the fake model's (raw outputs, verified citations)."""
-    folder = tmp_path_factory.mktemp("reviewdata")
     return {
-        "evidence": evidence_report(folder),
-        "model": model_report(folder),
-        "trainer": evidence_report(folder, mode=Mode.TRAINER),
-        "candidate": evidence_report(folder, mode=Mode.CANDIDATE),
+        "evidence": shared_report("evidence"),
+        "model": shared_report("model"),
+        "trainer": shared_report("evidence", Mode.TRAINER),
+        "candidate": shared_report("evidence", Mode.CANDIDATE),
     }
 
 
