@@ -31,7 +31,7 @@ from reviewdata import shared_report
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
+def report() -> Report:
     return shared_report("model")
 
 

@@ -39,17 +39,20 @@ def _exception_classes() -> dict[str, tuple[Path, list[str]]]:
     return found
 
 
-def test_every_failure_class_of_the_package_derives_from_the_one_root() -> None:
+def _imported(name: str, path: Path) -> object:
+    """The class ``name`` as its module defines it (importing the module)."""
     import importlib
 
+    dotted = ".".join(path.relative_to(SRC).with_suffix("").parts).removesuffix(".__init__")
+    return getattr(importlib.import_module(f"assessor.{dotted}"), name)
+
+
+def test_every_failure_class_of_the_package_derives_from_the_one_root() -> None:
     classes = _exception_classes()
     assert len(classes) > 20  # the scan sees the package's errors
     outside = []
     for name, (path, _) in classes.items():
-        module = importlib.import_module(
-            "assessor." + ".".join(path.relative_to(SRC).with_suffix("").parts).removesuffix(".__init__")
-        )
-        cls = getattr(module, name)
+        cls = _imported(name, path)
         if isinstance(cls, type) and issubclass(cls, BaseException) and not issubclass(cls, AssessorError):
             outside.append(f"{path.relative_to(ROOT)}: {name}")
     assert not outside, "errors outside AssessorError: " + ", ".join(outside)
@@ -63,14 +66,9 @@ def test_the_french_check_reads_the_message_of_every_error_of_the_root() -> None
 
 
 def test_each_error_has_a_stable_code_of_its_own() -> None:
-    import importlib
-
     codes: dict[str, str] = {}
     for name, (path, _) in _exception_classes().items():
-        module = importlib.import_module(
-            "assessor." + ".".join(path.relative_to(SRC).with_suffix("").parts).removesuffix(".__init__")
-        )
-        cls = getattr(module, name)
+        cls = _imported(name, path)
         if name in INTERNAL or not (isinstance(cls, type) and issubclass(cls, AssessorError)):
             continue
         if "code" in cls.__dict__ and isinstance(cls.__dict__["code"], str):

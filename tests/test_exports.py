@@ -48,7 +48,7 @@ T1 = datetime(2026, 3, 5, 14, 5, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
+def reports() -> dict[str, Report]:
     return {"evidence": shared_report("evidence"), "model": shared_report("model")}
 
 

@@ -41,7 +41,7 @@ JURY = User(username="jury1", display_name="Dupont Marie", role=Role.JURY)
 
 
 @pytest.fixture(scope="module")
-def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
+def reports() -> dict[str, Report]:
     return {"evidence": shared_report("evidence"), "model": shared_report("model")}
 
 

@@ -43,7 +43,7 @@ ADMIN = User(username="admin", display_name="Admin", role=Role.ADMIN)
 
 
 @pytest.fixture(scope="module")
-def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
+def reports() -> dict[str, Report]:
     """Built once: evidence-only in the three modes, and the fake model's (raw outputs, verified citations)."""
     return {
         "evidence": shared_report("evidence"),

@@ -27,8 +27,5 @@ class UnknownName(AssessorError, LookupError):
 
     code = "nom-inconnu"
 
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
-
 
 __all__ = ["AssessorError", "SettingsError", "UnknownName"]

@@ -76,9 +76,6 @@ class ReferentialNotFound(UnknownName):
         )
         super().__init__(self.message)
 
-    def __str__(self) -> str:
-        return self.message
-
 
 try:  # libyaml's parser: the pure-Python one takes seconds for the shipped files
     from yaml import CSafeLoader as _SafeLoader

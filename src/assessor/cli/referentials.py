@@ -66,8 +66,9 @@ def list_referentials(
     files = referential_files([*referentials_dirs(), shipped_referentials_dir()])
     entries = cached_listing(files)  # each file as it was validated last, if none has changed since
     if entries is None:
-        entries = [_listing(path, item) for path, item in library().all()]
-        remember_listing(files, entries)
+        read = list(library().all())
+        entries = [_listing(path, item) for path, item in read]
+        remember_listing([path for path, _ in read], entries)  # the files read, whatever the folders said
     if as_json:
         print_json(entries)
         return

@@ -76,16 +76,17 @@ class _Shared:
                 return out
             except AssessorError as error:
                 log.info("refused", extra={"code": error.code, "event_handler": fn.__name__})
-                text = views.message(str(error), "error")
-                return {target: text} if target is not None else {self.s.msg: text, self.s.sign_msg: text}
+                return shown(str(error))
             except Exception as error:  # a bug: a trace id on screen, the traceback in the log
                 trace_id = log_bug(error)
-                text = views.message(
+                return shown(
                     f"Erreur inattendue ({type(error).__name__}) : c'est un défaut d'Assessor, rien de votre "
-                    f"fait. Numéro de suivi {trace_id}, à donner à l'administrateur.",
-                    "error",
+                    f"fait. Numéro de suivi {trace_id}, à donner à l'administrateur."
                 )
-                return {target: text} if target is not None else {self.s.msg: text, self.s.sign_msg: text}
+
+        def shown(text: str) -> dict[Any, Any]:
+            message = views.message(text, "error")
+            return {target: message} if target is not None else {self.s.msg: message, self.s.sign_msg: message}
 
         return wrapper
 
