@@ -26,18 +26,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from pydantic import BaseModel
 from sqlalchemy.pool import StaticPool
 
 from assessor.redaction import redact, redact_model
 from assessor.results import EVIDENCE_TO_EXAMINE, CriterionResult, Mode, Report, Status, read_report
-from assessor.review import audit
+from assessor.review import audit, migrations
 from assessor.review.audit import AuditKey, AuditWriter
 from assessor.review.domain import (
     AuditAnchor,
@@ -68,6 +65,9 @@ from assessor.review.permissions import (
 from assessor.review.schema import audit_log, block_decisions, criterion_decisions, metadata, reviews, signatures
 from assessor.review.sessions import SharedSessions
 from assessor.settings import Settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -131,6 +131,8 @@ def alembic_config(connection: sa.Connection | None = None, key: AuditKey | None
 
     The audit key goes to the migrations that must record what they carried over in the log.
     """
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if connection is not None:
@@ -141,7 +143,9 @@ def alembic_config(connection: sa.Connection | None = None, key: AuditKey | None
 
 
 def head_revision() -> str:
-    """The newest schema revision this code expects."""
+    """The newest schema revision this code ships, as Alembic reads it from the migrations folder."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     if head is None:  # pragma: no cover - the package always ships its initial revision
         raise RuntimeError("no migration found in the package")
@@ -152,6 +156,7 @@ def _refuse_unknown_revision(connection: sa.Connection) -> None:
     """A database migrated by a newer Assessor (a revision this code does not ship) is refused, not
     half-read: older ones are migrated by Alembic, one revision at a time."""
     from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
 
     current = MigrationContext.configure(connection).get_current_revision()
     if current is None:
@@ -345,6 +350,10 @@ class ReviewStore:
 
     def _migrate(self) -> None:
         """Bring the schema to head, serialised so two processes starting together cannot both migrate."""
+        if self._at_head():
+            return
+        from alembic import command
+
         with self._engine.connect() as connection:
             connection.execution_options(assessor_write=True)
             with connection.begin():
@@ -352,6 +361,14 @@ class ReviewStore:
                     connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
                 _refuse_unknown_revision(connection)
                 command.upgrade(alembic_config(connection, self.audit_key), "head")
+
+    def _at_head(self) -> bool:
+        """Whether the database already stands at the newest revision (read without Alembic)."""
+        with self._engine.connect() as connection:
+            if not sa.inspect(connection).has_table("alembic_version"):
+                return False
+            versions = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
+        return versions == [migrations.HEAD]
 
     @contextmanager
     def _reading(self) -> Iterator[sa.Connection]:
