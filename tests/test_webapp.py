@@ -19,7 +19,7 @@ from assessor.review.auth import UsersFile
 from assessor.review.domain import CriterionAction, CriterionDecision, ReviewState, ReviewSummary, Role, User
 from assessor.settings import AppSettings, Settings
 from assessor.webapp import views
-from assessor.webapp.app import AppError, ReviewApp
+from assessor.webapp.app import AppError, ReviewApp, build
 from assessor.webapp.pages import render_page
 from fakes import make_chunk
 from reviewdata import SAMPLE, decide_block_criteria, evidence_report, model_report, referential
@@ -118,6 +118,12 @@ def test_uploads_are_checked_by_type_and_size(app: ReviewApp, tmp_path: Path) ->
     with pytest.raises(AppError, match=r"trop volumineux.*limite 1 Mo.*ASSESSOR_APP__MAX_UPLOAD_MB"):
         app.check_uploads([str(big)], Role.JURY)
     assert app.check_uploads([str(SAMPLE)], Role.JURY) == [SAMPLE]
+
+
+def test_the_workspace_runs_several_events_at_once(app: ReviewApp) -> None:
+    """Gradio runs one event at a time by default: one jury member's model run would hold up everyone's clicks."""
+    demo = build(app)
+    assert demo._queue.default_concurrency_limit == 8
 
 
 def test_a_run_creates_a_review_and_logs_every_proposal(app: ReviewApp) -> None:

@@ -46,6 +46,10 @@ from assessor.webapp.pages import render_page
 from assessor.webapp.setup import FirstAccount, mount
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: no telemetry
+# Up to eight events at once across all sessions (Gradio's default is one, which would make each
+# jury member wait for the others). Read by the queue every Blocks creates: a later queue() call
+# would build Gradio's whole server app a fourth time, 0.2 s more before the first page.
+os.environ.setdefault("GRADIO_DEFAULT_CONCURRENCY_LIMIT", "8")
 import gradio as gr
 from starlette.middleware import Middleware
 
@@ -269,7 +273,6 @@ def launch(
     no account yet; print the one-time link that creates the first administrator (``webapp.setup``)."""
     app = ReviewApp(settings)
     demo: gr.Blocks = build(app)
-    demo.queue(default_concurrency_limit=8)
     upload_dir = Path(gr.utils.get_upload_folder())
     data = settings.data_dir.resolve()
     private = {data / name for name in ("dossiers", "private", "exports", "cache", "chroma", "assessor.db")}
