@@ -149,3 +149,18 @@ def test_headers_are_found_in_the_raw_text_of_a_json_answer() -> None:
 def test_json_keys_ending_like_labels_are_not_labels() -> None:
     line = json.dumps({"dossier_key": "grands-comptes-b1", "input_tokens": 1200, "cle_dossier": "omnicanal-b1-2024"})
     assert redact(line) == line
+
+
+def test_a_secret_set_after_a_first_redaction_is_masked_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The secrets of the environment are remembered per state of the environment, not once for all."""
+    assert redact("plain words") == "plain words"
+    monkeypatch.setenv("SOME_SERVICE_API_KEY", "late-secret-value-42")
+    assert redact("echo late-secret-value-42") == f"echo {MASK}"
+    monkeypatch.delenv("SOME_SERVICE_API_KEY")
+    assert redact("echo late-secret-value-42") == "echo late-secret-value-42"
+
+
+def test_text_too_short_for_any_secret_is_returned_as_is() -> None:
+    redactor = Redactor(["abcdefgh"])
+    assert redactor.text("abcdefg") == "abcdefg"  # one character short of the shortest secret
+    assert redactor.text("abcdefgh") == MASK

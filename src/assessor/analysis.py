@@ -43,6 +43,8 @@ def _stemmer() -> Stemmer.Stemmer:
 
 def fold(text: str) -> str:
     """Remove accents: « évalué » -> « evalue »; « œ » -> « oe »."""
+    if text.isascii():  # most words: nothing to fold
+        return text
     text = text.replace("œ", "oe").replace("æ", "ae")
     return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
 
@@ -53,3 +55,10 @@ def analyze(text: str) -> list[str]:
     stopwords = _stopwords()
     kept = [w for w in words if w not in stopwords and fold(w) not in stopwords and (len(w) > 1 or w.isdigit())]
     return [fold(stem) for stem in _stemmer().stemWords(kept)]
+
+
+@functools.lru_cache(maxsize=4096)
+def token_set(text: str) -> frozenset[str]:
+    """The distinct tokens of ``analyze(text)``, remembered: the evidence-only assessment measures
+    the same retrieved passages against criterion after criterion."""
+    return frozenset(analyze(text))

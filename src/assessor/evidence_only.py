@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from assessor.analysis import analyze
+from assessor.analysis import analyze, token_set
 from assessor.chunking import Chunk
 from assessor.citations import verify_citations
 from assessor.referential import Criterion, CriterionLevel
@@ -57,7 +57,7 @@ _EVALUATIVE = set(
 
 def key_terms(criterion: Criterion) -> set[str]:
     """The analysed terms of a criterion's text and group heading."""
-    return set(analyze(f"{criterion.text} {criterion.group or ''}"))
+    return set(token_set(f"{criterion.text} {criterion.group or ''}"))
 
 
 def topic_terms(criterion: Criterion) -> set[str]:
@@ -72,9 +72,9 @@ def evidence_score(criterion: Criterion, passages: Sequence[Passage]) -> float:
     return max((coverage(terms, p.chunk.text) for p in passages), default=0.0)
 
 
-def coverage(terms: set[str], text: str) -> float:
-    """Share of ``terms`` that occur in ``text`` (after the same French analysis)."""
-    return len(terms & set(analyze(text))) / len(terms) if terms else 0.0
+def coverage(wanted: set[str], text: str) -> float:
+    """Share of the ``wanted`` terms that occur in ``text`` (after the same French analysis)."""
+    return len(wanted & token_set(text)) / len(wanted) if wanted else 0.0
 
 
 def _sentences(text: str) -> list[str]:
@@ -109,9 +109,9 @@ def best_sentence(terms: set[str], chunk: Chunk) -> str:
 
 def _missing_terms(criterion: Criterion, passages: Sequence[Passage]) -> list[str]:
     """Topic words of the criterion that none of the closest passages contains."""
-    found = set().union(*(set(analyze(p.chunk.text)) for p in passages)) if passages else set()
-    words = [w for w in re.findall(r"[^\W\d_]{4,}", criterion.text) if not set(analyze(w)) <= _EVALUATIVE]
-    missing = [w for w in dict.fromkeys(words) if set(analyze(w)) and not set(analyze(w)) & found]
+    found = frozenset().union(*(token_set(p.chunk.text) for p in passages))
+    words = [w for w in re.findall(r"[^\W\d_]{4,}", criterion.text) if not token_set(w) <= _EVALUATIVE]
+    missing = [w for w in dict.fromkeys(words) if token_set(w) and not token_set(w) & found]
     if not missing:
         return []
     return ["Termes du critère absents des passages les plus proches : " + ", ".join(f"« {w} »" for w in missing[:6])]

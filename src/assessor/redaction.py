@@ -130,6 +130,8 @@ class Redactor:
 
     def text(self, text: str) -> str:
         """``text`` with every secret masked."""
+        if len(text) < MIN_SECRET_CHARS:  # too short to hold a secret or any shape below (most JSON keys)
+            return text
         if self._known is not None:
             text = self._known.sub(MASK, text)
         text = _HEADER.sub(lambda m: m.group(1) + (f"{m.group(2)} " if m.group(2) else "") + MASK, text)
@@ -184,8 +186,15 @@ def known_secrets(env: Mapping[str, str] | None = None) -> frozenset[str]:
         from assessor.environment import process_environment
 
         env = process_environment()
+    return _secrets_in(frozenset(env.items()))
+
+
+@lru_cache(maxsize=32)
+def _secrets_in(variables: frozenset[tuple[str, str]]) -> frozenset[str]:
+    """``known_secrets`` of one state of the environment: the audit log redacts every entry it
+    appends, and the environment rarely changes between two entries."""
     found: set[str] = set()
-    for name, value in env.items():
+    for name, value in variables:
         if _SECRET_VARIABLE.search(name):
             found.add(value.strip())
         found |= _url_passwords(value)

@@ -31,7 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import BaseModel
 
-from assessor.redaction import redact_json
+from assessor.redaction import redactor
 from assessor.review.domain import (
     AUDIT_ACTION_LABELS,
     AuditAnchor,
@@ -192,6 +192,7 @@ class AuditWriter:
         after: dict[str, Any] | None = None,
         details: dict[str, Any] | None = None,
     ) -> AuditEntry:
+        masked = redactor().json  # the environment's secrets, read once per entry
         values: dict[str, Any] = {
             "id": self._last_id + 1,
             "at": at,
@@ -202,9 +203,9 @@ class AuditWriter:
             # Secrets masked before hashing (a model's raw output may repeat an API key): the chain
             # covers exactly what is stored. The store masks what people typed before writing its
             # rows, so that a row and the entry that recorded it stay equal.
-            "before": as_stored(redact_json(before)),
-            "after": as_stored(redact_json(after)),
-            "details": as_stored(redact_json(details or {})),
+            "before": as_stored(masked(before)),
+            "after": as_stored(masked(after)),
+            "details": as_stored(masked(details or {})),
             "key_id": self._key.key_id,
         }
         entry_hash = self._key.mac(self._last_hash, entry_fields(values))
