@@ -62,6 +62,11 @@ SLOW_TESTS = {
 }
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("markexpr", "") == "not slow":
+        os.environ["ASSESSOR_TEST_TIER"] = "fast"  # read by tiers.py when the test modules are imported
+
+
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
     """In the fast tier (``-m "not slow"``), the slow modules are not even imported: importing them
     (Ray, Playwright, gradio, the models) took a third of the tier's time, for tests it then deselects."""

@@ -11,6 +11,7 @@ from assessor.chunking import MIN_PASSAGE_WORDS, chunk_file
 from assessor.ingest import load_file
 from assessor.ingest.document import FileKind, LoadedFile, Page
 from assessor.settings import ChunkSettings
+from tiers import examples
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_dossiers"
@@ -119,7 +120,7 @@ def test_docx_chunks_are_located_by_section_and_paragraph() -> None:
 paragraph = st.text(alphabet="abcdéèà ,.;:ABC•|-0123456789", min_size=1, max_size=400)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     st.lists(st.lists(paragraph, min_size=1, max_size=6), min_size=1, max_size=4),
     st.integers(min_value=200, max_value=1200),

@@ -20,6 +20,7 @@ from assessor.citations import (
     verify_quote,
 )
 from assessor.ingest.normalize import normalize_text
+from tiers import examples
 
 PASSAGE = (
     "Au cours de mon alternance chez Vélo’Ouest, j’ai piloté le déve-\n"
@@ -696,7 +697,7 @@ def spelt(entry: tuple[str, ...], data: st.DataObject) -> str:
     return re.sub("['’ʼ‘]", lambda _: data.draw(st.sampled_from("’'ʼ‘")), word)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(passages(), st.data())
 def test_any_stretch_of_three_words_or_more_passes_whatever_its_typography(
     drawn: tuple[str, list[tuple[int, int]], list[tuple[str, ...]]], data: st.DataObject
@@ -719,7 +720,7 @@ def test_any_stretch_of_three_words_or_more_passes_whatever_its_typography(
     assert check.spans == ((spans[first][0], spans[last][1]),), (quote, passage)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(passages(), st.data())
 def test_one_word_digit_or_sign_changed_fails_and_is_named(
     drawn: tuple[str, list[tuple[int, int]], list[tuple[str, ...]]], data: st.DataObject
@@ -773,7 +774,7 @@ def test_one_word_digit_or_sign_changed_fails_and_is_named(
         ), (quote, passage, check.reason, named)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(passages(), st.lists(st.sampled_from(FOREIGN), min_size=3, max_size=30))
 def test_a_sentence_from_elsewhere_fails(
     drawn: tuple[str, list[tuple[int, int]], list[tuple[str, ...]]], foreign: list[str]
@@ -783,7 +784,7 @@ def test_a_sentence_from_elsewhere_fails(
     assert not check.ok and check.reason == NOTHING
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(passages(), st.data())
 def test_two_separate_stretches_put_together_fail(
     drawn: tuple[str, list[tuple[int, int]], list[tuple[str, ...]]], data: st.DataObject
@@ -805,7 +806,7 @@ def test_two_separate_stretches_put_together_fail(
     assert not verify_quote(f"{b} […] {a}", passage).ok
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(st.text(alphabet="aeéz AÉŒœ E\u0301\u0300-–\n\r\t\u00a0\u202f\u00ad\u200b’'|«»:;.…ﬁ²1_•", max_size=60))
 def test_the_matching_form_includes_the_projects_normalisation(text: str) -> None:
     assert matching_form(normalize_text(text)) == matching_form(text)

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from assessor.pseudonymise import KINDS, Pseudonymiser
+from tiers import examples
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_DOSSIERS = ROOT.parent / "shared" / "realdata" / "dossiers"
@@ -405,7 +406,7 @@ def sentences(draw: st.DrawFn) -> tuple[str, list[str]]:
     return " ".join(parts), inserted
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(sentences())
 def test_mixed_entities_are_replaced_and_restored_exactly(sentence: tuple[str, list[str]]) -> None:
     text, inserted = sentence
@@ -422,7 +423,7 @@ def test_mixed_entities_are_replaced_and_restored_exactly(sentence: tuple[str, l
 PLACEHOLDER_LIKE = st.sampled_from(["[PERSONNE_1]", "PERSONNE_1", "[EMAIL_2b]", "[adresse 1]", "\\[SIREN\\_1\\]"])
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(st.one_of(st.text(alphabet=st.characters(codec="utf-8"), max_size=40), PLACEHOLDER_LIKE), max_size=6))
 def test_any_text_is_restored_exactly(pieces: list[str]) -> None:
     text = " ".join(pieces)
