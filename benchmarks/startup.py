@@ -23,7 +23,7 @@ What is measured:
 - ``assessor search -d bench « texte »`` on the ingested sample dossier (lexical): the whole
   search, index client included, for information (no goal);
 - the review app (``assessor app``): from the process start to the first page served
-  (HTTP 200 on ``/``, polled every 0.2 s); beside it, a bare ``python -c "import gradio"`` timed
+  (HTTP 200 on ``/``, polled every 0.02 s); beside it, a bare ``python -c "import gradio"`` timed
   just before each app run, the part of the first page no Gradio app can avoid.
 
 Goals (issue 14): the first four within 3 × the bare import, the app's first page within 5 s.
@@ -95,7 +95,7 @@ def app_first_page(env: dict[str, str], data_dir: Path, runs: int) -> tuple[floa
         port = free_port()
         command = [*assessor_command(), "app", "--port", str(port)]
         start = time.perf_counter()
-        with serving(command, url=f"http://127.0.0.1:{port}/", log=data_dir / "app.log", env=env, cwd=ROOT):
+        with serving(command, url=f"http://127.0.0.1:{port}/", log=data_dir / "app.log", env=env, cwd=ROOT, poll=0.02):
             times.append(time.perf_counter() - start)
     return statistics.median(times), statistics.median(floors)
 

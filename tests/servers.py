@@ -37,8 +37,9 @@ def serving(
     env: Mapping[str, str],
     cwd: Path | None = None,
     timeout: float = 90.0,
+    poll: float = 0.2,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run ``command`` until the block ends; yields once ``url`` answers 200."""
+    """Run ``command`` until the block ends; yields once ``url`` answers 200 (asked every ``poll`` s)."""
     with log.open("ab") as out:
         process = subprocess.Popen(
             list(command), cwd=cwd, env=dict(env), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
@@ -55,7 +56,7 @@ def serving(
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{command[0]} did not answer on {url} within {timeout:.0f} s:\n{_tail(log)}")
-            time.sleep(0.2)
+            time.sleep(poll)
         yield process
     finally:
         process.terminate()
