@@ -117,3 +117,15 @@ def test_a_review_database_migrated_by_a_newer_assessor_is_refused(tmp_path: Pat
     connection.close()
     with pytest.raises(ReviewError, match=r"version plus récente d'Assessor.*f00d0000beef"):
         ReviewStore(url)
+
+
+def test_every_persisted_model_is_defined_in_the_contracts_module() -> None:
+    """Reports, results, citations, people's decisions and the audit anchor an export carries: one
+    module defines them all, beside the versions and the migrations (the review module re-exports)."""
+    from assessor import results
+    from assessor.review import domain
+
+    persisted = ["Report", "CriterionResult", "Citation", "CriterionDecision", "BlockDecision", "AuditAnchor"]
+    assert {getattr(results, name).__module__ for name in persisted} == {"assessor.results"}
+    assert all(getattr(domain, name) is getattr(results, name) for name in persisted[3:])
+    assert domain.CSV_COLUMNS is results.CSV_COLUMNS

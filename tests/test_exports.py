@@ -23,7 +23,7 @@ import pypdf
 import pytest
 
 from assessor.referential import Referential
-from assessor.results import DossierFlag, Flag, Report
+from assessor.results import REVIEW_EXPORT_VERSION, ContractError, DossierFlag, Flag, NewerContract, Report
 from assessor.review import exports
 from assessor.review.domain import (
     AuditAnchor,
@@ -477,6 +477,22 @@ def test_every_format_carries_the_audit_anchor_and_gives_it_back(
     unsealed.write_bytes(export_review(make_state(reports["model"], signed=True), ref, fmt))
     with pytest.raises(ReviewError, match="sceau du journal d’audit"):
         read_anchor(unsealed)
+
+
+def test_a_grid_exported_by_a_newer_assessor_or_by_another_tool_is_refused_not_half_read(
+    reports: dict[str, Report], ref: Referential, tmp_path: Path
+) -> None:
+    document = json.loads(
+        export_review(make_state(reports["model"], signed=True), ref, ExportFormat.JSON, anchor=ANCHOR)
+    )
+    newer = tmp_path / "grille-future.json"
+    newer.write_text(json.dumps(document | {"format_version": REVIEW_EXPORT_VERSION + 1}), encoding="utf-8")
+    with pytest.raises(NewerContract, match=r"plus récent.*mettez Assessor à jour"):
+        read_anchor(newer)
+    foreign = tmp_path / "autre.json"
+    foreign.write_text(json.dumps({"audit": ANCHOR.model_dump()}), encoding="utf-8")
+    with pytest.raises(ContractError, match="pas une grille exportée par Assessor"):
+        read_anchor(foreign)
 
 
 def test_a_signed_grid_with_undecided_criteria_says_the_signature_covers_only_the_decisions(

@@ -33,6 +33,8 @@ from assessor.vocabulary import (
     FLAG_SHORT_LABELS as FLAG_SHORT_LABELS,
     MODE_LABELS as MODE_LABELS,
     STATUS_LABELS as STATUS_LABELS,
+    BlockVerdict,
+    CriterionAction,
     Flag as Flag,
     Mode as Mode,
     Status as Status,
@@ -41,6 +43,11 @@ from assessor.wording import counted
 
 SCHEMA_VERSION = 2
 """The version of the report contract this code writes (and the newest it reads)."""
+
+REVIEW_EXPORT_FORMAT = "assessor-review-export"
+REVIEW_EXPORT_VERSION = 1
+"""The version of the exported review grid (JSON ``format_version``): ``review verify --against``
+refuses a newer one (``read_review_export``)."""
 
 
 class ContractError(AssessorError):
@@ -343,3 +350,99 @@ def read_criterion_result(data: str | bytes | dict[str, Any]) -> CriterionResult
 def dump_criterion_result(result: CriterionResult) -> str:
     """A criterion result as the result cache keeps it, with the contract's version."""
     return json.dumps({"schema_version": SCHEMA_VERSION, "result": result.model_dump(mode="json")}, ensure_ascii=False)
+
+
+# -- what people decided (the review database, and the grids exported from it) ----------------
+
+
+class CriterionDecision(BaseModel):
+    """A person's decision on one criterion. ``outcome`` is the decided outcome code (for an
+    accepted proposal, the proposal's own outcome)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    criterion_id: str
+    action: CriterionAction | None = None
+    outcome: str | None = None
+    reason: str = Field(default="", description="Required when the jury overrides the proposal.")
+    comment: str = ""
+    decided_by: str | None = Field(default=None, description="Username.")
+    decided_at: datetime | None = None
+
+
+class BlockDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    block: str
+    verdict: BlockVerdict
+    justification: str = Field(min_length=1)
+    decided_by: str
+    decided_at: datetime
+
+
+class AuditAnchor(BaseModel):
+    """What a signed export carries so that the audit log it came from can be checked later: the
+    entry that sealed the signature (or, for an unsigned export, the review's newest entry), its
+    hash, and how many entries the review had up to it. Deleting the tail of the log, which the
+    chain alone cannot reveal, then shows."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    review_id: str
+    entry_id: int = Field(ge=1)
+    entry_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    review_entries: int = Field(ge=1)
+    key_id: str = ""
+
+
+CSV_COLUMNS: tuple[str, ...] = (
+    "review_id",
+    "revision",
+    "candidate",
+    "referential_id",
+    "referential_version",
+    "block",
+    "criterion_id",
+    "criterion",
+    "machine_model",
+    "machine_outcome",
+    "machine_outcome_label",
+    "machine_status",
+    "machine_flags",
+    "verified_citations",
+    "total_citations",
+    "jury_action",
+    "jury_outcome",
+    "jury_outcome_label",
+    "jury_reason",
+    "jury_comment",
+    "decided_by",
+    "decided_at",
+    "block_verdict",
+    "block_justification",
+    "review_status",
+    "signed_by",
+    "signed_by_name",
+    "signed_at",
+    "audit_entry_id",
+    "audit_entry_hash",
+    "audit_review_entries",
+    "audit_key_id",
+)
+"""The review grid's CSV export header, in order (``review.exports`` writes it, ``evaluation`` imports it)."""
+
+
+def read_review_export(data: str | bytes | dict[str, Any]) -> dict[str, Any]:
+    """An exported review grid (JSON), checked to be one, in a format version this code knows."""
+    document = _decoded(data, "grille exportée")
+    if document.get("format") != REVIEW_EXPORT_FORMAT:
+        raise ContractError("ce fichier JSON n'est pas une grille exportée par Assessor (champ « format »).")
+    version = document.get("format_version")
+    if not isinstance(version, int) or version < 1:
+        raise ContractError("grille exportée sans version de format lisible (champ « format_version »).")
+    if version > REVIEW_EXPORT_VERSION:
+        raise NewerContract(
+            f"grille exportée au format {version}, plus récent que celui de cet Assessor (format "
+            f"{REVIEW_EXPORT_VERSION}) : mettez Assessor à jour pour la lire."
+        )
+    return document

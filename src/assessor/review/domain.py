@@ -2,7 +2,9 @@
 
 These types are the contract between the review database (``assessor.review.store``), the
 exports (``assessor.review.exports``) and the web app (``assessor.webapp``). A review wraps
-one immutable machine ``Report``; people add decisions on top, never edit the proposal.
+one immutable machine ``Report``; people add decisions on top, never edit the proposal. What is
+persisted beyond the database (decisions, the audit anchor, the exported grid's format) is
+defined with the report's contract, in ``assessor.results``.
 
 Decision codes are ASCII (they go into CSV and JSON); labels are French (``*_LABELS``).
 """
@@ -15,7 +17,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from assessor.errors import AssessorError
-from assessor.results import Report
+from assessor.results import (
+    CSV_COLUMNS as CSV_COLUMNS,
+    AuditAnchor as AuditAnchor,
+    BlockDecision as BlockDecision,
+    CriterionDecision as CriterionDecision,
+    Report,
+)
 from assessor.vocabulary import (
     AUDIT_ACTION_LABELS as AUDIT_ACTION_LABELS,
     BLOCK_VERDICT_LABELS as BLOCK_VERDICT_LABELS,
@@ -29,42 +37,6 @@ from assessor.vocabulary import (
     Role as Role,
 )
 
-CSV_COLUMNS: tuple[str, ...] = (
-    "review_id",
-    "revision",
-    "candidate",
-    "referential_id",
-    "referential_version",
-    "block",
-    "criterion_id",
-    "criterion",
-    "machine_model",
-    "machine_outcome",
-    "machine_outcome_label",
-    "machine_status",
-    "machine_flags",
-    "verified_citations",
-    "total_citations",
-    "jury_action",
-    "jury_outcome",
-    "jury_outcome_label",
-    "jury_reason",
-    "jury_comment",
-    "decided_by",
-    "decided_at",
-    "block_verdict",
-    "block_justification",
-    "review_status",
-    "signed_by",
-    "signed_by_name",
-    "signed_at",
-    "audit_entry_id",
-    "audit_entry_hash",
-    "audit_review_entries",
-    "audit_key_id",
-)
-"""The review grid's CSV export header, in order (``review.exports`` writes it, ``evaluation`` imports it)."""
-
 
 class User(BaseModel):
     """An account from the users file (``assessor.review.auth``); the password hash never leaves it."""
@@ -75,31 +47,6 @@ class User(BaseModel):
     display_name: str
     role: Role
     candidates: list[str] = Field(default_factory=list, description="For a trainer: usernames of their candidates.")
-
-
-class CriterionDecision(BaseModel):
-    """A person's decision on one criterion. ``outcome`` is the decided outcome code (for an
-    accepted proposal, the proposal's own outcome)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    criterion_id: str
-    action: CriterionAction | None = None
-    outcome: str | None = None
-    reason: str = Field(default="", description="Required when the jury overrides the proposal.")
-    comment: str = ""
-    decided_by: str | None = Field(default=None, description="Username.")
-    decided_at: datetime | None = None
-
-
-class BlockDecision(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    block: str
-    verdict: BlockVerdict
-    justification: str = Field(min_length=1)
-    decided_by: str
-    decided_at: datetime
 
 
 class ReviewSummary(BaseModel):
@@ -168,21 +115,6 @@ class AuditEntry(BaseModel):
         "nobody without the key can recompute (plain SHA-256 for entries written before the key existed)."
     )
     key_id: str | None = Field(default=None, description="Fingerprint of the key that sealed the entry; None: legacy.")
-
-
-class AuditAnchor(BaseModel):
-    """What a signed export carries so that the audit log it came from can be checked later: the
-    entry that sealed the signature (or, for an unsigned export, the review's newest entry), its
-    hash, and how many entries the review had up to it. Deleting the tail of the log, which the
-    chain alone cannot reveal, then shows."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    review_id: str
-    entry_id: int = Field(ge=1)
-    entry_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
-    review_entries: int = Field(ge=1)
-    key_id: str = ""
 
 
 class ReviewError(AssessorError):

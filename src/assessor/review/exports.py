@@ -28,7 +28,17 @@ from xml.sax.saxutils import escape
 
 from assessor.errors import UnknownName
 from assessor.referential import Referential
-from assessor.results import FLAG_SHORT_LABELS, MODE_LABELS, STATUS_LABELS, CriterionResult, Flag, Mode
+from assessor.results import (
+    FLAG_SHORT_LABELS,
+    MODE_LABELS,
+    REVIEW_EXPORT_FORMAT,
+    REVIEW_EXPORT_VERSION,
+    STATUS_LABELS,
+    CriterionResult,
+    Flag,
+    Mode,
+    read_review_export,
+)
 from assessor.review.domain import (
     BLOCK_VERDICT_LABELS,
     CRITERION_ACTION_LABELS,
@@ -59,9 +69,6 @@ MEDIA_TYPES: dict[ExportFormat, str] = {
     ExportFormat.JSON: "application/json",
 }
 
-
-JSON_FORMAT = "assessor-review-export"
-JSON_FORMAT_VERSION = 1
 
 UNSIGNED_MARK = "DOCUMENT DE TRAVAIL — NON SIGNÉ"
 SUPERSEDED_MARK = "RÉVISION REMPLACÉE — voir la révision suivante"
@@ -335,8 +342,8 @@ def read_anchor(path: Path) -> AuditAnchor:
     suffix = path.suffix.lower()
     try:
         if suffix == ".json":
-            document = json.loads(path.read_text(encoding="utf-8"))
-            held = document.get("audit") if isinstance(document, dict) else None
+            document = read_review_export(path.read_bytes())
+            held = document.get("audit")
             if not held:
                 raise ReviewError(f"{path.name} ne porte pas de sceau du journal d’audit (champ « audit » absent).")
             return AuditAnchor.model_validate(held)
@@ -552,8 +559,8 @@ def _csv(view: _View) -> bytes:
 def _json(view: _View) -> bytes:
     state, report, summary = view.state, view.state.report, view.state.summary
     document: dict[str, Any] = {
-        "format": JSON_FORMAT,
-        "format_version": JSON_FORMAT_VERSION,
+        "format": REVIEW_EXPORT_FORMAT,
+        "format_version": REVIEW_EXPORT_VERSION,
         "review": summary.model_dump(mode="json"),
         "review_version": state.version,
         "referential": {
