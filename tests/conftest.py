@@ -59,6 +59,9 @@ SLOW_TESTS = {
     "test_first_run::test_first_run_in_the_browser_through_the_printed_link",
     "test_private_files::test_the_owner_gets_her_export_and_page_and_no_one_else_does",
     "test_cli_review::test_the_whole_review_from_the_command_line",
+    # a command run in its own interpreter
+    "test_french::test_the_installed_command_speaks_french",
+    "test_cli::test_installed_console_script_help",
 }
 
 

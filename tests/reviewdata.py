@@ -6,6 +6,7 @@ quotes the first passage it is given (so verified citations and model attempts e
 
 from __future__ import annotations
 
+import functools
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -60,10 +61,15 @@ def shared_report(kind: str = "evidence", mode: Mode = Mode.JURY) -> Report:
     takes seconds); each call returns a deep copy."""
     with _SHARED_LOCK:
         if (kind, mode) not in _SHARED:
-            folder = Path(tempfile.mkdtemp(prefix="assessor-shared-reports-"))
             build = model_report if kind == "model" else evidence_report
-            _SHARED[(kind, mode)] = build(folder, mode=mode)
+            _SHARED[(kind, mode)] = build(_shared_folder(), mode=mode)
         return _SHARED[(kind, mode)].model_copy(deep=True)
+
+
+@functools.cache
+def _shared_folder() -> Path:
+    """One data folder for every shared report: the sample dossier is ingested once per test process."""
+    return Path(tempfile.mkdtemp(prefix="assessor-shared-reports-"))
 
 
 def race(
