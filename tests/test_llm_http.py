@@ -244,12 +244,17 @@ def test_calls_are_spread_over_several_servers(dossier: tuple[DossierStore, Refe
 
 def test_a_server_down_or_failing_sends_the_call_to_the_next(dossier: tuple[DossierStore, Referential]) -> None:
     down = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    store, ref = dossier
     with (
         StubLLMServer(model="stub-model", default=Reply.status(503)) as failing,
         StubLLMServer(model="stub-model", default=valid()) as healthy,
     ):
+        settings = LLMSettings(
+            model="compatible:stub-model", base_url=f"{down},{failing.base_url},{healthy.base_url}", max_retries=1
+        )
+        model, spec = make_chat_model(settings, env={})  # one model: its three calls start on each server in turn
         for _ in range(3):
-            result = assess(dossier, healthy, base_url=f"{down},{failing.base_url},{healthy.base_url}", max_retries=1)
+            result, _ = assess_criterion(store, "m", ref, "B2", model, spec.id, k=4)
             assert result.outcome == "acquis"
         assert len(healthy.chat_requests) == 3 and failing.chat_requests  # tried, then passed over
 
