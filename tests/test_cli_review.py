@@ -156,7 +156,7 @@ def test_refusals_are_french_with_exit_code_1(data: Path, tmp_path: Path) -> Non
     result = run(data, "import", str(not_a_report), "--as", "jmartin")
     assert result.exit_code == 1 and "n'est pas un rapport JSON d'Assessor" in err(result)
     result = run(data, "verify", "--against", str(not_a_report))
-    assert result.exit_code == 1 and "sceau du journal d’audit" in err(result)
+    assert result.exit_code == 1 and "autre.json : ce fichier JSON n'est pas une grille exportée" in err(result)
     connection = sqlite3.connect(data / "assessor.db")
     log = connection.execute("SELECT actor, action FROM audit_log").fetchall()
     connection.close()

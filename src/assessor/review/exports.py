@@ -34,6 +34,7 @@ from assessor.results import (
     REVIEW_EXPORT_FORMAT,
     REVIEW_EXPORT_VERSION,
     STATUS_LABELS,
+    ContractError,
     CriterionResult,
     Flag,
     Mode,
@@ -342,7 +343,10 @@ def read_anchor(path: Path) -> AuditAnchor:
     suffix = path.suffix.lower()
     try:
         if suffix == ".json":
-            document = read_review_export(path.read_bytes())
+            try:
+                document = read_review_export(path.read_bytes())
+            except ContractError as exc:  # not a grid, or a newer one: said with the file's name
+                raise type(exc)(f"{path.name} : {exc}") from exc
             held = document.get("audit")
             if not held:
                 raise ReviewError(f"{path.name} ne porte pas de sceau du journal d’audit (champ « audit » absent).")
