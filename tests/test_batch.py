@@ -173,7 +173,7 @@ def test_jsonl_problems_and_header_problems(tmp_path: Path) -> None:
     assert problems_of(header) == [
         (
             1,
-            "en-tête : colonne(s) inconnue(s) : fichiers ; colonne(s) obligatoire(s) absente(s) : files "
+            "en-tête : colonne inconnue : fichiers ; colonne obligatoire absente : files "
             "(colonnes possibles : files, referential, blocks, candidate_id, dossier_key)",
         )
     ]

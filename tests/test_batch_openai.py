@@ -243,7 +243,7 @@ def test_a_crash_right_after_creating_the_batch_finds_it_again(
 @pytest.mark.parametrize(
     ("outcome", "message"),
     [
-        ("expire", "a expiré avant la fin de sa fenêtre de 24 h ; 5 réponse(s) reçue(s)"),
+        ("expire", "a expiré avant la fin de sa fenêtre de 24 h ; 5 réponses reçues"),
         ("fail", "refusé par le fournisseur : stub: the input file is invalid (ligne 1)"),
     ],
 )

@@ -137,7 +137,7 @@ def test_eval_run_on_a_run_folder_of_the_real_pipeline(tmp_path: Path) -> None:
     result_ = runner.invoke(app, ["eval", "run", str(run), "--labels", str(MANIFEST), "--k", "3"])
     assert result_.exit_code == 0, result_.output
     assert "| Accord exact (toutes issues) |" in result_.stdout
-    assert "3 dossier(s) étiqueté(s) absent(s) du run" in flat(result_.stderr)
+    assert "3 dossiers étiquetés absents du run" in flat(result_.stderr)
     folder = run / "evaluation"
     metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))["evaluation"]
     assert metrics["run"]["name"] == "ligne de base" and metrics["k"] == 3

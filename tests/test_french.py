@@ -97,7 +97,7 @@ USAGE_ERRORS = {
     "out of range": (["assess", "--concurrency", "0"], "la valeur doit être au moins 1"),
     "option without value": (["search", "-k"], "l'option -k attend une valeur"),
     "unknown command": (["referentiels"], "commande inconnue : « referentiels ». Vouliez-vous dire : referentials"),
-    "extra argument": (["referentials", "list", "en-trop"], "argument(s) en trop : en-trop"),
+    "extra argument": (["referentials", "list", "en-trop"], "de trop sur la ligne de commande : en-trop"),
     "missing command": (["--data-dir", "x"], "commande manquante"),
 }
 
@@ -238,6 +238,27 @@ def test_messages_shown_to_users_are_french() -> None:
                 continue
             text = " ".join(s for argument in call.args for s in _strings(argument))
             if english(text, codes=COMMAND_NAMES):
+                found.append(f"{path.relative_to(SRC)}:{node.lineno}: {text[:80]}")
+    assert found == []
+
+
+def test_counts_agree_with_their_number_instead_of_writing_s_in_brackets() -> None:
+    """« 3 dossiers », « 1 dossier », never « dossier(s) »: every string of the package but the
+    docstrings (``wording.counted`` and ``wording.listed`` make the agreement)."""
+    bracketed = re.compile(r"[^\W\d_]\(s\)")
+    found = []
+    for path, tree in _modules():
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        for node in ast.walk(tree):
+            text = node.value if isinstance(node, ast.Constant) and id(node) not in docstrings else None
+            if isinstance(text, str) and bracketed.search(text):
                 found.append(f"{path.relative_to(SRC)}:{node.lineno}: {text[:80]}")
     assert found == []
 

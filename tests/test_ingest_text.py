@@ -85,7 +85,7 @@ def test_damaged_utf_8_is_read_and_the_damaged_lines_are_named(tmp_path: Path) -
     text = loaded.pages[0].text
     assert "l’échéancier" in text and "Prix n\ufffdgoci\ufffd." in text
     assert loaded.warnings == [
-        "texte en UTF-8 abîmé : 2 caractère(s) illisible(s) remplacé(s) par « \ufffd » (ligne 3) ; "
+        "texte en UTF-8 abîmé : 2 caractères illisibles remplacés par « \ufffd » (ligne 3) ; "
         "vérifiez ces passages dans le fichier d'origine"
     ]
 

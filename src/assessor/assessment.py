@@ -48,6 +48,7 @@ from assessor.results import (
     ModelAttempt,
     Status,
 )
+from assessor.wording import counted
 
 
 class CitedQuote(BaseModel):
@@ -152,7 +153,7 @@ def _schema_summary(exc: ValidationError) -> str:
         kind = {"missing": "absent", "extra_forbidden": "non prévu"}.get(err["type"], "invalide")
         said.append(f"champ {place} {kind}")
     kept = list(dict.fromkeys(said))
-    return " ; ".join(kept[:3]) + (f" (et {len(kept) - 3} autre(s) problème(s))" if len(kept) > 3 else "")
+    return " ; ".join(kept[:3]) + (f" (et {counted(len(kept) - 3, 'autre problème')})" if len(kept) > 3 else "")
 
 
 def _parse(raw: str) -> tuple[ModelAnswer | None, list[str], str | None]:

@@ -21,6 +21,7 @@ from assessor import referential as model, safe_yaml
 from assessor.catalogue import referential_files, shipped_referentials_dir
 from assessor.errors import AssessorError, UnknownName
 from assessor.referential import Loc, Referential, semantic_errors, semantic_warnings
+from assessor.wording import counted
 
 if TYPE_CHECKING:
     from assessor.settings import Settings
@@ -319,7 +320,7 @@ def _message(err: Any) -> str:
     if kind == "enum":
         return f"valeur « {value} » inconnue ; valeurs possibles : {ctx.get('expected')}"
     if kind == "too_short":
-        return f"la liste doit contenir au moins {ctx.get('min_length')} élément(s)"
+        return f"la liste doit contenir au moins {counted(int(ctx.get('min_length') or 1), 'élément')}"
     if kind in ("string_type", "str_type"):
         return f"un texte est attendu ici, pas « {value} »"
     if kind == "list_type":

@@ -319,7 +319,7 @@ def _problem(exc: ValidationError) -> str:
     """The first problem, in French: where (« criteria.0.citations »), what, and how many in all."""
     first = exc.errors()[0]
     where = ".".join(str(part) for part in first["loc"]) or "racine"
-    return f"{where} : {_PROBLEMS.get(first['type'], first['msg'])} ({exc.error_count()} problème(s))."
+    return f"{where} : {_PROBLEMS.get(first['type'], first['msg'])} ({counted(exc.error_count(), 'problème')} en tout)."
 
 
 def read_report(data: str | bytes | dict[str, Any]) -> Report:

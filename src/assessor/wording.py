@@ -13,6 +13,11 @@ def _plural(words: str) -> str:
     return " ".join(w if w.endswith(("s", "x", "z")) else w + "s" for w in words.split(" "))
 
 
+def listed(items: list[str], singular: str, plural: str | None = None) -> str:
+    """« colonne inconnue : x » or « colonnes inconnues : x, y »: the noun agrees with the list."""
+    return f"{singular if len(items) < 2 else plural or _plural(singular)} : {', '.join(items)}"
+
+
 def blocks_named(codes: list[str]) -> str:
     """« bloc B1 » or « blocs B1, B2 »."""
     return f"{'bloc' if len(codes) < 2 else 'blocs'} {', '.join(codes)}"

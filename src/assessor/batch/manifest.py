@@ -29,6 +29,7 @@ from typing import Any
 from assessor.errors import AssessorError, UnknownName
 from assessor.library import Library, ReferentialError, ReferentialNotFound
 from assessor.referential import Referential
+from assessor.wording import listed
 
 COLUMNS = ("files", "referential", "blocks", "candidate_id", "dossier_key")
 REQUIRED = ("files", "referential")
@@ -137,9 +138,9 @@ def _rows(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any] | Manifes
             if unknown or missing or len(set(columns)) != len(columns):
                 parts = []
                 if unknown:
-                    parts.append(f"colonne(s) inconnue(s) : {', '.join(unknown)}")
+                    parts.append(listed(unknown, "colonne inconnue"))
                 if missing:
-                    parts.append(f"colonne(s) obligatoire(s) absente(s) : {', '.join(missing)}")
+                    parts.append(listed(missing, "colonne obligatoire absente"))
                 if len(set(columns)) != len(columns):
                     parts.append("colonne en double")
                 yield (
@@ -187,9 +188,7 @@ def load_manifest(path: Path, library: Library) -> Manifest:
         unknown = sorted(set(row) - set(COLUMNS))
         if unknown:
             problems.append(
-                ManifestProblem(
-                    number, f"clé(s) inconnue(s) : {', '.join(unknown)} (clés possibles : {', '.join(COLUMNS)})"
-                )
+                ManifestProblem(number, f"{listed(unknown, 'clé inconnue')} (clés possibles : {', '.join(COLUMNS)})")
             )
             continue
         try:

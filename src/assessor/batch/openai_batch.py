@@ -256,7 +256,8 @@ def run_openai_batch(run: BatchRun, model: ChatModel, client: Any = None) -> Non
         lost = run.store.unanswered_digests() & {r.digest for r in requests}
         if lost:  # a provider that drops requests from completed batches would otherwise be asked forever
             raise BatchError(
-                f"{len(lost)} requête(s) d'un lot terminé sont restées sans réponse ni erreur dans ses fichiers de "
+                f"{counted(len(lost), 'requête')} d'un lot terminé {'est restée' if len(lost) < 2 else 'sont restées'} "
+                "sans réponse ni erreur dans ses fichiers de "
                 "sortie : vérifiez les lots sur la console du fournisseur."
             )
         number = run.store.create_round(
@@ -422,7 +423,7 @@ def _collect(run: BatchRun, client: Any, number: int, batch: Any, requests: list
         else:
             why = "a été annulé"
         message = (
-            f"le lot OpenAI {batch.id} (n° {number}) {why} ; {answered} réponse(s) reçue(s) sur "
+            f"le lot OpenAI {batch.id} (n° {number}) {why} ; {counted(answered, 'réponse reçue')} sur "
             f"{len(requests)}, conservées. Relancez la même commande : les requêtes sans réponse seront "
             "soumises dans un nouveau lot."
         )

@@ -105,7 +105,9 @@ def assess(
         list[Path] | None, typer.Argument(metavar="FICHIERS", help="Fichiers du dossier (PDF, DOCX, Markdown, texte).")
     ] = None,
     referential: Annotated[str, typer.Option("--referential", "-r", help="Identifiant du référentiel.")] = "",
-    block: Annotated[list[str] | None, typer.Option("--block", "-b", help="Bloc(s) à évaluer (défaut : tous).")] = None,
+    block: Annotated[
+        list[str] | None, typer.Option("--block", "-b", help="Bloc à évaluer ; répétable (défaut : tous).")
+    ] = None,
     mode: Annotated[
         Mode,
         typer.Option(

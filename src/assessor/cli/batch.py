@@ -188,7 +188,10 @@ def batch(
             where = f"{manifest}:{problem.line}" if problem.line else str(manifest)
             err_console.print(f"[red]erreur[/] {escape(where)}", soft_wrap=True)
             err_console.print(f"    {escape(problem.message)}")
-        fail(f"le manifeste {manifest} contient {len(exc.problems)} problème(s) ; corrigez-le. Rien n'a été écrit.")
+        fail(
+            f"le manifeste {manifest} contient {counted(len(exc.problems), 'problème')} ; corrigez-le. "
+            "Rien n'a été écrit."
+        )
     if llm_settings.model != BASELINE:
         make_chat_model(llm_settings)  # a missing key or a bad name fails before any work
     options = BatchOptions(

@@ -150,6 +150,6 @@ def import_command(
     write_output(dumps_jsonl(imported.entries), output)
     count = sum(len(e.criteria) for e in imported.entries)
     err_console.print(
-        f"{count} décision(s) du jury importée(s) pour {len(imported.entries)} dossier(s) : "
-        + ", ".join(escape(e.dossier) for e in imported.entries)
+        f"{counted(count, 'décision du jury importée', 'décisions du jury importées')} pour "
+        f"{counted(len(imported.entries), 'dossier')} : " + ", ".join(escape(e.dossier) for e in imported.entries)
     )

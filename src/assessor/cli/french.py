@@ -283,7 +283,7 @@ def french_message(exc: click_errors.ClickException) -> str:
 
 
 _USAGE_MESSAGES = [
-    (re.compile(r"Got unexpected extra argument\(s\) \((.*)\)"), "argument(s) en trop : {0}."),
+    (re.compile(r"Got unexpected extra argument\(s\) \((.*)\)"), "de trop sur la ligne de commande : {0}."),
     (re.compile(r"Missing command\."), "commande manquante (voir la liste ci-dessous avec --help)."),
     (re.compile(r"No such command '(.*)'\.(?: Did you mean (.*)\?)?"), "commande inconnue : « {0} »."),
     (re.compile(r"Argument '(.*)' takes (\d+) values\."), "l'argument {0} attend {1} valeurs."),

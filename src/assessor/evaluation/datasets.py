@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from assessor.errors import AssessorError
 from assessor.results import EVIDENCE_TO_EXAMINE
 from assessor.review.domain import CSV_COLUMNS
+from assessor.wording import counted, listed
 
 OUTCOME_PATTERN = r"^[a-z][a-z0-9_]*$"
 
@@ -305,7 +306,7 @@ def import_review_grid(path: Path, *, dossier_key: str | None = None, allow_unsi
             result.entries.append(entry)
     if not result.entries:
         raise DatasetError(
-            f"{path} : aucune décision du jury dans cet export ({result.undecided} ligne(s) sans décision)."
+            f"{path} : aucune décision du jury dans cet export ({counted(result.undecided, 'ligne')} sans décision)."
         )
     keys = [e.dossier for e in result.entries]
     doubled = sorted({k for k in keys if keys.count(k) > 1})
@@ -341,7 +342,7 @@ def _grid_reviews(path: Path) -> dict[str, list[dict[str, str]]]:
             if len(header) == 1 and "," in header[0]
             else ""
         )
-        raise DatasetError(f"{path} : colonne(s) obligatoire(s) absente(s) : {', '.join(missing)}.{hint}")
+        raise DatasetError(f"{path} : {listed(missing, 'colonne obligatoire absente')}.{hint}")
     reader.fieldnames = header
     reviews: dict[str, list[dict[str, str]]] = {}
     for row in reader:

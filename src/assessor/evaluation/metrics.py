@@ -593,17 +593,18 @@ def evaluate(run: Run, dataset: Dataset, *, k: int = DEFAULT_K) -> Evaluation:
     warnings_: list[str] = []
     if matching.unlabelled:
         warnings_.append(
-            f"{len(matching.unlabelled)} dossier(s) du run sans étiquettes : {', '.join(matching.unlabelled)}."
+            f"{counted(len(matching.unlabelled), 'dossier')} du run sans étiquettes : {', '.join(matching.unlabelled)}."
         )
     if matching.unassessed:
         warnings_.append(
-            f"{len(matching.unassessed)} dossier(s) étiqueté(s) absent(s) du run : {', '.join(matching.unassessed)}."
+            f"{counted(len(matching.unassessed), 'dossier étiqueté absent')} du run : {', '.join(matching.unassessed)}."
         )
     counts = run.info.get("counts")
     failed = counts.get("failed") if isinstance(counts, dict) else None
     if isinstance(failed, int) and failed:
         warnings_.append(
-            f"{failed} dossier(s) en échec dans le run, absent(s) de results.jsonl et donc de cette évaluation "
+            f"{counted(failed, 'dossier')} en échec dans le run, {'absent' if failed < 2 else 'absents'} de "
+            "results.jsonl et donc de cette évaluation "
             "(voir run.sqlite) : les indicateurs ne portent que sur les dossiers réussis."
         )
     known = {*levels, INSUFFICIENT, NOT_ASSESSABLE}
@@ -635,7 +636,11 @@ def evaluate(run: Run, dataset: Dataset, *, k: int = DEFAULT_K) -> Evaluation:
         )
     if unknown:
         warnings_.append(
-            "résultat(s) du jury hors de l'échelle, ignoré(s) : "
+            (
+                "résultat du jury hors de l'échelle, ignoré : "
+                if sum(unknown.values()) < 2
+                else "résultats du jury hors de l'échelle, ignorés : "
+            )
             + ", ".join(f"{code} ({n})" for code, n in unknown.most_common())
             + "."
         )

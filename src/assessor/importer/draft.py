@@ -26,6 +26,7 @@ from assessor.referential import (
     Referential,
     Source,
 )
+from assessor.wording import counted
 
 _CODE_OK = re.compile(r"^[^/\s]{1,40}$")
 _WRITTEN = re.compile(r"écrit|dossier|rapport|mémoire|note\b|livrable|production|questionnaire", re.I)
@@ -71,7 +72,8 @@ def build(reading: Reading, unread: list[Unread], *, ref_id: str | None = None, 
     with_criteria = sum(1 for c in reading.competencies if c.criteria)
     note = (
         f"Brouillon importé le {date.today():%d/%m/%Y} par « assessor referentials import » depuis "
-        f"{', '.join(files)}. {with_criteria} compétence(s) sur {len(reading.competencies)} ont des critères "
+        f"{', '.join(files)}. {counted(with_criteria, 'compétence')} sur {len(reading.competencies)} "
+        f"{'a' if with_criteria < 2 else 'ont'} des critères "
         "imprimés ; les autres sont évaluées au niveau de la compétence. À relire avant usage : chaque élément "
         "indique sa provenance."
     )

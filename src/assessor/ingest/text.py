@@ -20,6 +20,7 @@ import codecs
 import re
 
 from assessor.ingest.errors import IngestError, IngestErrorCode
+from assessor.wording import counted
 
 # UTF-8 encodings of what French text is made of: é è à ç… (C3 xx), œ Œ (C5 92/93), ’ “ ” – — … (E2 80 xx).
 # Windows-1252 text almost never holds these byte pairs (« Ã » followed by a symbol), UTF-8 text nearly always.
@@ -97,7 +98,7 @@ def _damaged_utf8(data: bytes) -> tuple[str, list[str]]:
     shown = ", ".join(map(str, lines[:_DAMAGED_LINES_SHOWN])) + (" …" if len(lines) > _DAMAGED_LINES_SHOWN else "")
     where = f"{'ligne' if len(lines) == 1 else 'lignes'} {shown}"
     return text, [
-        f"texte en UTF-8 abîmé : {text.count(_REPLACED)} caractère(s) illisible(s) remplacé(s) par "
+        f"texte en UTF-8 abîmé : {counted(text.count(_REPLACED), 'caractère illisible remplacé')} par "
         f"« {_REPLACED} » ({where}) ; vérifiez ces passages dans le fichier d'origine"
     ]
 
