@@ -25,7 +25,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from assessor.cli import app
+from assessor.cli import app, french
 from assessor.cli.french import ask_password, confirm, french_typer
 from assessor.report import ReportFormat, render
 from assessor.results import Flag, Report
@@ -123,6 +123,24 @@ def test_the_installed_command_speaks_french() -> None:
     assert english(refused.stderr, codes=COMMAND_NAMES) == []
 
 
+def test_a_password_asked_with_no_terminal_says_how_to_give_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A script (no terminal, nothing piped) gets a French way out, not Python's « Password input may be echoed »."""
+    from assessor.cli import app
+
+    monkeypatch.delenv("ASSESSOR_PASSWORD", raising=False)
+    base = ["--data-dir", str(tmp_path / "data")]
+    no_account = runner.invoke(app, [*base, "review", "list", "--as", "marie"], input="")
+    assert no_account.exit_code == 1 and "aucun compte" in " ".join(no_account.stderr.split())
+    add = [*base, "users", "add", "marie", "--role", "jury", "--name", "Marie Curie", "--password-stdin"]
+    assert runner.invoke(app, add, input="mot-de-passe-solide\n").exit_code == 0
+    result = runner.invoke(app, [*base, "review", "list", "--as", "marie"], input="")
+    said = " ".join(result.stderr.split())
+    assert result.exit_code == 1 and "pas de terminal pour le demander" in said and "ASSESSOR_PASSWORD" in said
+    assert english(said, codes=COMMAND_NAMES) == []
+    piped = runner.invoke(app, [*base, "review", "list", "--as", "marie"], input="mot-de-passe-solide\n")
+    assert piped.exit_code == 0, piped.output
+
+
 def _questions() -> typer.Typer:
     questions = typer.Typer(add_completion=False)
 
@@ -140,9 +158,13 @@ def test_questions_are_asked_and_answered_in_french() -> None:
     assert result.output.strip().endswith("True")
     assert runner.invoke(_questions(), [], input="\n").output.strip().endswith("False")
 
-    result = runner.invoke(_questions(), ["--password"], input="premier-essai\nautre-chose\nbon-mot\nbon-mot\n")
+    with pytest.MonkeyPatch.context() as patch:  # typed at a terminal: asked twice, until both agree
+        patch.setattr(french, "on_a_terminal", lambda: True)
+        result = runner.invoke(_questions(), ["--password"], input="premier-essai\nautre-chose\nbon-mot\nbon-mot\n")
     assert result.exit_code == 0 and "Les deux saisies diffèrent ; recommencez." in result.output
     assert result.output.strip().endswith("bon-mot") and "premier-essai" not in result.output
+    piped = runner.invoke(_questions(), ["--password"], input="par-un-script\n")  # no terminal: the first line
+    assert piped.exit_code == 0 and piped.output.strip() == "par-un-script"
 
     result = runner.invoke(_questions(), [], input="")  # end of input: the question is abandoned
     assert result.exit_code == 1 and "Abandon." in result.output

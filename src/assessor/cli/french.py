@@ -31,6 +31,8 @@ from typer._click import exceptions as click_errors  # typer 0.29 carries its ow
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 from typer.models import DefaultPlaceholder
 
+from assessor.errors import AssessorError
+
 USAGE = "Utilisation : "
 SUBCOMMANDS = "COMMANDE [ARGUMENTS]..."
 
@@ -364,8 +366,25 @@ def confirm(question: str, *, default: bool = False) -> bool:
         typer.echo("Répondez « o » (oui) ou « n » (non).", err=True)
 
 
-def ask_password(label: str, *, twice: bool = False) -> str:
-    """Ask for a password without showing it; ``twice``: typed again, until both agree."""
+def on_a_terminal() -> bool:
+    """Whether someone types at this command (not a script or a pipe feeding it)."""
+    return sys.stdin.isatty()
+
+
+def ask_password(label: str, *, twice: bool = False, otherwise: str = "") -> str:
+    """Ask for a password without showing it; ``twice``: typed again, until both agree.
+
+    With no terminal to ask on (a script, a pipe), the first line of the standard input is the
+    password, read once and without the terminal library's English warning; none at all is an
+    ``AssessorError`` that says ``otherwise`` (another way to give it)."""
+    if not on_a_terminal():
+        line = sys.stdin.readline()
+        if not line:
+            raise AssessorError(
+                "mot de passe attendu, mais il n'y a pas de terminal pour le demander et rien sur l'entrée "
+                f"standard{' : ' + otherwise if otherwise else ''}."
+            )
+        return line.rstrip("\r\n")
     while True:
         password = str(typer.prompt(label, hide_input=True))
         if not twice or str(typer.prompt("Confirmez le mot de passe", hide_input=True)) == password:

@@ -57,10 +57,17 @@ def _login(store: ReviewStore, username: str) -> User:
     """The account, once its password is checked; a failed attempt is logged like the app's."""
     from assessor.review.auth import UsersFile
 
+    users = settings().resolved_users_file
+    if not users.exists():  # no account can match: say so before asking a password
+        fail(
+            f"aucun compte : le fichier {users} n'existe pas. Créez-en un avec « assessor users add NOM --role jury »."
+        )
     password = os.environ.get(PASSWORD_VARIABLE)
     if password is None:
-        password = ask_password(f"Mot de passe de {username}")
-    user = UsersFile(settings().resolved_users_file).authenticate(username, password)
+        password = ask_password(
+            f"Mot de passe de {username}", otherwise=f"donnez-le par la variable {PASSWORD_VARIABLE}"
+        )
+    user = UsersFile(users).authenticate(username, password)
     store.record(
         username if user else f"inconnu:{username[:40]}",
         "login" if user else "login_failed",

@@ -31,7 +31,7 @@ def _users_file() -> UsersFile:
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         return typer.get_text_stream("stdin").readline().rstrip("\r\n")
-    return ask_password("Mot de passe", twice=True)
+    return ask_password("Mot de passe", twice=True, otherwise="donnez-le avec --password-stdin")
 
 
 @users_app.command("add")
