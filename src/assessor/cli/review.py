@@ -372,13 +372,18 @@ def verify(
 ) -> None:
     """Vérifie le journal d'audit : chaînage scellé par la clé, et chaque décision, bloc et signature expliqués par le
     journal. Code de sortie 0 : intact ; 1 : la liste des ruptures."""
-    from assessor.review.exports import read_anchor
+    from assessor.review.exports import grid_anchor, read_anchor, read_grid
 
     store = _store()
-    anchor = read_anchor(against) if against is not None else None
-    problems = store.verify(review_id=review, against=anchor)
+    grid, anchor = None, None
     if against is not None and against.suffix.lower() == ".json":
-        problems += store.differences_from_export(json.loads(against.read_text(encoding="utf-8")))
+        grid = read_grid(against)  # read once: its seal, then its decisions
+        anchor = grid_anchor(grid, against.name)
+    elif against is not None:
+        anchor = read_anchor(against)
+    problems = store.verify(review_id=review, against=anchor)
+    if grid is not None:
+        problems += store.differences_from_export(grid)
     entries = len(store.audit_log())
     if problems:
         err_console.print(f"[bold red]Journal d'audit : {counted(len(problems), 'rupture')}[/]")

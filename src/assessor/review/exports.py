@@ -338,19 +338,38 @@ def _anchor_paragraphs(view: _View) -> list[str]:
     ]
 
 
+def _unreadable(name: str, exc: Exception) -> ReviewError:
+    return ReviewError(f"Impossible de lire le sceau du journal d’audit dans {name} : {exc}")
+
+
+def read_grid(path: Path) -> dict[str, Any]:
+    """An exported JSON grid, read once and checked (``results.read_review_export``): its seal
+    (:func:`grid_anchor`) and its decisions are both taken from it."""
+    try:
+        return read_review_export(path.read_bytes())
+    except ContractError as exc:  # not a grid, or a newer one: said with the file's name
+        raise type(exc)(f"{path.name} : {exc}") from exc
+    except OSError as exc:
+        raise _unreadable(path.name, exc) from exc
+
+
+def grid_anchor(grid: dict[str, Any], name: str) -> AuditAnchor:
+    """The audit anchor of a JSON grid read by :func:`read_grid` (``name``: its file, for messages)."""
+    held = grid.get("audit")
+    if not held:
+        raise ReviewError(f"{name} ne porte pas de sceau du journal d’audit (champ « audit » absent).")
+    try:
+        return AuditAnchor.model_validate(held)
+    except ValueError as exc:
+        raise _unreadable(name, exc) from exc
+
+
 def read_anchor(path: Path) -> AuditAnchor:
     """The audit anchor an exported grid carries (JSON, CSV, PDF or DOCX), for ``verify --against``."""
     suffix = path.suffix.lower()
+    if suffix == ".json":
+        return grid_anchor(read_grid(path), path.name)
     try:
-        if suffix == ".json":
-            try:
-                document = read_review_export(path.read_bytes())
-            except ContractError as exc:  # not a grid, or a newer one: said with the file's name
-                raise type(exc)(f"{path.name} : {exc}") from exc
-            held = document.get("audit")
-            if not held:
-                raise ReviewError(f"{path.name} ne porte pas de sceau du journal d’audit (champ « audit » absent).")
-            return AuditAnchor.model_validate(held)
         if suffix == ".csv":
             rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig")), delimiter=";"))
             if not rows or not rows[0].get("audit_entry_id"):
@@ -373,7 +392,7 @@ def read_anchor(path: Path) -> AuditAnchor:
     except (OSError, UnicodeDecodeError, ValueError, KeyError) as exc:
         if isinstance(exc, ReviewError):
             raise
-        raise ReviewError(f"Impossible de lire le sceau du journal d’audit dans {path.name} : {exc}") from exc
+        raise _unreadable(path.name, exc) from exc
     raise ReviewError(f"{path.name} : format non reconnu ; donnez la grille exportée en JSON, CSV, PDF ou DOCX.")
 
 
